@@ -1,0 +1,31 @@
+# make run   : synthetic data -> simulated pseudo depth -> baseline vs naive vs staged (cpu profile)
+# make test  : the whole test suite, notebooks included (ci profile)
+# make lab   : JupyterLab on the notebooks
+VENV ?= .venv
+PYTHON ?= python3
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.mdseg-installed
+export MPLBACKEND ?= Agg
+
+.PHONY: run test lab install clean
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --progress-bar off -e ".[dev]"
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(PY) -m mdseg reproduce --profile cpu --seeds 0 \
+		--recipes single-decoder naive-joint "depth-first/copy/s->b" --out runs/make-run
+
+test: $(STAMP)
+	$(PY) -m pytest -q tests
+
+lab: $(STAMP)
+	$(PY) -m pip install --quiet --progress-bar off -e ".[dev,lab]"
+	MPLBACKEND= $(VENV)/bin/jupyter lab notebooks
+
+clean:
+	rm -rf runs data/synthetic-ci

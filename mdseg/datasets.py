@@ -1,0 +1,101 @@
+"""Getting datasets onto disk and checking them: VOC download, synthetic generation, validation."""
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+from urllib.parse import urlparse
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from .data import DatasetError, VOCDepth, find_voc, read_labels, read_split
+from .synthetic import SyntheticSpec, make_voc_tree
+from .voc import CLASSES, NUM_CLASSES
+
+PREVIEW_NAME = "preview.png"
+
+
+def download_voc(root: str | Path, timeout: float = 5.0) -> Path:
+    """Download and extract VOC 2012 trainval through torchvision into ``root/VOCdevkit``.
+
+    Fails within ``timeout`` seconds when the mirror is unreachable, saying how to proceed.
+    """
+    from torchvision.datasets import VOCSegmentation
+    from torchvision.datasets.voc import DATASET_YEAR_DICT
+
+    info = DATASET_YEAR_DICT["2012"]
+    root = Path(root)
+    archive = root / info["filename"]
+    if not archive.exists():
+        host = urlparse(info["url"]).hostname
+        try:
+            socket.create_connection((host, 443), timeout=timeout).close()
+        except OSError as error:
+            raise RuntimeError(
+                f"Cannot reach {host} to download VOC 2012 ({error}). Download {info['url']} by other means, "
+                f"put it at {archive} and rerun this command (it checks the MD5 and extracts it), "
+                f"or work offline with `python -m mdseg data synthetic --root {root}`."
+            ) from error
+    root.mkdir(parents=True, exist_ok=True)
+    VOCSegmentation(str(root), year="2012", image_set="trainval", download=True)
+    return find_voc(root)
+
+
+def prepare_synthetic(root: str | Path, spec: SyntheticSpec, progress: bool = True) -> Path:
+    """Write the synthetic tree (once) and its preview image; returns the ``VOC2012`` folder."""
+    base = make_voc_tree(root, spec, progress=progress)
+    preview = base / PREVIEW_NAME
+    if not preview.exists():
+        from .viz import dataset_grid
+
+        fig = dataset_grid(VOCDepth(root, "train"), range(6), true_depth=True)
+        fig.savefig(preview, dpi=100)
+        import matplotlib.pyplot as plt
+
+        plt.close(fig)
+    return base
+
+
+def class_histogram(root: str | Path, split: str) -> np.ndarray:
+    """Labelled pixels per class over a split: int64 (num_classes,)."""
+    base = find_voc(root)
+    counts = np.zeros(256, np.int64)
+    for image_id in read_split(root, split):
+        counts += np.bincount(read_labels(base / "SegmentationClass" / f"{image_id}.png").ravel(), minlength=256)
+    return counts[:NUM_CLASSES]
+
+
+def summary_text(root: str | Path) -> str:
+    """Image counts per split, the class histogram of ``train`` and where the preview is."""
+    base = find_voc(root)
+    lines = [f"Dataset at {base}"]
+    for split_file in sorted((base / "ImageSets" / "Segmentation").glob("*.txt")):
+        lines.append(f"  {split_file.stem:>8}: {len(read_split(root, split_file.stem))} images")
+    hist = class_histogram(root, "train")
+    share = hist / max(hist.sum(), 1)
+    lines.append("  train pixels per class:")
+    lines += [f"    {name:<12} {100 * s:5.1f}%  {'#' * int(round(60 * s))}" for name, s in zip(CLASSES, share)]
+    if (base / PREVIEW_NAME).exists():
+        lines.append(f"  preview: {base / PREVIEW_NAME}")
+    return "\n".join(lines)
+
+
+def check(root: str | Path, splits: list[str], teacher: str | None = None, progress: bool = True) -> list[str]:
+    """Read every file of ``splits`` the way training will; returns one message per problem."""
+    try:
+        find_voc(root)
+    except DatasetError as error:
+        return [str(error)]
+    problems: list[str] = []
+    for split in splits:
+        try:
+            dataset = VOCDepth(root, split, teacher=teacher)
+        except DatasetError as error:
+            problems.append(str(error))
+            continue
+        for index in tqdm(range(len(dataset)), desc=f"check {split}", disable=not progress, unit="img"):
+            try:
+                dataset.load(index)
+            except DatasetError as error:
+                problems.append(str(error))
+    return problems

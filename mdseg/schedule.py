@@ -1,0 +1,149 @@
+"""Training schedules as data: a :class:`Stage` says what trains, a :class:`Schedule` orders them.
+
+The paper (Table 3) trains the two decoders one after the other, optionally copying the
+first decoder's body into the second, then fine-tunes both with ``0.85 L_seg + 0.15 L_depth``.
+What the paper leaves open is explicit here: ``epochs`` per stage, ``train_encoder``
+(default: the encoder trains in every stage), and idle decoders are frozen and not run.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from itertools import product
+
+JOINT_WEIGHTS = {"seg": 0.85, "depth": 0.15}
+BEST_RECIPE = "depth-first/copy/s->b"
+BASELINE = "single-decoder"
+NAIVE = "naive-joint"
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One stage of training.
+
+    Attributes:
+        name: short label shown in logs and plots.
+        weights: loss weight per active task; the tasks named here are the decoders that
+            run and train (e.g. ``{"seg": 1.0}`` or ``{"seg": 0.85, "depth": 0.15}``).
+        epochs: passes over the training set.
+        train_encoder: whether the shared encoder is updated (otherwise frozen, BN in eval).
+        copy: ``(src, dst)``: copy decoder body ``src`` into ``dst`` once, before the stage.
+    """
+
+    name: str
+    weights: dict[str, float]
+    epochs: int
+    train_encoder: bool = True
+    copy: tuple[str, str] | None = None
+
+    @property
+    def tasks(self) -> tuple[str, ...]:
+        return tuple(self.weights)
+
+    def __post_init__(self):
+        unknown = set(self.weights) - {"seg", "depth"}
+        if unknown or not self.weights:
+            raise ValueError(f"Stage '{self.name}': weights must name 'seg' and/or 'depth', got {self.weights}.")
+        if self.epochs < 0:
+            raise ValueError(f"Stage '{self.name}': epochs must be >= 0, got {self.epochs}.")
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """A named, ordered list of stages."""
+
+    name: str
+    stages: tuple[Stage, ...]
+    description: str = ""
+    uses_depth: bool = field(init=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, "stages", tuple(self.stages))
+        object.__setattr__(self, "uses_depth", any("depth" in s.tasks for s in self.stages))
+
+    @property
+    def epochs(self) -> int:
+        return sum(s.epochs for s in self.stages)
+
+    def boundaries(self) -> list[int]:
+        """Cumulative epoch at the end of each stage (for marking stage changes on curves)."""
+        out, total = [], 0
+        for stage in self.stages:
+            total += stage.epochs
+            out.append(total)
+        return out
+
+
+def seg_epochs(schedule: Schedule) -> int:
+    """Epochs that update the semantic decoder: the budget a fair baseline should match."""
+    return sum(s.epochs for s in schedule.stages if "seg" in s.tasks)
+
+
+def budget(schedule: Schedule) -> dict[str, int]:
+    """``{"epochs": total, "seg_epochs": ..., "depth_epochs": ...}`` of a schedule."""
+    return {"epochs": schedule.epochs, "seg_epochs": seg_epochs(schedule),
+            "depth_epochs": sum(s.epochs for s in schedule.stages if "depth" in s.tasks)}
+
+
+def single_decoder(epochs: int) -> Schedule:
+    """The baseline: a plain U-Net trained on segmentation only."""
+    return Schedule(BASELINE, (Stage("seg", {"seg": 1.0}, epochs),), "segmentation only (no depth)")
+
+
+def naive_joint(epochs: int) -> Schedule:
+    """Both decoders from the start with ``0.85 L_seg + 0.15 L_depth`` (paper's 'conventional')."""
+    return Schedule(NAIVE, (Stage("both", dict(JOINT_WEIGHTS), epochs),), "weighted joint training from the start")
+
+
+def staged(first: str, copy: bool, other_alone: bool, stage_epochs: int) -> Schedule:
+    """One Table 3 recipe.
+
+    Args:
+        first: ``"seg"`` (semantic first) or ``"depth"`` (depth first).
+        copy: copy the first decoder's body into the other before the other trains.
+        other_alone: train the other decoder alone before both ("d->b" / "s->b"),
+            otherwise go straight to both ("b").
+        stage_epochs: epochs of every stage.
+    """
+    other = "depth" if first == "seg" else "seg"
+    copy_pair = (first, other) if copy else None
+    stages = [Stage(first, {first: 1.0}, stage_epochs)]
+    if other_alone:
+        stages.append(Stage(other, {other: 1.0}, stage_epochs, copy=copy_pair))
+        stages.append(Stage("both", dict(JOINT_WEIGHTS), stage_epochs))
+    else:
+        stages.append(Stage("both", dict(JOINT_WEIGHTS), stage_epochs, copy=copy_pair))
+    order = f"{other[0]}->b" if other_alone else "b"
+    name = f"{'semantic' if first == 'seg' else 'depth'}-first/{'copy' if copy else 'no-copy'}/{order}"
+    return Schedule(name, tuple(stages), f"{first} first, {'copy' if copy else 'no copy'}, then {order}")
+
+
+def table3(stage_epochs: int) -> dict[str, Schedule]:
+    """The paper's 8 staged recipes, keyed by name (e.g. ``"depth-first/copy/s->b"``)."""
+    recipes = [staged(first, copy, alone, stage_epochs)
+               for first, copy, alone in product(("seg", "depth"), (True, False), (True, False))]
+    return {r.name: r for r in recipes}
+
+
+def equal_budget(baseline: Schedule, reference: Schedule) -> Schedule:
+    """``baseline`` (one stage) stretched to as many segmentation-updating epochs as ``reference``."""
+    if len(baseline.stages) != 1:
+        raise ValueError("equal_budget stretches single-stage schedules only.")
+    return replace(baseline, stages=(replace(baseline.stages[0], epochs=seg_epochs(reference)),))
+
+
+def recipes(stage_epochs: int, equal: bool = True) -> dict[str, Schedule]:
+    """Every recipe of Tables 2 and 3. With ``equal``, the baseline and naive joint training
+    get as many segmentation epochs as the paper's best recipe (2 x ``stage_epochs``)."""
+    table = table3(stage_epochs)
+    single, naive = single_decoder(stage_epochs), naive_joint(stage_epochs)
+    if equal:
+        single, naive = equal_budget(single, table[BEST_RECIPE]), equal_budget(naive, table[BEST_RECIPE])
+    return {single.name: single, naive.name: naive, **table}
+
+
+def get_recipe(name: str, stage_epochs: int, equal: bool = True) -> Schedule:
+    """A recipe by name, with a clear error listing the names."""
+    known = recipes(stage_epochs, equal)
+    if name not in known:
+        raise KeyError(f"Unknown recipe '{name}'. Recipes: {', '.join(known)}.")
+    return known[name]

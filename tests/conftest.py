@@ -1,0 +1,39 @@
+"""Shared fixtures: a tiny synthetic VOC tree, the real VOC samples when present."""
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import matplotlib
+import pytest
+
+matplotlib.use("Agg")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never touch the network
+
+from mdseg.synthetic import SyntheticSpec, make_voc_tree  # noqa: E402
+
+VOC_SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "voc-samples"
+TINY = SyntheticSpec(n_train=12, n_val=4, size=64, seed=3)
+
+
+@pytest.fixture(scope="session")
+def synthetic_root(tmp_path_factory) -> Path:
+    """A read-only tiny synthetic tree shared by the whole session (copy it before changing it)."""
+    root = tmp_path_factory.mktemp("synthetic")
+    make_voc_tree(root, TINY, progress=False)
+    return root
+
+
+@pytest.fixture
+def writable_root(synthetic_root, tmp_path) -> Path:
+    """A private copy of the tiny tree that a test may damage."""
+    shutil.copytree(synthetic_root / "VOCdevkit", tmp_path / "VOCdevkit")
+    return tmp_path
+
+
+@pytest.fixture
+def voc_samples() -> Path:
+    if not (VOC_SAMPLES / "VOCdevkit").is_dir():
+        pytest.skip("real VOC samples (../shared/voc-samples) are not beside this clone")
+    return VOC_SAMPLES

@@ -1,0 +1,35 @@
+import subprocess
+import sys
+
+from mdseg.cli import main
+
+
+def test_help_lists_every_subcommand():
+    out = subprocess.run([sys.executable, "-m", "mdseg", "--help"], capture_output=True, text=True, check=True).stdout
+    for command in ("data", "depth", "train", "evaluate", "reproduce", "export"):
+        assert command in out
+
+
+def test_data_synthetic_writes_tree_summary_and_preview(tmp_path, capsys):
+    assert main(["data", "synthetic", "--root", str(tmp_path), "--n-train", "6", "--n-val", "2", "--size", "48"]) == 0
+    out = capsys.readouterr().out
+    assert "train: 6 images" in out and "val: 2 images" in out and "background" in out
+    assert (tmp_path / "VOCdevkit/VOC2012/preview.png").stat().st_size > 1000
+    assert main(["data", "check", "--root", str(tmp_path)]) == 0
+
+
+def test_errors_are_one_line_with_exit_code_2(tmp_path, capsys):
+    assert main(["data", "check", "--root", str(tmp_path / "missing")]) == 1
+    assert "No PASCAL VOC 2012 tree" in capsys.readouterr().err
+
+
+def test_voc_download_fails_fast_offline(tmp_path, capsys, monkeypatch):
+    import socket
+
+    def refuse(*args, **kwargs):
+        raise OSError("network unreachable (simulated)")
+
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    assert main(["data", "voc", "--root", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "Cannot reach" in err and "VOCtrainval_11-May-2012.tar" in err and "data synthetic" in err

@@ -1,0 +1,146 @@
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from mdseg import datasets
+from mdseg.data import (DatasetError, VOCDepth, depth_dir, eval_transforms, find_voc, read_split,
+                        train_transforms)
+from mdseg.voc import IGNORE_INDEX, save_label_png, voc_dir, write_depth_png
+
+
+def _fake_depth(root, teacher="fake"):
+    """A depth cache whose values encode the column index, to follow it through transforms."""
+    folder = depth_dir(root, teacher)
+    folder.mkdir(parents=True, exist_ok=True)
+    for split in ("train", "val"):
+        for image_id in read_split(root, split):
+            h, w = np.array(Image.open(voc_dir(root) / "SegmentationClass" / f"{image_id}.png")).shape
+            write_depth_png(np.tile(np.linspace(0, 65535, w), (h, 1)).round(), folder / f"{image_id}.png")
+    return teacher
+
+
+def test_item_types_and_shapes(synthetic_root):
+    item = VOCDepth(synthetic_root, "val")[0]
+    assert item["image"].shape == (3, 64, 64) and item["image"].dtype == torch.float32
+    assert item["mask"].shape == (64, 64) and item["mask"].dtype == torch.int64
+    assert item["instances"].shape == (64, 64) and item["id"] == "syn_000012"
+    assert "depth" not in item
+    assert -3 < item["image"].min() < 0 < item["image"].max() < 3  # normalised
+
+
+def test_train_transforms_move_everything_together(writable_root):
+    teacher = _fake_depth(writable_root)
+    raw = VOCDepth(writable_root, "train", teacher=teacher)
+    aug = VOCDepth(writable_root, "train", teacher=teacher, transforms=train_transforms(48, (0.6, 1.6)))
+    torch.manual_seed(0)
+    flips = 0
+    for index in range(len(raw)):
+        before, after = raw[index], aug[index]
+        assert after["image"].shape == (3, 48, 48) and after["depth"].shape == (1, 48, 48)
+        # labels are never interpolated: only values that existed (plus padding's 255)
+        assert set(after["mask"].unique().tolist()) <= set(before["mask"].unique().tolist()) | {IGNORE_INDEX}
+        depth = after["depth"][0]
+        pad = torch.isnan(depth)
+        assert torch.all(after["mask"][pad] == IGNORE_INDEX)
+        row = depth[24][~pad[24]]
+        if len(row) > 2:  # the column code runs left to right, or right to left when flipped
+            d = torch.diff(row)
+            assert torch.all(d >= 0) or torch.all(d <= 0)
+            flips += bool(torch.all(d <= 0))
+    assert 0 < flips < len(raw)
+
+
+def test_eval_transforms_letterbox_without_distortion(voc_samples):
+    dataset = VOCDepth(voc_samples, "val", transforms=eval_transforms(128))
+    for item in (dataset[i] for i in range(3)):
+        assert item["image"].shape == (3, 128, 128)
+        mask = item["mask"]
+        rows = (mask != IGNORE_INDEX).any(1).sum().item()
+        cols = (mask != IGNORE_INDEX).any(0).sum().item()
+        assert max(rows, cols) == 128 and min(rows, cols) < 128  # VOC images are not square
+
+
+def test_real_voc_samples(voc_samples):
+    dataset = VOCDepth(voc_samples, "val")
+    assert len(dataset) == 12
+    sizes = set()
+    for index in range(len(dataset)):
+        item = dataset[index]
+        sizes.add(tuple(item["mask"].shape))
+        values = set(item["mask"].unique().tolist())
+        assert values <= set(range(21)) | {255} and 255 in values
+    assert len(sizes) > 1
+    inst = dataset[dataset.ids.index("2007_000063")]["instances"]
+    assert inst.max() == 255 and len(inst.unique()) > 2
+
+
+def test_dataset_check_passes_on_good_data(synthetic_root):
+    assert datasets.check(synthetic_root, ["train", "val"], progress=False) == []
+
+
+# ---------------------------------------------------------------- bad input: one clear error each
+def test_missing_root(tmp_path):
+    with pytest.raises(DatasetError, match="No PASCAL VOC 2012 tree.*data synthetic"):
+        VOCDepth(tmp_path / "nowhere")
+
+
+def test_root_one_level_too_low_or_high(synthetic_root, tmp_path):
+    with pytest.raises(DatasetError, match=f"pass --root {synthetic_root}"):
+        find_voc(synthetic_root / "VOCdevkit" / "VOC2012")
+    (tmp_path / "data").symlink_to(synthetic_root)
+    with pytest.raises(DatasetError, match=f"level down: pass --root {tmp_path / 'data'}"):
+        find_voc(tmp_path)
+
+
+def test_unknown_split_lists_known_ones(synthetic_root):
+    with pytest.raises(DatasetError, match=r"Unknown split 'trian'.*\['train', 'val'\]"):
+        VOCDepth(synthetic_root, "trian")
+
+
+def test_empty_split(writable_root):
+    (voc_dir(writable_root) / "ImageSets/Segmentation/empty.txt").write_text("\n")
+    with pytest.raises(DatasetError, match="lists no image ids"):
+        VOCDepth(writable_root, "empty")
+
+
+def test_listed_image_without_file(writable_root):
+    (voc_dir(writable_root) / "JPEGImages/syn_000002.jpg").unlink()
+    with pytest.raises(DatasetError, match="lists 'syn_000002' but .*syn_000002.jpg is missing"):
+        VOCDepth(writable_root, "train")
+
+
+def test_mask_with_out_of_range_labels(writable_root):
+    path = voc_dir(writable_root) / "SegmentationClass/syn_000001.png"
+    labels = np.array(Image.open(path))
+    labels[0, 0] = 42
+    save_label_png(labels, path)
+    with pytest.raises(DatasetError, match=r"syn_000001.png has labels \[42\] outside 0..20"):
+        VOCDepth(writable_root, "train")[1]
+    assert any("[42]" in p for p in datasets.check(writable_root, ["train"], progress=False))
+
+
+def test_rgb_mask_is_refused(writable_root):
+    path = voc_dir(writable_root) / "SegmentationClass/syn_000001.png"
+    Image.open(path).convert("RGB").save(path)
+    with pytest.raises(DatasetError, match="is a RGB image; VOC masks are palette"):
+        VOCDepth(writable_root, "train")[1]
+
+
+def test_truncated_jpeg(writable_root):
+    path = voc_dir(writable_root) / "JPEGImages/syn_000003.jpg"
+    path.write_bytes(path.read_bytes()[:300])
+    with pytest.raises(DatasetError, match="Cannot decode image .*syn_000003.jpg"):
+        VOCDepth(writable_root, "train")[3]
+
+
+def test_image_and_mask_of_different_sizes(writable_root):
+    path = voc_dir(writable_root) / "SegmentationClass/syn_000004.png"
+    save_label_png(np.array(Image.open(path))[:50], path)
+    with pytest.raises(DatasetError, match="is 64x50 but its image is 64x64"):
+        VOCDepth(writable_root, "train")[4]
+
+
+def test_missing_pseudo_depth_says_which_command_to_run(synthetic_root):
+    with pytest.raises(DatasetError, match="mdseg depth --root .* --teacher nobody --split train"):
+        VOCDepth(synthetic_root, "train", teacher="nobody")
