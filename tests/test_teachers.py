@@ -1,0 +1,139 @@
+import json
+import shutil
+import time
+
+import numpy as np
+import pytest
+
+from mdseg.cli import main
+from mdseg.data import VOCDepth, depth_dir, read_depth, read_split
+from mdseg.teachers import (MANIFEST, NORMALISATION, TeacherUnavailable, depth_quality, evaluate_teacher, generate,
+                            make_teacher, normalise, tiny_teacher, to_inverse_depth)
+from mdseg.synthetic import read_true_depth
+
+
+@pytest.fixture(scope="module")
+def tiny_models(tmp_path_factory):
+    base = tmp_path_factory.mktemp("tiny")
+    return {kind: tiny_teacher(kind, base / kind) for kind in ("dpt-dinov2", "depth-anything-v2")}
+
+
+def _files(root, teacher):
+    return sorted(p.name for p in depth_dir(root, teacher).glob("*.png"))
+
+
+@pytest.mark.parametrize("kind", ["dpt-dinov2", "depth-anything-v2"])
+def test_hub_teacher_code_path_end_to_end_through_cli(writable_root, tiny_models, kind):
+    args = ["depth", "--root", str(writable_root), "--teacher", kind, "--model", str(tiny_models[kind]),
+            "--batch-size", "3"]
+    assert main(args) == 0
+    ids = read_split(writable_root, "train") + read_split(writable_root, "val")
+    assert _files(writable_root, kind) == sorted(f"{i}.png" for i in ids)
+    manifest = json.loads((depth_dir(writable_root, kind) / MANIFEST).read_text())
+    assert manifest["teacher"] == kind and manifest["model"] == str(tiny_models[kind])
+    assert manifest["normalisation"] == NORMALISATION and manifest["count"] == len(ids)
+    item = VOCDepth(writable_root, "val", teacher=kind)[0]
+    assert item["depth"].shape == (1, 64, 64) and np.isfinite(item["depth"].numpy()).all()
+    assert 0 <= item["depth"].min() and item["depth"].max() <= 1
+
+
+def test_any_size_and_aspect_ratio(voc_samples, tmp_path, tiny_models):
+    shutil.copytree(voc_samples / "VOCdevkit", tmp_path / "VOCdevkit")
+    manifest = generate(tmp_path, "depth-anything-v2", "val", model=str(tiny_models["depth-anything-v2"]),
+                        progress=False)
+    dataset = VOCDepth(tmp_path, "val", teacher="depth-anything-v2")
+    shapes = set()
+    for index in range(len(dataset)):
+        item = dataset[index]
+        assert item["depth"].shape[1:] == item["mask"].shape
+        shapes.add(tuple(item["mask"].shape))
+    assert len(shapes) > 1 and manifest["count"] == 12
+
+
+def test_rerun_skips_done_and_redoes_damaged_files(writable_root, tiny_models):
+    model = str(tiny_models["dpt-dinov2"])
+    generate(writable_root, "dpt-dinov2", "train", model=model, progress=False)
+    folder = depth_dir(writable_root, "dpt-dinov2")
+    stamps = {p.name: p.stat().st_mtime_ns for p in folder.glob("*.png")}
+    again = generate(writable_root, "dpt-dinov2", "train", model=model, progress=False)
+    assert "last_run" not in again  # nothing to do: the model was not even loaded
+    assert {p.name: p.stat().st_mtime_ns for p in folder.glob("*.png")} == stamps
+
+    truncated, zero, missing = (folder / f"syn_00000{i}.png" for i in (1, 2, 3))
+    truncated.write_bytes(truncated.read_bytes()[:40])
+    zero.write_bytes(b"")
+    missing.unlink()
+    redo = generate(writable_root, "dpt-dinov2", "train", model=model, progress=False)
+    assert redo["last_run"]["images"] == 3
+    for path in (truncated, zero, missing):
+        assert read_depth(path).shape == (64, 64)
+        assert redo["images"][path.stem]["bytes"] == path.stat().st_size
+    untouched = [n for n in stamps if n not in {truncated.name, zero.name, missing.name}]
+    assert all((folder / n).stat().st_mtime_ns == stamps[n] for n in untouched)
+
+
+def test_interrupted_run_resumes(writable_root, tiny_models):
+    teacher = make_teacher("simulated", writable_root)
+    calls = []
+
+    class Interrupting:
+        name, convention, model_id, revision = teacher.name, teacher.convention, None, None
+
+        def __call__(self, images, ids):
+            calls.append(len(ids))
+            if len(calls) == 3:
+                raise KeyboardInterrupt
+            return teacher(images, ids)
+
+    with pytest.raises(KeyboardInterrupt):
+        generate(writable_root, Interrupting(), "train", batch_size=2, progress=False)
+    assert len(_files(writable_root, "simulated")) == 4
+    resumed = generate(writable_root, "simulated", "train", batch_size=2, progress=False)
+    assert resumed["last_run"]["images"] == 8 and len(_files(writable_root, "simulated")) == 12
+
+
+def test_cache_from_another_model_or_normalisation_is_refused(writable_root, tiny_models):
+    generate(writable_root, "dpt-dinov2", "val", model=str(tiny_models["dpt-dinov2"]), progress=False)
+    with pytest.raises(FileExistsError, match="made differently.*model: cache has"):
+        generate(writable_root, "dpt-dinov2", "val", model="facebook/dpt-dinov2-small-kitti", progress=False)
+    manifest_path = depth_dir(writable_root, "dpt-dinov2") / MANIFEST
+    manifest = json.loads(manifest_path.read_text())
+    manifest["normalisation"] = "depth/minmax/v0"
+    manifest_path.write_text(json.dumps(manifest))
+    assert main(["depth", "--root", str(writable_root), "--teacher", "dpt-dinov2", "--model",
+                 str(tiny_models["dpt-dinov2"])]) == 2
+
+
+def test_hub_teacher_offline_fails_fast_naming_id_cache_and_alternatives(writable_root, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    start = time.monotonic()
+    with pytest.raises(TeacherUnavailable) as info:
+        generate(writable_root, "depth-anything-v2", "val", progress=False)
+    message = str(info.value)
+    assert time.monotonic() - start < 10
+    for part in ("depth-anything/Depth-Anything-V2-Small-hf", "Hub cache", "--teacher simulated", "HF_HUB_OFFLINE=1"):
+        assert part in message
+
+
+def test_simulated_teacher_is_good_but_not_ground_truth(writable_root):
+    generate(writable_root, "simulated", "val", progress=False)
+    quality = evaluate_teacher(writable_root, "simulated", "val")["mean"]
+    assert quality["spearman"] > 0.85 and quality["delta1"] > 0.75
+    assert quality["abs_rel"] > 0.01 and quality["delta1"] < 0.999
+    # exact ground truth would score perfectly
+    truth = read_true_depth(writable_root, "syn_000012")
+    perfect = depth_quality(normalise(1 / truth), truth)
+    assert perfect["abs_rel"] < 0.02 and perfect["spearman"] > 0.99
+
+
+
+
+def test_normalisation_and_conventions():
+    metric = np.array([[1.0, 2.0], [4.0, 8.0]])
+    inverse = to_inverse_depth(metric, "metric-depth")
+    np.testing.assert_allclose(inverse, 1 / metric)
+    out = normalise(inverse)
+    assert out.dtype == np.float32 and out.min() == 0 and out.max() == 1 and out[0, 0] == 1  # nearest = 1
+    np.testing.assert_allclose(normalise(3 * inverse + 7), out, atol=1e-6)  # affine-invariant
+    with pytest.raises(ValueError):
+        to_inverse_depth(metric, "log-depth")
