@@ -22,6 +22,7 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q tests
+	MDSEG_PROFILE=ci $(PY) -m pytest -q -p no:cacheprovider --nbval-lax --nbval-current-env notebooks
 
 lab: $(STAMP)
 	$(PY) -m pip install --quiet --progress-bar off -e ".[dev,lab]"

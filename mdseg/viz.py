@@ -64,3 +64,200 @@ def dataset_grid(dataset, indices: Iterable[int], true_depth: bool = False) -> p
     fig.tight_layout(rect=(0, 0.06 if len(indices) < 3 else 0.03, 1, 1))
     class_legend(fig, masks)
     return fig
+
+
+# ----------------------------------------------------------------------------- pseudo depth
+def depth_gallery(root, teacher: str, ids: Sequence[str]) -> plt.Figure:
+    """Rows of (image, teacher depth, reference inverse depth, error after scale-and-shift
+    alignment) for synthetic images; the reference is the scene's true depth."""
+    from .data import depth_dir, find_voc, read_depth, read_image
+    from .synthetic import MAX_DEPTH_M, read_true_depth
+    from .teachers import align_inverse, depth_quality
+
+    fig, axes = plt.subplots(len(ids), 4, figsize=(15, 3.2 * len(ids)), squeeze=False)
+    base = find_voc(root)
+    for row, image_id in enumerate(ids):
+        pred = read_depth(depth_dir(root, teacher) / f"{image_id}.png")
+        truth = read_true_depth(root, image_id)
+        valid = truth < MAX_DEPTH_M * 0.999
+        ref = 1.0 / truth
+        aligned = align_inverse(pred.astype(np.float64), ref, valid)
+        q = depth_quality(pred, truth)
+        axes[row, 0].imshow(read_image(base / "JPEGImages" / f"{image_id}.jpg"))
+        axes[row, 0].set_title(image_id)
+        _show_depth(axes[row, 1], pred, f"{teacher} (normalised inverse depth)", fig)
+        _show_depth(axes[row, 2], ref, "reference inverse depth (1/m)", fig)
+        err = axes[row, 3].imshow(np.where(valid, aligned - ref, np.nan), cmap="coolwarm")
+        axes[row, 3].set_title(f"aligned error  AbsRel {q['abs_rel']:.3f}  δ1 {q['delta1']:.2f}")
+        fig.colorbar(err, ax=axes[row, 3], fraction=0.046, pad=0.02, label="1/m")
+    _off(axes)
+    fig.tight_layout()
+    return fig
+
+
+# ----------------------------------------------------------------------------- training
+def training_curves(histories: dict[str, list[dict]], metric: str = "mIoU",
+                    boundaries: dict[str, list[int]] | None = None) -> plt.Figure:
+    """Per run: training loss terms per epoch (left: seg, middle: depth) and a validation
+    metric (right), by global epoch; dashed lines mark stage boundaries."""
+    fig, axes = plt.subplots(1, 3, figsize=(16, 4.2))
+    panels = (("seg", "train focal loss L_seg"), ("depth", "train depth MSE L_depth"), (metric, f"val {metric}"))
+    for name, history in histories.items():
+        epochs = [r["global_epoch"] for r in history]
+        for ax, (key, _) in zip(axes, panels):
+            source = [r.get("val", {}) if key == metric else r["train"] for r in history]
+            values = [s.get(key, np.nan) for s in source]
+            line, = ax.plot(epochs, values, marker="o", ms=3, label=name)
+            for edge in (boundaries or {}).get(name, [])[:-1]:
+                ax.axvline(edge + 0.5, color=line.get_color(), ls="--", lw=0.8, alpha=0.6)
+    for ax, (_, title) in zip(axes, panels):
+        ax.set_title(title)
+        ax.set_xlabel("epoch (all stages)")
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("loss")
+    axes[2].set_ylabel(metric)
+    axes[2].legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+TASK_COLOURS = {("seg",): "tab:blue", ("depth",): "tab:orange", ("seg", "depth"): "tab:green"}
+
+
+def schedule_timeline(schedules: Sequence) -> plt.Figure:
+    """One row per schedule, one bar per stage (colour = decoders trained, width = epochs);
+    a '⇢ copy' label where a decoder body is copied before the stage."""
+    fig, ax = plt.subplots(figsize=(11, 0.6 * len(schedules) + 1.2))
+    for row, schedule in enumerate(schedules):
+        start = 0
+        for stage in schedule.stages:
+            ax.barh(row, stage.epochs, left=start, color=TASK_COLOURS[tuple(sorted(stage.tasks, reverse=True))],
+                    edgecolor="white")
+            label = "+".join(f"{w:g}·{t}" for t, w in stage.weights.items())
+            if stage.copy:
+                label = f"copy {stage.copy[0]}→{stage.copy[1]}, " + label
+            ax.text(start + stage.epochs / 2, row, label, ha="center", va="center", fontsize=7, color="white")
+            start += stage.epochs
+    ax.set_yticks(range(len(schedules)), [s.name for s in schedules])
+    ax.invert_yaxis()
+    ax.set_xlabel("epoch")
+    ax.set_title("Training schedules: which decoders train when")
+    handles = [Patch(color=c, label=" + ".join(t)) for t, c in TASK_COLOURS.items()]
+    ax.legend(handles=handles, loc="lower right", fontsize=8, title="decoders trained")
+    fig.tight_layout()
+    return fig
+
+
+def per_class_iou_difference(ours: Sequence[float], baseline: Sequence[float],
+                             title: str = "IoU(staged) − IoU(baseline)") -> plt.Figure:
+    """A bar per VOC class of the IoU difference between two models (NaN classes skipped)."""
+    diff = np.array(ours, dtype=float) - np.array(baseline, dtype=float)
+    fig, ax = plt.subplots(figsize=(12, 3.8))
+    colours = ["tab:green" if d >= 0 else "tab:red" for d in np.nan_to_num(diff)]
+    ax.bar(range(len(diff)), np.nan_to_num(diff), color=colours)
+    ax.set_xticks(range(len(diff)), CLASSES[: len(diff)], rotation=60, ha="right")
+    ax.axhline(0, color="black", lw=0.8)
+    ax.set_ylabel("IoU difference")
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def per_class_iou(ious: Sequence[float], title: str = "per-class IoU") -> plt.Figure:
+    fig, ax = plt.subplots(figsize=(12, 3.5))
+    ax.bar(range(len(ious)), np.nan_to_num(np.array(ious, dtype=float)),
+           color=[PALETTE[i] / 255 for i in range(len(ious))], edgecolor="black", lw=0.4)
+    ax.set_xticks(range(len(ious)), CLASSES[: len(ious)], rotation=60, ha="right")
+    ax.set_ylabel("IoU")
+    ax.set_ylim(0, 1)
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+# ----------------------------------------------------------------------------- predictions
+def predict(model, images) -> np.ndarray:
+    """(N, 3, H, W) normalised images -> (N, H, W) predicted class ids (semantic decoder only)."""
+    import torch
+
+    device = next(model.parameters()).device
+    model.eval()
+    with torch.no_grad():
+        out = model(images.to(device), tasks=("seg",)) if hasattr(model, "seg_decoder") else {"seg": model(images.to(device))}
+    return out["seg"].argmax(1).cpu().numpy()
+
+
+def figure3(items: Sequence[dict], predictions: dict[str, np.ndarray]) -> plt.Figure:
+    """The paper's Figure 3: rows of (input, ground truth, one column per model's prediction,
+    pseudo depth). ``predictions`` maps a model name to (N, H, W) class ids."""
+    cols = 3 + len(predictions) - (0 if "depth" in items[0] else 1)
+    fig, axes = plt.subplots(len(items), cols, figsize=(2.9 * cols, 2.9 * len(items) + 0.6), squeeze=False)
+    for row, item in enumerate(items):
+        valid = item["mask"].numpy() != IGNORE_INDEX
+        panels = [(denormalize(item["image"]), f"input {item['id']}"), (colorize(item["mask"].numpy()), "ground truth")]
+        for name, pred in predictions.items():
+            acc = (pred[row][valid] == item["mask"].numpy()[valid]).mean()
+            panels.append((colorize(pred[row]), f"{name}\npixel acc {acc:.3f}"))
+        for col, (img, title) in enumerate(panels):
+            axes[row, col].imshow(img)
+            axes[row, col].set_title(title, fontsize=9)
+        if "depth" in item:
+            _show_depth(axes[row, -1], item["depth"][0].numpy(), "pseudo depth", fig, colorbar=row == 0)
+    _off(axes)
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
+    class_legend(fig, [item["mask"].numpy() for item in items] + list(predictions.values()))
+    return fig
+
+
+def overlay(item: dict, pred: np.ndarray, opacity: float = 0.5, errors: bool = False) -> np.ndarray:
+    """The image with a prediction blended on top; with ``errors``, wrong pixels in red and
+    right ones dimmed instead. Returns (H, W, 3) float in [0, 1]."""
+    image = denormalize(item["image"])
+    mask = item["mask"].numpy()
+    if errors:
+        wrong = (pred != mask) & (mask != IGNORE_INDEX)
+        colour = np.where(wrong[..., None], np.array([1.0, 0.0, 0.0]), image * 0.3)
+    else:
+        colour = colorize(pred) / 255.0
+    return np.clip((1 - opacity) * image + opacity * colour, 0, 1)
+
+
+def explorer_figure(items: Sequence[dict], predictions: dict[str, np.ndarray], index: int = 0,
+                    model: str | None = None, opacity: float = 0.5, errors: bool = False) -> plt.Figure:
+    """What the explorer widget shows: the image, the chosen model's prediction overlaid
+    (or its errors), and the ground truth."""
+    model = model or next(iter(predictions))
+    item, pred = items[index], predictions[model][index]
+    fig, axes = plt.subplots(1, 3, figsize=(11, 3.9))
+    axes[0].imshow(denormalize(item["image"]))
+    axes[0].set_title(f"image {item['id']}")
+    axes[1].imshow(overlay(item, pred, opacity, errors))
+    valid = item["mask"].numpy() != IGNORE_INDEX
+    acc = (pred[valid] == item["mask"].numpy()[valid]).mean()
+    axes[1].set_title(f"{model}: {'errors (red)' if errors else 'prediction'}, acc {acc:.3f}")
+    axes[2].imshow(colorize(item["mask"].numpy()))
+    axes[2].set_title("ground truth")
+    _off(axes)
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    class_legend(fig, [item["mask"].numpy(), pred])
+    return fig
+
+
+def explorer(items: Sequence[dict], predictions: dict[str, np.ndarray]):
+    """An ipywidgets explorer over :func:`explorer_figure`: pick the image, the model, the
+    overlay opacity, and whether to show errors. Returns the ``interactive`` widget; its
+    ``children`` are the controls (set ``.value`` in tests) and ``result`` the last figure."""
+    import ipywidgets as widgets
+
+    def show(index, model, opacity, errors):
+        fig = explorer_figure(items, predictions, index, model, opacity, errors)
+        plt.show()
+        return fig
+
+    return widgets.interactive(
+        show,
+        index=widgets.IntSlider(0, 0, len(items) - 1, description="image"),
+        model=widgets.Dropdown(options=list(predictions), description="model"),
+        opacity=widgets.FloatSlider(0.5, min=0.0, max=1.0, step=0.05, description="opacity"),
+        errors=widgets.Checkbox(False, description="show errors"),
+    )

@@ -1,0 +1,94 @@
+"""Checkpoints as one safetensors file: weights and optimizer tensors, plus JSON state in the
+header's metadata. Written to a temporary file and renamed, so a checkpoint on disk is always
+whole; read without unpickling anything."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, safe_open, save_file
+
+META_KEY = "mdseg"
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint that cannot be used here, with the reason and the fix."""
+
+
+def save(path: str | Path, model: torch.nn.Module, meta: dict, optimizer: torch.optim.Optimizer | None = None) -> None:
+    """Atomically write ``model`` weights, ``optimizer`` state and ``meta`` (JSON-able) to ``path``."""
+    path = Path(path)
+    tensors = {f"model.{k}": v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    meta = dict(meta)
+    if optimizer is not None:
+        state = optimizer.state_dict()
+        scalars = {}
+        for index, values in state["state"].items():
+            for name, value in values.items():
+                if torch.is_tensor(value):
+                    tensors[f"optim.{index}.{name}"] = value.detach().contiguous().cpu()
+                else:
+                    scalars[f"{index}.{name}"] = value
+        meta["optimizer"] = {"param_groups": state["param_groups"], "scalars": scalars}
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        save_file(tensors, str(tmp), metadata={META_KEY: json.dumps(meta)})
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def read_meta(path: str | Path) -> dict:
+    """The JSON state stored in a checkpoint's header (no tensors are read)."""
+    path = Path(path)
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            metadata = handle.metadata() or {}
+    except (SafetensorError, OSError) as error:
+        raise CheckpointError(
+            f"{path} is not a readable safetensors checkpoint ({error}). mdseg never unpickles checkpoints; "
+            "convert old .pt files with torch.load(weights_only=True) and save them with mdseg."
+        ) from error
+    if META_KEY not in metadata:
+        raise CheckpointError(f"{path} is a safetensors file but not an mdseg checkpoint (no '{META_KEY}' metadata).")
+    return json.loads(metadata[META_KEY])
+
+
+def load(path: str | Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer | None = None) -> dict:
+    """Load weights (and optimizer state) into ``model`` (and ``optimizer``); returns the metadata.
+
+    A checkpoint of another architecture or class count raises :class:`CheckpointError` naming
+    the mismatch, not a list of missing keys.
+    """
+    meta = read_meta(path)
+    tensors = load_file(str(path))
+    weights = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
+    expected = getattr(model, "config", lambda: None)()
+    stored = meta.get("model")
+    if expected is not None and stored is not None and stored != expected:
+        diff = {k: (stored.get(k), expected.get(k)) for k in set(stored) | set(expected) if stored.get(k) != expected.get(k)}
+        detail = ", ".join(f"{k}: checkpoint {a!r} vs model {b!r}" for k, (a, b) in diff.items())
+        raise CheckpointError(f"{path} holds another architecture ({detail}); build the model with the checkpoint's settings.")
+    own = model.state_dict()
+    shapes = [k for k, v in weights.items() if k in own and own[k].shape != v.shape]
+    if shapes or set(weights) != set(own):
+        raise CheckpointError(
+            f"{path} does not fit this model: {len(set(own) - set(weights))} missing and "
+            f"{len(set(weights) - set(own))} unexpected tensors, {len(shapes)} of other shape "
+            f"(first: {(shapes or sorted(set(own) ^ set(weights)) or ['-'])[0]})."
+        )
+    model.load_state_dict(weights)
+    if optimizer is not None and "optimizer" in meta:
+        per_param: dict[int, dict] = {}
+        for key, value in tensors.items():
+            if key.startswith("optim."):
+                _, index, name = key.split(".", 2)
+                per_param.setdefault(int(index), {})[name] = value
+        for key, value in meta["optimizer"]["scalars"].items():
+            index, name = key.split(".", 1)
+            per_param.setdefault(int(index), {})[name] = value
+        optimizer.load_state_dict({"state": per_param, "param_groups": meta["optimizer"]["param_groups"]})
+    return meta

@@ -1,0 +1,228 @@
+"""One loop that runs any :class:`~mdseg.schedule.Schedule` on a :class:`~mdseg.MultiDecoderUNet`.
+
+A run folder holds ``checkpoint.safetensors`` (after every epoch, written atomically),
+``log.jsonl`` (one record per epoch: every loss term and validation metric) and, when the
+schedule is finished, ``result.json``. Rerunning on the same folder resumes after the last
+finished epoch and never redoes a finished stage.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+from torch.utils.data import DataLoader, Dataset
+from tqdm.auto import tqdm
+
+from . import checkpoint
+from .device import amp_dtype, pick_device
+from .losses import depth_loss, focal_loss
+from .metrics import SegMetrics
+from .model import MultiDecoderUNet
+from .schedule import Schedule, Stage, budget
+
+CHECKPOINT = "checkpoint.safetensors"
+LOG = "log.jsonl"
+RESULT = "result.json"
+
+
+class NonFiniteLoss(RuntimeError):
+    """Training produced NaN or inf; the last good checkpoint is kept."""
+
+
+@dataclass
+class TrainConfig:
+    """Attributes:
+        lr: Adam learning rate (paper: 1e-4); a fresh Adam starts every stage.
+        batch_size, num_workers: data loading.
+        seed: seeds weights init (by the caller), shuffling and augmentation per epoch.
+        device: ``None`` picks CUDA when available.
+        amp, channels_last: used on CUDA only (bf16 where supported, else fp16 with a scaler).
+        focal_gamma, focal_alpha: focal loss (paper: gamma 2; alpha not given, 1 here).
+        depth_loss: ``"mse"`` (paper) or ``"ssi"``.
+        progress: tqdm bars.
+    """
+
+    lr: float = 1e-4
+    batch_size: int = 16
+    num_workers: int = 0
+    seed: int = 0
+    device: str | None = None
+    amp: bool = True
+    channels_last: bool = True
+    focal_gamma: float = 2.0
+    focal_alpha: float = 1.0
+    depth_loss: str = "mse"
+    progress: bool = True
+
+
+def epoch_seed(seed: int, stage: int, epoch: int) -> int:
+    """The seed of one epoch: a pure function, so a resumed run sees the same batches."""
+    return seed * 1_000_003 + stage * 1_009 + epoch
+
+
+def trainable_parameters(model: MultiDecoderUNet, stage: Stage) -> list[torch.nn.Parameter]:
+    """Freeze everything, then unfreeze what ``stage`` trains; returns those parameters."""
+    model.requires_grad_(False)
+    modules = [model.encoder] if stage.train_encoder else []
+    for task in stage.tasks:
+        modules += [model.decoder(task), model.head(task)]
+    params = []
+    for module in modules:
+        module.requires_grad_(True)
+        params += list(module.parameters())
+    return params
+
+
+def compute_losses(outputs: dict, batch: dict, weights: dict[str, float], config: TrainConfig) -> dict[str, torch.Tensor]:
+    """Named loss terms for the active tasks plus their weighted sum under ``"total"``."""
+    terms = {}
+    if "seg" in weights:
+        terms["seg"] = focal_loss(outputs["seg"], batch["mask"], gamma=config.focal_gamma, alpha=config.focal_alpha)
+    if "depth" in weights:
+        terms["depth"] = depth_loss(outputs["depth"], batch["depth"], kind=config.depth_loss)
+    terms["total"] = sum(weights[k] * terms[k] for k in weights)
+    return terms
+
+
+@torch.no_grad()
+def evaluate(model: MultiDecoderUNet, loader: DataLoader, device: torch.device, with_depth: bool,
+             progress: bool = False) -> dict:
+    """Segmentation metrics (:class:`SegMetrics`) and, with ``with_depth``, the depth MSE."""
+    was_training = model.training
+    model.eval()
+    metrics = SegMetrics(num_classes=model.num_classes)
+    depth_sum, depth_n = 0.0, 0
+    tasks = ("seg", "depth") if with_depth else ("seg",)
+    for batch in tqdm(loader, desc="eval", leave=False, disable=not progress):
+        images = batch["image"].to(device)
+        out = model(images, tasks=tasks)
+        metrics.update(out["seg"].argmax(1), batch["mask"], batch["instances"])
+        if with_depth:
+            depth_sum += depth_loss(out["depth"].float().cpu(), batch["depth"]).item() * len(images)
+            depth_n += len(images)
+    model.train(was_training)
+    result = metrics.compute()
+    if with_depth:
+        result["depth_mse"] = depth_sum / max(depth_n, 1)
+    return result
+
+
+def _loader(dataset: Dataset, config: TrainConfig, shuffle: bool, seed: int, device: torch.device) -> DataLoader:
+    generator = torch.Generator().manual_seed(seed)
+    return DataLoader(dataset, batch_size=config.batch_size, shuffle=shuffle, drop_last=shuffle,
+                      num_workers=config.num_workers, generator=generator, pin_memory=device.type == "cuda")
+
+
+def _read_log(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def run(model: MultiDecoderUNet, schedule: Schedule, train_set: Dataset, val_set: Dataset | None,
+        out_dir: str | Path, config: TrainConfig = TrainConfig()) -> dict:
+    """Train ``model`` through ``schedule``, resuming from ``out_dir`` when it holds a checkpoint.
+
+    Returns the result (also written to ``result.json``): final validation metrics, the
+    schedule's budget, per-epoch history and wall time.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    device = pick_device(config.device)
+    model.to(device)
+    cuda = device.type == "cuda"
+    if cuda and config.channels_last:
+        model.to(memory_format=torch.channels_last)
+    dtype = amp_dtype(device) if config.amp else None
+    scaler = torch.amp.GradScaler("cuda", enabled=dtype == torch.float16)
+
+    ckpt_path, log_path = out / CHECKPOINT, out / LOG
+    done_stage, done_epoch = 0, 0  # progress of the checkpoint we resume from
+    if ckpt_path.exists():
+        meta = checkpoint.read_meta(ckpt_path)
+        if meta["schedule"] != schedule.name:
+            raise checkpoint.CheckpointError(
+                f"{out} holds a run of '{meta['schedule']}', not '{schedule.name}': use another run folder.")
+        done_stage, done_epoch = meta["stage"], meta["epoch"]
+        checkpoint.load(ckpt_path, model)
+    history = [r for r in _read_log(log_path) if (r["stage"], r["epoch"]) <= (done_stage, done_epoch)]
+    log_path.write_text("".join(json.dumps(r) + "\n" for r in history))
+    start_time = time.perf_counter()
+
+    with_depth = val_set is not None and "depth" in val_set[0]
+    for stage_index, stage in enumerate(schedule.stages):
+        first_epoch = done_epoch if stage_index == done_stage else 0
+        if stage_index < done_stage or first_epoch >= stage.epochs:
+            continue  # finished before this run started
+        if first_epoch == 0 and stage.copy is not None:
+            model.copy_decoder(*stage.copy)
+        params = trainable_parameters(model, stage)
+        optimizer = torch.optim.Adam(params, lr=config.lr)
+        if first_epoch > 0:
+            checkpoint.load(ckpt_path, model, optimizer)
+        for epoch in range(first_epoch, stage.epochs):
+            seed = epoch_seed(config.seed, stage_index, epoch)
+            torch.manual_seed(seed)
+            model.train()
+            if not stage.train_encoder:
+                model.encoder.eval()
+            sums: dict[str, float] = {}
+            steps = 0
+            bar = tqdm(_loader(train_set, config, True, seed, device), disable=not config.progress, leave=False,
+                       desc=f"{schedule.name} | stage {stage_index + 1}/{len(schedule.stages)} {stage.name} "
+                            f"| epoch {epoch + 1}/{stage.epochs}")
+            for batch in bar:
+                images = batch["image"].to(device, non_blocking=True)
+                if cuda and config.channels_last:
+                    images = images.contiguous(memory_format=torch.channels_last)
+                batch = {k: v.to(device, non_blocking=True) if torch.is_tensor(v) else v for k, v in batch.items()}
+                autocast = torch.autocast(device.type, dtype=dtype) if dtype else contextlib.nullcontext()
+                with autocast:
+                    outputs = model(images, tasks=stage.tasks)
+                terms = compute_losses(outputs, batch, stage.weights, config)
+                values = {k: v.item() for k, v in terms.items()}
+                if not all(math.isfinite(v) for v in values.values()):
+                    bad = ", ".join(f"{k}={v}" for k, v in values.items())
+                    kept = f"the last good checkpoint {ckpt_path} is kept" if ckpt_path.exists() else "no checkpoint yet"
+                    raise NonFiniteLoss(
+                        f"Non-finite loss in '{schedule.name}', stage {stage_index + 1} '{stage.name}', "
+                        f"epoch {epoch + 1}, step {steps + 1}: {bad}. Training stopped; {kept}. "
+                        "Lower the learning rate (--lr), or check the data with `python -m mdseg data check`."
+                    )
+                optimizer.zero_grad(set_to_none=True)
+                scaler.scale(terms["total"]).backward()
+                scaler.step(optimizer)
+                scaler.update()
+                for k, v in values.items():
+                    sums[k] = sums.get(k, 0.0) + v
+                steps += 1
+                bar.set_postfix({k: f"{v:.3f}" for k, v in values.items()})
+            record = {"stage": stage_index, "epoch": epoch + 1, "stage_name": stage.name,
+                      "global_epoch": sum(s.epochs for s in schedule.stages[:stage_index]) + epoch + 1,
+                      "train": {k: v / max(steps, 1) for k, v in sums.items()}, "steps": steps,
+                      "seconds": time.perf_counter() - start_time}
+            if val_set is not None:
+                val_loader = _loader(val_set, config, False, 0, device)
+                record["val"] = {k: v for k, v in evaluate(model, val_loader, device, with_depth).items()}
+            meta = {"schedule": schedule.name, "stage": stage_index, "epoch": epoch + 1, "model": model.config(),
+                    "stages": [asdict(s) for s in schedule.stages]}
+            checkpoint.save(ckpt_path, model, meta, optimizer)
+            with log_path.open("a") as handle:
+                handle.write(json.dumps(record) + "\n")
+            history.append(record)
+            if config.progress:
+                shown = {k: round(v, 4) for k, v in record.get("val", {}).items() if k != "per_class_iou"}
+                tqdm.write(f"[{schedule.name}] stage {stage_index + 1} {stage.name} epoch {epoch + 1}: "
+                           f"train {({k: round(v, 4) for k, v in record['train'].items()})} val {shown}")
+        done_stage, done_epoch = stage_index + 1, 0
+
+    result = {"schedule": schedule.name, "budget": budget(schedule), "history": history,
+              "metrics": history[-1].get("val", {}) if history else {},
+              "wall_seconds": time.perf_counter() - start_time}
+    (out / RESULT).write_text(json.dumps(result, indent=1))
+    return result

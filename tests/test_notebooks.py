@@ -1,0 +1,32 @@
+"""Notebook hygiene. Executing them is nbval's job (`make test` runs it in the ci profile)."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+
+
+def test_the_six_notebooks_exist_in_order():
+    assert [p.stem[:3] for p in NOTEBOOKS] == ["00_", "01_", "02_", "03_", "04_", "05_"]
+
+
+def test_notebooks_are_committed_clean():
+    result = subprocess.run([sys.executable, str(ROOT / "tools/nbclean.py"), "--check", *map(str, NOTEBOOKS)],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_structure(path):
+    cells = json.loads(path.read_text())["cells"]
+    text = ["".join(c["source"]) for c in cells]
+    assert text[0].startswith("# ") and "colab-badge.svg" in text[0] and "What this notebook teaches" in text[0]
+    assert 'if "google.colab" in sys.modules' in text[1] and "torch" not in text[1].split("\n", 1)[1].replace(
+        "torch stays", "")
+    assert 'os.environ.get("MDSEG_PROFILE", "cpu")' in text[3]
+    assert any(t.startswith("## What we saw") for t in text) and cells[-1]["cell_type"] == "code"
+    assert all(c.get("outputs", []) == [] for c in cells)

@@ -1,0 +1,174 @@
+"""The training loop on a tiny model and the tiny synthetic set (CPU, seconds)."""
+import json
+from dataclasses import replace
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from mdseg import MultiDecoderUNet, checkpoint
+from mdseg.data import VOCDepth, eval_transforms, train_transforms
+from mdseg.schedule import Schedule, Stage, table3
+from mdseg.teachers import generate
+from mdseg import train as train_module
+from mdseg.train import CHECKPOINT, LOG, RESULT, NonFiniteLoss, TrainConfig, run, trainable_parameters
+
+CONFIG = TrainConfig(lr=1e-3, batch_size=4, progress=False)
+
+
+def _model(seed=0):
+    torch.manual_seed(seed)
+    return MultiDecoderUNet("resnet18", encoder_weights=None, decoder_channels=(32, 16, 16, 8, 8))
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory, synthetic_root):
+    import shutil
+
+    root = tmp_path_factory.mktemp("train-data")
+    shutil.copytree(synthetic_root / "VOCdevkit", root / "VOCdevkit")
+    for split in ("train", "val"):
+        generate(root, "simulated", split, progress=False)
+    return (VOCDepth(root, "train", "simulated", train_transforms(32, (0.5, 1.0))),
+            VOCDepth(root, "val", "simulated", eval_transforms(32)))
+
+
+def _weights(path):
+    return {k: v for k, v in load_file(str(path)).items() if k.startswith("model.")}
+
+
+@pytest.mark.parametrize("name", sorted(table3(1)))
+def test_each_stage_trains_exactly_what_it_says(name):
+    model = _model()
+    for stage in table3(1)[name].stages:
+        trainable = {id(p) for p in trainable_parameters(model, stage)}
+        for task in ("seg", "depth"):
+            for module in (model.decoder(task), model.head(task)):
+                for p in module.parameters():
+                    assert (id(p) in trainable) == (task in stage.tasks) == p.requires_grad
+        assert all(p.requires_grad for p in model.encoder.parameters())
+
+
+def test_frozen_encoder_stage():
+    model = _model()
+    stage = Stage("head only", {"seg": 1.0}, 1, train_encoder=False)
+    trainable_parameters(model, stage)
+    assert not any(p.requires_grad for p in model.encoder.parameters())
+
+
+def test_idle_decoder_is_untouched_and_gets_no_gradient(data, tmp_path):
+    model = _model()
+    before = {k: v.clone() for k, v in model.depth_decoder.state_dict().items()}
+    run(model, Schedule("seg-only", [Stage("seg", {"seg": 1.0}, 1)]), data[0], None, tmp_path, CONFIG)
+    for k, v in model.depth_decoder.state_dict().items():
+        assert torch.equal(v, before[k]), k
+    assert all(p.grad is None for p in model.depth_decoder.parameters())
+
+
+def test_copy_happens_once_and_copies_body_not_head(data, tmp_path, monkeypatch):
+    schedule = table3(1)["depth-first/copy/s->b"]
+    copies = []
+    original = MultiDecoderUNet.copy_decoder
+
+    def spy(self, src, dst):
+        copies.append((src, dst, {k: v.clone() for k, v in self.depth_decoder.state_dict().items()},
+                       {k: v.clone() for k, v in self.seg_head.state_dict().items()}))
+        original(self, src, dst)
+        for k, v in self.seg_decoder.state_dict().items():
+            assert torch.equal(v, copies[-1][2][k])  # body copied
+        for k, v in self.seg_head.state_dict().items():
+            assert torch.equal(v, copies[-1][3][k])  # head left alone
+
+    monkeypatch.setattr(MultiDecoderUNet, "copy_decoder", spy)
+    run(_model(), schedule, data[0], data[1], tmp_path, CONFIG)
+    assert [(s, d) for s, d, *_ in copies] == [("depth", "seg")]
+
+
+def test_outputs_log_checkpoint_and_result(data, tmp_path):
+    schedule = table3(1)["semantic-first/no-copy/b"]
+    result = run(_model(), schedule, data[0], data[1], tmp_path, CONFIG)
+    log = [json.loads(line) for line in (tmp_path / LOG).read_text().splitlines()]
+    assert [(r["stage"], r["epoch"]) for r in log] == [(0, 1), (1, 1)]
+    assert set(log[0]["train"]) == {"seg", "total"} and set(log[1]["train"]) == {"seg", "depth", "total"}
+    assert {"mIoU", "fg_mIoU", "iIoU", "acc", "depth_mse"} <= set(log[1]["val"])
+    assert json.loads((tmp_path / RESULT).read_text())["metrics"]["mIoU"] == result["metrics"]["mIoU"]
+    assert result["budget"] == {"epochs": 2, "seg_epochs": 2, "depth_epochs": 1}
+    meta = checkpoint.read_meta(tmp_path / CHECKPOINT)
+    assert (meta["stage"], meta["epoch"], meta["schedule"]) == (1, 1, schedule.name)
+
+
+def test_checkpoint_round_trip_with_optimizer(tmp_path):
+    model = _model()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    model(torch.randn(2, 3, 32, 32))["seg"].mean().backward()
+    opt.step()
+    checkpoint.save(tmp_path / "c.safetensors", model, {"note": "x"}, opt)
+    clone = _model(seed=1)
+    opt2 = torch.optim.Adam(clone.parameters(), lr=1e-3)
+    meta = checkpoint.load(tmp_path / "c.safetensors", clone, opt2)
+    assert meta["note"] == "x"
+    for a, b in zip(model.state_dict().values(), clone.state_dict().values()):
+        assert torch.equal(a, b)
+    s1, s2 = opt.state_dict()["state"], opt2.state_dict()["state"]
+    assert s1.keys() == s2.keys() and all(torch.equal(s1[k]["exp_avg"], s2[k]["exp_avg"]) for k in s1)
+
+
+def test_interrupted_two_stage_run_resumes_to_identical_weights(data, tmp_path):
+    schedule = Schedule("two", [Stage("depth", {"depth": 1.0}, 2), Stage("both", {"seg": 0.85, "depth": 0.15}, 2,
+                                                                             copy=("depth", "seg"))])
+    run(_model(), schedule, data[0], data[1], tmp_path / "straight", CONFIG)
+
+    class Interrupt(Exception):
+        pass
+
+    calls = {"n": 0}
+    original = checkpoint.save
+
+    def save_then_die(*args, **kwargs):
+        original(*args, **kwargs)
+        calls["n"] += 1
+        if calls["n"] == 3:  # stage 2, after its first epoch
+            raise Interrupt
+
+    checkpoint.save = save_then_die
+    try:
+        with pytest.raises(Interrupt):
+            run(_model(), schedule, data[0], data[1], tmp_path / "resumed", CONFIG)
+    finally:
+        checkpoint.save = original
+    assert not (tmp_path / "resumed" / RESULT).exists()
+    resumed = run(_model(seed=99), schedule, data[0], data[1], tmp_path / "resumed", CONFIG)
+    log = [json.loads(line) for line in (tmp_path / "resumed" / LOG).read_text().splitlines()]
+    assert [(r["stage"], r["epoch"]) for r in log] == [(0, 1), (0, 2), (1, 1), (1, 2)]
+    a, b = _weights(tmp_path / "straight" / CHECKPOINT), _weights(tmp_path / "resumed" / CHECKPOINT)
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], msg=k)
+    assert resumed["metrics"]["mIoU"] == pytest.approx(
+        json.loads((tmp_path / "straight" / RESULT).read_text())["metrics"]["mIoU"])
+
+
+def test_nan_loss_stops_with_names_and_keeps_last_checkpoint(data, tmp_path, monkeypatch):
+    schedule = Schedule("nan", [Stage("seg", {"seg": 1.0}, 1), Stage("both", {"seg": 0.85, "depth": 0.15}, 1)])
+    run(_model(), Schedule("nan", schedule.stages[:1]), data[0], None, tmp_path, CONFIG)
+    good = _weights(tmp_path / CHECKPOINT)
+
+    def nan_depth_loss(pred, target, valid=None, kind="mse"):
+        return pred.sum() * float("nan")
+
+    monkeypatch.setattr(train_module, "depth_loss", nan_depth_loss)
+    with pytest.raises(NonFiniteLoss, match=r"stage 2 'both', epoch 1, step 1: seg=.*depth=nan.*checkpoint.*kept"):
+        run(_model(), schedule, data[0], None, tmp_path, CONFIG)
+    after = _weights(tmp_path / CHECKPOINT)
+    assert all(torch.equal(good[k], after[k]) for k in good)
+
+
+def test_exploding_learning_rate_is_reported(data, tmp_path):
+    with pytest.raises(NonFiniteLoss, match="Lower the learning rate"):
+        run(_model(), Schedule("boom", [Stage("depth", {"depth": 1.0}, 3)]), data[0], None, tmp_path,
+            replace(CONFIG, lr=1e12))
+
+
+def test_run_folder_of_another_schedule_is_refused(data, tmp_path):
+    run(_model(), Schedule("a", [Stage("seg", {"seg": 1.0}, 1)]), data[0], None, tmp_path, CONFIG)
+    with pytest.raises(checkpoint.CheckpointError, match="holds a run of 'a'"):
+        run(_model(), Schedule("b", [Stage("seg", {"seg": 1.0}, 1)]), data[0], None, tmp_path, CONFIG)

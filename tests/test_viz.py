@@ -1,0 +1,101 @@
+"""Figure builders and widgets, driven without a browser."""
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+import torch
+
+from mdseg import viz
+from mdseg.data import VOCDepth, eval_transforms
+from mdseg.schedule import recipes
+from mdseg.teachers import generate
+from mdseg.voc import PALETTE
+
+
+@pytest.fixture(scope="module")
+def items(tmp_path_factory, synthetic_root):
+    import shutil
+
+    root = tmp_path_factory.mktemp("viz")
+    shutil.copytree(synthetic_root / "VOCdevkit", root / "VOCdevkit")
+    generate(root, "simulated", "val", progress=False)
+    dataset = VOCDepth(root, "val", "simulated", eval_transforms(64))
+    return root, [dataset[i] for i in range(3)]
+
+
+@pytest.fixture
+def predictions(items):
+    _, its = items
+    truth = np.stack([it["mask"].numpy() for it in its])
+    wrong = truth.copy()
+    wrong[:, :, :32] = 0
+    return {"single decoder": wrong, "multi decoder": np.where(truth == 255, 0, truth)}
+
+
+def _titles(fig):
+    return [ax.get_title() for ax in fig.axes]
+
+
+def test_explorer_widget_drives_the_figure(items, predictions):
+    _, its = items
+    widget = viz.explorer(its, predictions)
+    controls = {c.description: c for c in widget.children if hasattr(c, "description")}
+    assert set(controls) >= {"image", "model", "opacity", "show errors"}
+    controls["image"].value = 2
+    controls["model"].value = "multi decoder"
+    assert its[2]["id"] in _titles(widget.result)[0] and _titles(widget.result)[1].startswith("multi decoder")
+    controls["opacity"].value = 1.0
+    shown = widget.result.axes[1].get_images()[0].get_array()
+    expected = PALETTE[predictions["multi decoder"][2]] / 255.0
+    np.testing.assert_allclose(np.asarray(shown), expected, atol=1e-6)
+    controls["show errors"].value = True
+    controls["model"].value = "single decoder"
+    shown = np.asarray(widget.result.axes[1].get_images()[0].get_array())
+    mask = its[2]["mask"].numpy()
+    wrong = (predictions["single decoder"][2] != mask) & (mask != 255)
+    assert wrong.any() and np.all(shown[wrong] == [1.0, 0.0, 0.0])
+    assert "errors" in _titles(widget.result)[1]
+    plt.close("all")
+
+
+def test_figure3_grid(items, predictions):
+    _, its = items
+    fig = viz.figure3(its, predictions)
+    images = [ax for ax in fig.axes if ax.get_images()]
+    assert len(images) == 3 * 5  # input, truth, two models, pseudo depth
+    assert "ground truth" in _titles(fig) and "pseudo depth" in _titles(fig)
+    assert any(t.startswith("multi decoder\npixel acc 1.000") for t in _titles(fig))
+    assert fig.legends and "background" in [t.get_text() for t in fig.legends[0].get_texts()]
+    plt.close(fig)
+
+
+def test_depth_gallery_and_curves(items):
+    root, its = items
+    fig = viz.depth_gallery(root, "simulated", [its[0]["id"], its[1]["id"]])
+    assert sum(1 for t in _titles(fig) if t.startswith("aligned error")) == 2
+    history = [{"global_epoch": e, "train": {"seg": 1 / e, "depth": 0.1, "total": 1}, "val": {"mIoU": e / 10}}
+               for e in (1, 2, 3)]
+    fig = viz.training_curves({"a": history}, boundaries={"a": [1, 3]})
+    assert [ax.get_title() for ax in fig.axes] == ["train focal loss L_seg", "train depth MSE L_depth", "val mIoU"]
+    assert len(fig.axes[2].lines) == 2  # the curve and one stage boundary
+    np.testing.assert_allclose(fig.axes[2].lines[0].get_ydata(), [0.1, 0.2, 0.3])
+    plt.close("all")
+
+
+def test_timeline_and_class_bars():
+    chosen = [recipes(2)[n] for n in ("single-decoder", "depth-first/copy/s->b")]
+    fig = viz.schedule_timeline(chosen)
+    assert len(fig.axes[0].patches) == 1 + 3
+    assert any("copy depth→seg" in t.get_text() for t in fig.axes[0].texts)
+    fig = viz.per_class_iou_difference([0.5] * 21, [0.25] * 21)
+    assert len(fig.axes[0].patches) == 21 and fig.axes[0].patches[0].get_height() == pytest.approx(0.25)
+    plt.close("all")
+
+
+def test_predict_works_for_multi_and_single_decoder_models(items):
+    from mdseg import MultiDecoderUNet
+
+    _, its = items
+    torch.manual_seed(0)
+    model = MultiDecoderUNet("resnet18", encoder_weights=None).eval()
+    images = torch.stack([it["image"] for it in its])
+    np.testing.assert_array_equal(viz.predict(model, images), viz.predict(model.to_single_decoder(), images))
