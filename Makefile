@@ -22,7 +22,7 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q tests
-	MDSEG_PROFILE=ci $(PY) -m pytest -q -p no:cacheprovider --nbval-lax --nbval-current-env notebooks
+	MDSEG_PROFILE=ci $(PY) -m pytest -q -p no:cacheprovider --nbval-lax --nbval-current-env --nbval-cell-timeout=600 notebooks
 
 lab: $(STAMP)
 	$(PY) -m pip install --quiet --progress-bar off -e ".[dev,lab]"

@@ -18,10 +18,14 @@ class CheckpointError(RuntimeError):
     """A checkpoint that cannot be used here, with the reason and the fix."""
 
 
-def save(path: str | Path, model: torch.nn.Module, meta: dict, optimizer: torch.optim.Optimizer | None = None) -> None:
-    """Atomically write ``model`` weights, ``optimizer`` state and ``meta`` (JSON-able) to ``path``."""
+def save(path: str | Path, model: torch.nn.Module, meta: dict, optimizer: torch.optim.Optimizer | None = None,
+         extra: torch.nn.Module | None = None) -> None:
+    """Atomically write ``model`` weights, ``optimizer`` state, an ``extra`` module's weights
+    (e.g. learned loss weights) and ``meta`` (JSON-able) to ``path``."""
     path = Path(path)
     tensors = {f"model.{k}": v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    if extra is not None:
+        tensors.update({f"extra.{k}": v.detach().contiguous().cpu() for k, v in extra.state_dict().items()})
     meta = dict(meta)
     if optimizer is not None:
         state = optimizer.state_dict()
@@ -37,6 +41,12 @@ def save(path: str | Path, model: torch.nn.Module, meta: dict, optimizer: torch.
     try:
         save_file(tensors, str(tmp), metadata={META_KEY: json.dumps(meta)})
         os.replace(tmp, path)
+    except OSError as error:
+        previous = "the previous checkpoint is intact" if path.exists() else "there was no previous checkpoint"
+        raise CheckpointError(
+            f"Could not write checkpoint {path} ({error}); {previous}. Free disk space (or pick another --out) "
+            "and rerun the same command to resume."
+        ) from error
     finally:
         tmp.unlink(missing_ok=True)
 
@@ -57,7 +67,8 @@ def read_meta(path: str | Path) -> dict:
     return json.loads(metadata[META_KEY])
 
 
-def load(path: str | Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer | None = None) -> dict:
+def load(path: str | Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer | None = None,
+         extra: torch.nn.Module | None = None) -> dict:
     """Load weights (and optimizer state) into ``model`` (and ``optimizer``); returns the metadata.
 
     A checkpoint of another architecture or class count raises :class:`CheckpointError` naming
@@ -81,6 +92,8 @@ def load(path: str | Path, model: torch.nn.Module, optimizer: torch.optim.Optimi
             f"(first: {(shapes or sorted(set(own) ^ set(weights)) or ['-'])[0]})."
         )
     model.load_state_dict(weights)
+    if extra is not None:
+        extra.load_state_dict({k[len("extra."):]: v for k, v in tensors.items() if k.startswith("extra.")})
     if optimizer is not None and "optimizer" in meta:
         per_param: dict[int, dict] = {}
         for key, value in tensors.items():

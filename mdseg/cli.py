@@ -49,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--out", default=None, help="run folder (default: runs/<profile>/<recipe>/seed<seed>)")
     train.add_argument("--epochs", type=int, default=None, help="epochs per stage (default: the profile's)")
     train.add_argument("--lr", type=float, default=None)
+    train.add_argument("--batch-size", type=int, default=None)
     train.add_argument("--device", default=None)
 
     evaluate = commands.add_parser("evaluate", help="evaluate a checkpoint on a split")
@@ -77,6 +78,9 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         return HANDLERS[args.command](args) or 0
+    except KeyboardInterrupt:
+        print(f"mdseg {args.command}: interrupted; rerun the same command to resume.", file=sys.stderr)
+        return 130
     except (DatasetError, FileNotFoundError, FileExistsError, KeyError, RuntimeError) as error:
         message = error.args[0] if isinstance(error, KeyError) and error.args else error
         print(f"mdseg {args.command}: error: {message}", file=sys.stderr)
@@ -116,7 +120,8 @@ def _train(args) -> int:
     from .experiments import train_recipe
     from .profiles import get_profile
 
-    profile = get_profile(args.profile, data_root=args.data, stage_epochs=args.epochs, lr=args.lr)
+    profile = get_profile(args.profile, data_root=args.data, stage_epochs=args.epochs, lr=args.lr,
+                          batch_size=args.batch_size)
     result = train_recipe(profile, args.recipe, seed=args.seed, out=args.out, device=args.device)
     print(json.dumps(result["metrics"], indent=1))
     return 0

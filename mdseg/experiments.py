@@ -36,13 +36,14 @@ def prepare_data(profile: Profile, with_depth: bool, progress: bool = True) -> P
 def datasets(profile: Profile, with_depth: bool) -> tuple[VOCDepth, VOCDepth]:
     """Train and val datasets of a profile with its transforms."""
     teacher = profile.teacher if with_depth else None
-    train_set = VOCDepth(profile.data_root, "train", teacher, train_transforms(profile.crop_size))
+    train_set = VOCDepth(profile.data_root, "train", teacher, train_transforms(profile.crop_size, profile.scale))
     val_set = VOCDepth(profile.data_root, "val", teacher, eval_transforms(profile.eval_size))
     return train_set, val_set
 
 
 def build_model(profile: Profile) -> MultiDecoderUNet:
-    return MultiDecoderUNet(profile.encoder, encoder_weights=profile.encoder_weights)
+    return MultiDecoderUNet(profile.encoder, encoder_weights=profile.encoder_weights,
+                            decoder_channels=profile.decoder_channels)
 
 
 def run_dir(out: str | Path, recipe: str, seed: int) -> Path:
@@ -51,12 +52,13 @@ def run_dir(out: str | Path, recipe: str, seed: int) -> Path:
 
 
 def train_recipe(profile: Profile, recipe: str | Schedule, seed: int = 0, out: str | Path | None = None,
-                 device: str | None = None, progress: bool = True) -> dict:
-    """Train one recipe with one seed (resuming or reusing what ``out`` already holds)."""
+                 device: str | None = None, progress: bool = True, diagnose_every: int = 0) -> dict:
+    """Train one recipe with one seed (resuming or reusing what ``out`` already holds);
+    ``diagnose_every`` > 0 also logs gradient diagnostics (see :mod:`mdseg.multitask`)."""
     schedule = recipe if isinstance(recipe, Schedule) else get_recipe(recipe, profile.stage_epochs)
     folder = Path(out) if out else run_dir(f"runs/{profile.name}", schedule.name, seed)
     settings = {"profile": asdict(profile), "schedule": schedule.name, "seed": seed,
-                "stages": [asdict(s) for s in schedule.stages]}
+                "stages": [asdict(s) for s in schedule.stages], "diagnose_every": diagnose_every}
     config_path = folder / "config.json"
     if config_path.exists():
         stored = json.loads(config_path.read_text())
@@ -75,7 +77,7 @@ def train_recipe(profile: Profile, recipe: str | Schedule, seed: int = 0, out: s
     train_set, val_set = datasets(profile, schedule.uses_depth)
     config = train.TrainConfig(lr=profile.lr, batch_size=profile.batch_size, num_workers=profile.num_workers,
                                seed=seed, device=device, depth_loss=profile.depth_loss,
-                               focal_gamma=profile.focal_gamma, progress=progress)
+                               focal_gamma=profile.focal_gamma, progress=progress, diagnose_every=diagnose_every)
     result = train.run(model, schedule, train_set, val_set, folder, config)
     return {**result, "seed": seed, "run_dir": str(folder)}
 
@@ -123,19 +125,25 @@ def export_checkpoint(path: str | Path, out: str | Path | None = None, size: int
 
 
 def reproduce(profile: Profile, out: str | Path, seeds: list[int] | None = None, recipes: list[str] | None = None,
-              device: str | None = None, progress: bool = True) -> str:
-    """Run recipes x seeds (reusing finished runs), write ``results.json`` and ``results.md``;
-    returns the Markdown table."""
+              device: str | None = None, progress: bool = True, report: str = "results", detail: bool = True) -> str:
+    """Run recipes x seeds (reusing finished runs under ``out``), write ``<report>.json`` and
+    ``<report>.md`` there; returns the Markdown table. A progress bar counts runs; ``detail``
+    adds each run's per-epoch bars and lines (notebooks turn it off to keep output small)."""
+    from tqdm.auto import tqdm
+
     from .schedule import recipes as all_recipes
 
     names = list(recipes or profile.recipes or all_recipes(profile.stage_epochs))
     seeds = list(seeds or profile.seeds)
-    runs: dict[str, list[dict]] = {}
-    for name in names:
-        runs[name] = [train_recipe(profile, name, seed, run_dir(out, name, seed), device, progress) for seed in seeds]
+    runs: dict[str, list[dict]] = {name: [] for name in names}
+    jobs = tqdm([(n, s) for n in names for s in seeds], desc=f"reproduce [{profile.name}]", unit="run",
+                disable=not progress)
+    for name, seed in jobs:
+        jobs.set_postfix_str(f"{name} seed {seed}")
+        runs[name].append(train_recipe(profile, name, seed, run_dir(out, name, seed), device, progress and detail))
     summary = summarize(runs)
     out = Path(out)
-    (out / "results.json").write_text(json.dumps({"profile": profile.name, "recipes": summary}, indent=1))
+    (out / f"{report}.json").write_text(json.dumps({"profile": profile.name, "recipes": summary}, indent=1))
     table = results_markdown(summary, f"Results, profile '{profile.name}' (ours beside the paper's)")
-    (out / "results.md").write_text(table + "\n")
+    (out / f"{report}.md").write_text(table + "\n")
     return table

@@ -43,6 +43,16 @@ def align_scale_shift(pred: torch.Tensor, target: torch.Tensor, valid: torch.Ten
     return pred * scale.view(-1, 1, 1, 1) + shift.view(-1, 1, 1, 1)
 
 
+def standardize(x: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    """Per image, ``(x - mean) / std`` over ``valid`` pixels; (N, 1, H, W) in and out."""
+    w = valid.float().flatten(1)
+    n = w.sum(1).clamp(min=1)
+    v = torch.nan_to_num(x).flatten(1)
+    mean = (v * w).sum(1) / n
+    std = (((v - mean[:, None]) ** 2 * w).sum(1) / n).sqrt().clamp(min=1e-6)
+    return (x - mean.view(-1, 1, 1, 1)) / std.view(-1, 1, 1, 1)
+
+
 def depth_loss(pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor | None = None,
                kind: str = "mse") -> torch.Tensor:
     """Depth regression loss over pixels with a target.
@@ -51,9 +61,10 @@ def depth_loss(pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor | N
         pred: (N, 1, H, W) float.
         target: (N, 1, H, W) float; NaN or inf marks pixels with no depth.
         valid: optional (N, 1, H, W) bool, ANDed with ``isfinite(target)``.
-        kind: ``"mse"`` (paper's eq. 2: mean squared error) or ``"ssi"`` (MSE after the
+        kind: ``"mse"`` (paper's eq. 2: mean squared error); ``"ssi"`` (MSE after the
             per-image least-squares scale and shift of ``pred`` onto ``target``, for
-            targets known only up to an affine map).
+            targets known only up to an affine map); ``"norm"`` (MSE between per-image
+            standardised prediction and target: unit scale whatever the teacher).
     Returns:
         A scalar; 0 (still differentiable) when no pixel has depth.
     """
@@ -63,7 +74,9 @@ def depth_loss(pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor | N
     pred = pred.float()
     if kind == "ssi":
         pred = align_scale_shift(pred, target, mask)
+    elif kind == "norm":
+        pred, target = standardize(pred, mask), standardize(target, mask)
     elif kind != "mse":
-        raise ValueError(f"Unknown depth loss '{kind}'; use 'mse' or 'ssi'.")
+        raise ValueError(f"Unknown depth loss '{kind}'; use 'mse', 'ssi' or 'norm'.")
     error = (pred - torch.nan_to_num(target)).pow(2)
     return error[mask].sum() / mask.sum().clamp(min=1)

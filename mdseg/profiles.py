@@ -20,7 +20,9 @@ class Profile:
         synthetic: how to generate the data, or ``None`` for real VOC.
         teacher: pseudo-depth teacher (see :mod:`mdseg.teachers`).
         encoder, encoder_weights: smp encoder name and its weights (``None`` = random init).
-        crop_size: training crop; eval_size: evaluation letterbox size.
+        decoder_channels: widths of the U-Net decoder blocks (smp's default: 256 ... 16).
+        crop_size: training crop; eval_size: evaluation letterbox size;
+        scale: random-resize range of the shorter side, in crop sizes.
         batch_size, stage_epochs (epochs of every schedule stage), lr (Adam), seeds.
         recipes: recipes ``reproduce`` runs by default.
         num_workers: data-loader worker processes.
@@ -42,6 +44,8 @@ class Profile:
     num_workers: int = 0
     depth_loss: str = "mse"
     focal_gamma: float = 2.0
+    decoder_channels: tuple[int, ...] = (256, 128, 64, 32, 16)
+    scale: tuple[float, float] = (0.5, 2.0)
 
 
 PROFILES: dict[str, Profile] = {
@@ -51,14 +55,16 @@ PROFILES: dict[str, Profile] = {
         synthetic=SyntheticSpec(n_train=96, n_val=32, size=64, seed=0),
         teacher="simulated", encoder="resnet18", encoder_weights=None,
         crop_size=64, eval_size=64, batch_size=16, stage_epochs=1, lr=1e-3, seeds=(0,),
+        decoder_channels=(64, 32, 16, 16, 8), scale=(0.75, 1.5),
         recipes=("single-decoder", "naive-joint", "depth-first/copy/s->b", "semantic-first/copy/d->b"),
     ),
     # a laptop CPU: learning curves that mean something in minutes per recipe
     "cpu": Profile(
         name="cpu", data_root="data/synthetic",
-        synthetic=SyntheticSpec(n_train=600, n_val=150, size=96, seed=0),
+        synthetic=SyntheticSpec(n_train=1600, n_val=200, size=96, seed=0),
         teacher="simulated", encoder="resnet18", encoder_weights=None,
-        crop_size=96, eval_size=96, batch_size=16, stage_epochs=4, lr=1e-3, seeds=(0, 1, 2),
+        crop_size=96, eval_size=96, batch_size=16, stage_epochs=3, lr=1e-3, seeds=(0, 1, 2),
+        decoder_channels=(128, 64, 32, 16, 16), scale=(0.75, 1.5),
     ),
     # the paper: VOC 2012, ResNet50 ImageNet encoder, DINOv2 pseudo depth, Adam 1e-4
     "gpu": Profile(

@@ -226,12 +226,19 @@ def _write_json_atomic(path: Path, data: dict) -> None:
     os.replace(tmp, path)
 
 
-def _is_done(folder: Path, image_id: str, record: dict | None, size: tuple[int, int]) -> bool:
-    """A file counts as done when the manifest lists it with this size and byte count."""
+def _fault(folder: Path, image_id: str, record: dict | None, size: tuple[int, int]) -> str | None:
+    """Why a cached file must be (re)done, or ``None`` when it is done: it is listed in the
+    manifest with this image size and its byte count."""
     path = folder / f"{image_id}.png"
-    if record is None or not path.exists():
-        return False
-    return tuple(record["size"]) == tuple(size) and path.stat().st_size == record["bytes"]
+    if not path.exists():
+        return "missing"
+    if record is None:
+        return "not in manifest"
+    if tuple(record["size"]) != tuple(size):
+        return "image size changed"
+    if path.stat().st_size != record["bytes"]:
+        return "truncated or changed"
+    return None
 
 
 def _image_size(path: Path) -> tuple[int, int]:
@@ -275,9 +282,13 @@ def generate(root: str | Path, teacher: str | object, split: str = "train", mode
 
     ids = read_split(root, split)
     sizes = {i: _image_size(base / "JPEGImages" / f"{i}.jpg") for i in ids}
-    todo = [i for i in ids if not _is_done(folder, i, manifest["images"].get(i), sizes[i])]
+    faults = {i: _fault(folder, i, manifest["images"].get(i), sizes[i]) for i in ids}
+    todo = [i for i in ids if faults[i]]
     if not todo:
         return manifest
+    reasons = {r: sum(1 for i in todo if faults[i] == r) for r in sorted({faults[i] for i in todo})}
+    if progress and len(todo) < len(ids):
+        tqdm.write(f"{folder}: {len(ids) - len(todo)} files done, redoing {len(todo)} ({reasons})")
     runner = make_teacher(name, root, model, device) if isinstance(teacher, str) else teacher
     manifest["revision"] = runner.revision
     by_size: dict[tuple[int, int], list[str]] = defaultdict(list)
@@ -302,7 +313,8 @@ def generate(root: str | Path, teacher: str | object, split: str = "train", mode
         bar.close()
         manifest["count"] = len(manifest["images"])
         _write_json_atomic(folder / MANIFEST, manifest)
-    manifest["last_run"] = {"split": split, "images": len(todo), "seconds": time.perf_counter() - start}
+    manifest["last_run"] = {"split": split, "images": len(todo), "reasons": reasons,
+                            "seconds": time.perf_counter() - start}
     return manifest
 
 

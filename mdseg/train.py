@@ -23,15 +23,30 @@ from .device import amp_dtype, pick_device
 from .losses import depth_loss, focal_loss
 from .metrics import SegMetrics
 from .model import MultiDecoderUNet
+from .multitask import UncertaintyWeighting, encoder_gradients, gradient_stats, pcgrad
 from .schedule import Schedule, Stage, budget
 
 CHECKPOINT = "checkpoint.safetensors"
 LOG = "log.jsonl"
+DIAGNOSTICS = "diagnostics.jsonl"
 RESULT = "result.json"
 
 
 class NonFiniteLoss(RuntimeError):
     """Training produced NaN or inf; the last good checkpoint is kept."""
+
+
+class OutOfMemory(RuntimeError):
+    """The device ran out of memory, with the settings to change."""
+
+
+def _out_of_memory(error: Exception, config: "TrainConfig", images: torch.Tensor) -> OutOfMemory:
+    size = "x".join(str(s) for s in images.shape[-2:])
+    return OutOfMemory(
+        f"Out of memory training batches of {config.batch_size} images of {size} px ({error}). Use a smaller batch "
+        f"(--batch-size {max(config.batch_size // 2, 1)}) or crop size, or a smaller encoder; "
+        "rerun the same command to resume from the last checkpoint."
+    )
 
 
 @dataclass
@@ -43,7 +58,9 @@ class TrainConfig:
         device: ``None`` picks CUDA when available.
         amp, channels_last: used on CUDA only (bf16 where supported, else fp16 with a scaler).
         focal_gamma, focal_alpha: focal loss (paper: gamma 2; alpha not given, 1 here).
-        depth_loss: ``"mse"`` (paper) or ``"ssi"``.
+        depth_loss: ``"mse"`` (paper), ``"ssi"`` or ``"norm"``; a stage may override it.
+        diagnose_every: every N steps, log per-task loss, encoder gradient norms and their
+            cosine to ``diagnostics.jsonl`` (0 = off; costs one extra encoder backward per task).
         progress: tqdm bars.
     """
 
@@ -57,6 +74,7 @@ class TrainConfig:
     focal_gamma: float = 2.0
     focal_alpha: float = 1.0
     depth_loss: str = "mse"
+    diagnose_every: int = 0
     progress: bool = True
 
 
@@ -78,15 +96,39 @@ def trainable_parameters(model: MultiDecoderUNet, stage: Stage) -> list[torch.nn
     return params
 
 
-def compute_losses(outputs: dict, batch: dict, weights: dict[str, float], config: TrainConfig) -> dict[str, torch.Tensor]:
-    """Named loss terms for the active tasks plus their weighted sum under ``"total"``."""
+def compute_losses(outputs: dict, batch: dict, stage: Stage, config: TrainConfig,
+                   weighting: UncertaintyWeighting | None = None) -> dict[str, torch.Tensor]:
+    """Named loss terms for the stage's tasks plus their combination under ``"total"``:
+    the stage's fixed weights, or the learned ``weighting``."""
     terms = {}
-    if "seg" in weights:
+    if "seg" in stage.weights:
         terms["seg"] = focal_loss(outputs["seg"], batch["mask"], gamma=config.focal_gamma, alpha=config.focal_alpha)
-    if "depth" in weights:
-        terms["depth"] = depth_loss(outputs["depth"], batch["depth"], kind=config.depth_loss)
-    terms["total"] = sum(weights[k] * terms[k] for k in weights)
+    if "depth" in stage.weights:
+        terms["depth"] = depth_loss(outputs["depth"], batch["depth"], kind=stage.depth_loss or config.depth_loss)
+    if weighting is not None:
+        terms["total"] = weighting(terms)
+    else:
+        terms["total"] = sum(stage.weights[k] * terms[k] for k in stage.weights)
     return terms
+
+
+def backward(model: MultiDecoderUNet, stage: Stage, terms: dict[str, torch.Tensor], scaler: torch.amp.GradScaler,
+             weighting: UncertaintyWeighting | None = None, diagnose: bool = False) -> dict | None:
+    """Backpropagate ``terms["total"]``; with PCGrad, replace the encoder's gradient by the
+    projected sum of the task gradients. With ``diagnose``, return :func:`gradient_stats`."""
+    grads = None
+    if stage.train_encoder and (stage.weighting == "pcgrad" or diagnose):
+        weights = weighting.weights() if weighting is not None else stage.weights
+        grads = encoder_gradients(model.encoder, {t: weights[t] * terms[t] for t in stage.tasks})
+    scaler.scale(terms["total"]).backward()
+    if stage.weighting == "pcgrad" and grads is not None and len(grads) > 1:
+        combined = pcgrad(list(grads.values())) * scaler.get_scale() if scaler.is_enabled() else pcgrad(
+            list(grads.values()))
+        offset = 0
+        for p in (p for p in model.encoder.parameters() if p.requires_grad):
+            p.grad.copy_(combined[offset:offset + p.numel()].view_as(p))
+            offset += p.numel()
+    return gradient_stats(grads) if diagnose and grads is not None else None
 
 
 @torch.no_grad()
@@ -152,6 +194,9 @@ def run(model: MultiDecoderUNet, schedule: Schedule, train_set: Dataset, val_set
         checkpoint.load(ckpt_path, model)
     history = [r for r in _read_log(log_path) if (r["stage"], r["epoch"]) <= (done_stage, done_epoch)]
     log_path.write_text("".join(json.dumps(r) + "\n" for r in history))
+    diag_path = out / DIAGNOSTICS
+    kept = [r for r in _read_log(diag_path) if (r["stage"], r["epoch"]) <= (done_stage, done_epoch)]
+    diag_path.write_text("".join(json.dumps(r) + "\n" for r in kept))
     start_time = time.perf_counter()
 
     with_depth = val_set is not None and "depth" in val_set[0]
@@ -162,9 +207,10 @@ def run(model: MultiDecoderUNet, schedule: Schedule, train_set: Dataset, val_set
         if first_epoch == 0 and stage.copy is not None:
             model.copy_decoder(*stage.copy)
         params = trainable_parameters(model, stage)
-        optimizer = torch.optim.Adam(params, lr=config.lr)
+        weighting = UncertaintyWeighting(stage.tasks).to(device) if stage.weighting == "uncertainty" else None
+        optimizer = torch.optim.Adam(params + (list(weighting.parameters()) if weighting else []), lr=config.lr)
         if first_epoch > 0:
-            checkpoint.load(ckpt_path, model, optimizer)
+            checkpoint.load(ckpt_path, model, optimizer, extra=weighting)
         for epoch in range(first_epoch, stage.epochs):
             seed = epoch_seed(config.seed, stage_index, epoch)
             torch.manual_seed(seed)
@@ -173,7 +219,9 @@ def run(model: MultiDecoderUNet, schedule: Schedule, train_set: Dataset, val_set
                 model.encoder.eval()
             sums: dict[str, float] = {}
             steps = 0
-            bar = tqdm(_loader(train_set, config, True, seed, device), disable=not config.progress, leave=False,
+            loader = _loader(train_set, config, True, seed, device)
+            global_epoch = sum(s.epochs for s in schedule.stages[:stage_index]) + epoch + 1
+            bar = tqdm(loader, disable=not config.progress, leave=False,
                        desc=f"{schedule.name} | stage {stage_index + 1}/{len(schedule.stages)} {stage.name} "
                             f"| epoch {epoch + 1}/{stage.epochs}")
             for batch in bar:
@@ -182,9 +230,12 @@ def run(model: MultiDecoderUNet, schedule: Schedule, train_set: Dataset, val_set
                     images = images.contiguous(memory_format=torch.channels_last)
                 batch = {k: v.to(device, non_blocking=True) if torch.is_tensor(v) else v for k, v in batch.items()}
                 autocast = torch.autocast(device.type, dtype=dtype) if dtype else contextlib.nullcontext()
-                with autocast:
-                    outputs = model(images, tasks=stage.tasks)
-                terms = compute_losses(outputs, batch, stage.weights, config)
+                try:
+                    with autocast:
+                        outputs = model(images, tasks=stage.tasks)
+                    terms = compute_losses(outputs, batch, stage, config, weighting)
+                except torch.cuda.OutOfMemoryError as error:
+                    raise _out_of_memory(error, config, images) from error
                 values = {k: v.item() for k, v in terms.items()}
                 if not all(math.isfinite(v) for v in values.values()):
                     bad = ", ".join(f"{k}={v}" for k, v in values.items())
@@ -195,7 +246,18 @@ def run(model: MultiDecoderUNet, schedule: Schedule, train_set: Dataset, val_set
                         "Lower the learning rate (--lr), or check the data with `python -m mdseg data check`."
                     )
                 optimizer.zero_grad(set_to_none=True)
-                scaler.scale(terms["total"]).backward()
+                diagnose = config.diagnose_every > 0 and steps % config.diagnose_every == 0
+                try:
+                    stats = backward(model, stage, terms, scaler, weighting, diagnose)
+                except torch.cuda.OutOfMemoryError as error:
+                    raise _out_of_memory(error, config, images) from error
+                if stats is not None:
+                    entry = {"stage": stage_index, "epoch": epoch + 1, "step": steps + 1,
+                             "global_step": (global_epoch - 1) * len(loader) + steps + 1, "loss": values, **stats}
+                    if weighting is not None:
+                        entry["weights"] = weighting.weights()
+                    with diag_path.open("a") as handle:
+                        handle.write(json.dumps(entry) + "\n")
                 scaler.step(optimizer)
                 scaler.update()
                 for k, v in values.items():
@@ -203,17 +265,18 @@ def run(model: MultiDecoderUNet, schedule: Schedule, train_set: Dataset, val_set
                 steps += 1
                 bar.set_postfix({k: f"{v:.3f}" for k, v in values.items()})
             record = {"stage": stage_index, "epoch": epoch + 1, "stage_name": stage.name,
-                      "global_epoch": sum(s.epochs for s in schedule.stages[:stage_index]) + epoch + 1,
+                      "global_epoch": global_epoch,
                       "train": {k: v / max(steps, 1) for k, v in sums.items()}, "steps": steps,
+                      **({"weights": weighting.weights()} if weighting is not None else {}),
                       "seconds": time.perf_counter() - start_time}
             if val_set is not None:
                 val_loader = _loader(val_set, config, False, 0, device)
                 record["val"] = {k: v for k, v in evaluate(model, val_loader, device, with_depth).items()}
             meta = {"schedule": schedule.name, "stage": stage_index, "epoch": epoch + 1, "model": model.config(),
                     "stages": [asdict(s) for s in schedule.stages]}
-            checkpoint.save(ckpt_path, model, meta, optimizer)
-            with log_path.open("a") as handle:
+            with log_path.open("a") as handle:  # before the checkpoint: a resume drops records past it
                 handle.write(json.dumps(record) + "\n")
+            checkpoint.save(ckpt_path, model, meta, optimizer, extra=weighting)
             history.append(record)
             if config.progress:
                 shown = {k: round(v, 4) for k, v in record.get("val", {}).items() if k != "per_class_iou"}

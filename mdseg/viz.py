@@ -261,3 +261,32 @@ def explorer(items: Sequence[dict], predictions: dict[str, np.ndarray]):
         opacity=widgets.FloatSlider(0.5, min=0.0, max=1.0, step=0.05, description="opacity"),
         errors=widgets.Checkbox(False, description="show errors"),
     )
+
+
+# ----------------------------------------------------------------------------- diagnostics
+def diagnostics_figure(diagnostics: dict[str, list[dict]]) -> plt.Figure:
+    """Per run, over training steps: the two weighted loss terms, the seg/depth ratio of the
+    encoder gradient norms (log scale) and the cosine between the two task gradients.
+    ``diagnostics`` maps a run name to its ``diagnostics.jsonl`` records."""
+    fig, axes = plt.subplots(1, 3, figsize=(16, 4.2))
+    for name, records in diagnostics.items():
+        steps = [r["global_step"] for r in records]
+        two = [(s, r) for s, r in zip(steps, records) if "grad_cosine" in r]
+        line, = axes[0].plot(steps, [r["loss"].get("seg", np.nan) for r in records], label=f"{name}: L_seg")
+        axes[0].plot(steps, [r["loss"].get("depth", np.nan) for r in records], ls="--", color=line.get_color(),
+                     label=f"{name}: L_depth")
+        axes[1].plot([s for s, _ in two], [r["grad_ratio_seg_depth"] for _, r in two], color=line.get_color(), label=name)
+        axes[2].plot([s for s, _ in two], [r["grad_cosine"] for _, r in two], color=line.get_color(), label=name)
+    axes[0].set_yscale("log")
+    axes[0].set_title("raw loss terms (log)")
+    axes[1].set_yscale("log")
+    axes[1].set_title("‖∇enc 0.85·L_seg‖ / ‖∇enc 0.15·L_depth‖ (log)")
+    axes[1].axhline(1, color="black", lw=0.7)
+    axes[2].set_title("cosine(∇enc L_seg, ∇enc L_depth)")
+    axes[2].axhline(0, color="black", lw=0.7)
+    for ax in axes:
+        ax.set_xlabel("training step")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig

@@ -37,3 +37,26 @@ def voc_samples() -> Path:
     if not (VOC_SAMPLES / "VOCdevkit").is_dir():
         pytest.skip("real VOC samples (../shared/voc-samples) are not beside this clone")
     return VOC_SAMPLES
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tmp_path_factory):
+    """Random-weight models of the two hub teachers' architectures, saved with save_pretrained."""
+    from mdseg.teachers import tiny_teacher
+
+    base = tmp_path_factory.mktemp("tiny")
+    return {kind: tiny_teacher(kind, base / kind) for kind in ("dpt-dinov2", "depth-anything-v2")}
+
+
+@pytest.fixture(scope="session")
+def data(tmp_path_factory, synthetic_root):
+    """(train, val) datasets of the tiny tree with simulated pseudo depth, 32 px."""
+    from mdseg.data import VOCDepth, eval_transforms, train_transforms
+    from mdseg.teachers import generate
+
+    root = tmp_path_factory.mktemp("train-data")
+    shutil.copytree(synthetic_root / "VOCdevkit", root / "VOCdevkit")
+    for split in ("train", "val"):
+        generate(root, "simulated", split, progress=False)
+    return (VOCDepth(root, "train", "simulated", train_transforms(32, (0.5, 1.0))),
+            VOCDepth(root, "val", "simulated", eval_transforms(32)))

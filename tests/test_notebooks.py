@@ -10,8 +10,8 @@ ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 
 
-def test_the_six_notebooks_exist_in_order():
-    assert [p.stem[:3] for p in NOTEBOOKS] == ["00_", "01_", "02_", "03_", "04_", "05_"]
+def test_the_notebooks_exist_in_order():
+    assert [p.stem[:3] for p in NOTEBOOKS] == ["00_", "01_", "02_", "03_", "04_", "05_", "06_"]
 
 
 def test_notebooks_are_committed_clean():

@@ -1,40 +1,13 @@
 """The training loop on a tiny model and the tiny synthetic set (CPU, seconds)."""
 import json
-from dataclasses import replace
 
 import pytest
 import torch
-from safetensors.torch import load_file
 
 from mdseg import MultiDecoderUNet, checkpoint
-from mdseg.data import VOCDepth, eval_transforms, train_transforms
 from mdseg.schedule import Schedule, Stage, table3
-from mdseg.teachers import generate
-from mdseg import train as train_module
-from mdseg.train import CHECKPOINT, LOG, RESULT, NonFiniteLoss, TrainConfig, run, trainable_parameters
-
-CONFIG = TrainConfig(lr=1e-3, batch_size=4, progress=False)
-
-
-def _model(seed=0):
-    torch.manual_seed(seed)
-    return MultiDecoderUNet("resnet18", encoder_weights=None, decoder_channels=(32, 16, 16, 8, 8))
-
-
-@pytest.fixture(scope="module")
-def data(tmp_path_factory, synthetic_root):
-    import shutil
-
-    root = tmp_path_factory.mktemp("train-data")
-    shutil.copytree(synthetic_root / "VOCdevkit", root / "VOCdevkit")
-    for split in ("train", "val"):
-        generate(root, "simulated", split, progress=False)
-    return (VOCDepth(root, "train", "simulated", train_transforms(32, (0.5, 1.0))),
-            VOCDepth(root, "val", "simulated", eval_transforms(32)))
-
-
-def _weights(path):
-    return {k: v for k, v in load_file(str(path)).items() if k.startswith("model.")}
+from mdseg.train import CHECKPOINT, LOG, RESULT, run, trainable_parameters
+from helpers import CONFIG, tiny_model as _model, weights_of as _weights
 
 
 @pytest.mark.parametrize("name", sorted(table3(1)))
@@ -145,27 +118,6 @@ def test_interrupted_two_stage_run_resumes_to_identical_weights(data, tmp_path):
         torch.testing.assert_close(a[k], b[k], msg=k)
     assert resumed["metrics"]["mIoU"] == pytest.approx(
         json.loads((tmp_path / "straight" / RESULT).read_text())["metrics"]["mIoU"])
-
-
-def test_nan_loss_stops_with_names_and_keeps_last_checkpoint(data, tmp_path, monkeypatch):
-    schedule = Schedule("nan", [Stage("seg", {"seg": 1.0}, 1), Stage("both", {"seg": 0.85, "depth": 0.15}, 1)])
-    run(_model(), Schedule("nan", schedule.stages[:1]), data[0], None, tmp_path, CONFIG)
-    good = _weights(tmp_path / CHECKPOINT)
-
-    def nan_depth_loss(pred, target, valid=None, kind="mse"):
-        return pred.sum() * float("nan")
-
-    monkeypatch.setattr(train_module, "depth_loss", nan_depth_loss)
-    with pytest.raises(NonFiniteLoss, match=r"stage 2 'both', epoch 1, step 1: seg=.*depth=nan.*checkpoint.*kept"):
-        run(_model(), schedule, data[0], None, tmp_path, CONFIG)
-    after = _weights(tmp_path / CHECKPOINT)
-    assert all(torch.equal(good[k], after[k]) for k in good)
-
-
-def test_exploding_learning_rate_is_reported(data, tmp_path):
-    with pytest.raises(NonFiniteLoss, match="Lower the learning rate"):
-        run(_model(), Schedule("boom", [Stage("depth", {"depth": 1.0}, 3)]), data[0], None, tmp_path,
-            replace(CONFIG, lr=1e12))
 
 
 def test_run_folder_of_another_schedule_is_refused(data, tmp_path):

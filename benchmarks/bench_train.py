@@ -1,0 +1,77 @@
+"""Training-step cost: single-decoder U-Net vs the multi-decoder model (both decoders) vs a
+staged stage that trains one decoder, side by side in one run, with FLOPs counted by
+torch.utils.flop_counter. Prints time ratios next to FLOPs ratios.
+
+    python benchmarks/bench_train.py --encoder resnet50 --size 256 --batch 8
+"""
+from __future__ import annotations
+
+import argparse
+
+import segmentation_models_pytorch as smp
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from common import machine, time_interleaved
+from mdseg import MultiDecoderUNet, depth_loss, focal_loss
+from mdseg.device import pick_device
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--encoder", default="resnet50")
+    parser.add_argument("--size", type=int, default=256)
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--device", default=None)
+    parser.add_argument("--amp", action="store_true", help="autocast (bf16 where supported) on CUDA")
+    parser.add_argument("--channels-last", action="store_true")
+    parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--warmup", type=int, default=3)
+    args = parser.parse_args()
+    device = pick_device(args.device)
+    torch.manual_seed(0)
+    fmt = torch.channels_last if args.channels_last else torch.contiguous_format
+    single = smp.Unet(args.encoder, encoder_weights=None, classes=21).to(device, memory_format=fmt).train()
+    multi = MultiDecoderUNet(args.encoder, encoder_weights=None).to(device, memory_format=fmt).train()
+    x = torch.randn(args.batch, 3, args.size, args.size, device=device).contiguous(memory_format=fmt)
+    mask = torch.randint(0, 21, (args.batch, args.size, args.size), device=device)
+    depth = torch.rand(args.batch, 1, args.size, args.size, device=device)
+    amp = torch.autocast(device.type, dtype=torch.bfloat16) if args.amp and device.type == "cuda" else None
+    opts = {"single": torch.optim.Adam(single.parameters(), 1e-4), "multi": torch.optim.Adam(multi.parameters(), 1e-4)}
+
+    def step(model_name: str, tasks: tuple[str, ...]):
+        model, opt = (single, opts["single"]) if model_name == "single" else (multi, opts["multi"])
+
+        def run():
+            opt.zero_grad(set_to_none=True)
+            with amp or torch.autocast(device.type, enabled=False):
+                out = model(x) if model_name == "single" else model(x, tasks=tasks)
+            if model_name == "single":
+                loss = focal_loss(out, mask)
+            else:
+                loss = sum(w * (focal_loss(out["seg"], mask) if t == "seg" else depth_loss(out["depth"], depth))
+                           for t, w in zip(tasks, (0.85, 0.15) if len(tasks) == 2 else (1.0,)))
+            loss.backward()
+            opt.step()
+        return run
+
+    contenders = {"single-decoder U-Net": step("single", ("seg",)),
+                  "multi-decoder, both decoders": step("multi", ("seg", "depth")),
+                  "multi-decoder, one-decoder stage": step("multi", ("seg",))}
+    flops = {}
+    for name, fn in contenders.items():
+        with FlopCounterMode(display=False) as counter:
+            fn()
+        flops[name] = counter.get_total_flops()
+    times = time_interleaved(contenders, device, args.steps, args.warmup)
+    base = "single-decoder U-Net"
+    print(f"# bench_train: {args.encoder}, {args.size} px, batch {args.batch}, amp={args.amp}, "
+          f"channels_last={args.channels_last}, {machine(device)}")
+    print(f"{'':34}{'ms/step':>10}{'img/s':>9}{'GFLOP':>9}{'time ratio':>12}{'FLOP ratio':>12}")
+    for name in contenders:
+        print(f"{name:34}{1000 * times[name]:>10.1f}{args.batch / times[name]:>9.1f}{flops[name] / 1e9:>9.1f}"
+              f"{times[name] / times[base]:>12.3f}{flops[name] / flops[base]:>12.3f}")
+
+
+if __name__ == "__main__":
+    main()

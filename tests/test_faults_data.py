@@ -1,0 +1,74 @@
+"""Bad data: each fault tried for real; one clear error naming the file and the fix."""
+import numpy as np
+import pytest
+from PIL import Image
+
+from mdseg import datasets
+from mdseg.data import DatasetError, VOCDepth, find_voc
+from mdseg.voc import save_label_png, voc_dir
+
+
+def test_missing_root(tmp_path):
+    with pytest.raises(DatasetError, match="No PASCAL VOC 2012 tree.*data synthetic"):
+        VOCDepth(tmp_path / "nowhere")
+
+
+def test_root_one_level_too_low_or_high(synthetic_root, tmp_path):
+    with pytest.raises(DatasetError, match=f"pass --root {synthetic_root}"):
+        find_voc(synthetic_root / "VOCdevkit" / "VOC2012")
+    (tmp_path / "data").symlink_to(synthetic_root)
+    with pytest.raises(DatasetError, match=f"level down: pass --root {tmp_path / 'data'}"):
+        find_voc(tmp_path)
+
+
+def test_unknown_split_lists_known_ones(synthetic_root):
+    with pytest.raises(DatasetError, match=r"Unknown split 'trian'.*\['train', 'val'\]"):
+        VOCDepth(synthetic_root, "trian")
+
+
+def test_empty_split(writable_root):
+    (voc_dir(writable_root) / "ImageSets/Segmentation/empty.txt").write_text("\n")
+    with pytest.raises(DatasetError, match="lists no image ids"):
+        VOCDepth(writable_root, "empty")
+
+
+def test_listed_image_without_file(writable_root):
+    (voc_dir(writable_root) / "JPEGImages/syn_000002.jpg").unlink()
+    with pytest.raises(DatasetError, match="lists 'syn_000002' but .*syn_000002.jpg is missing"):
+        VOCDepth(writable_root, "train")
+
+
+def test_mask_with_out_of_range_labels(writable_root):
+    path = voc_dir(writable_root) / "SegmentationClass/syn_000001.png"
+    labels = np.array(Image.open(path))
+    labels[0, 0] = 42
+    save_label_png(labels, path)
+    with pytest.raises(DatasetError, match=r"syn_000001.png has labels \[42\] outside 0..20"):
+        VOCDepth(writable_root, "train")[1]
+    assert any("[42]" in p for p in datasets.check(writable_root, ["train"], progress=False))
+
+
+def test_rgb_mask_is_refused(writable_root):
+    path = voc_dir(writable_root) / "SegmentationClass/syn_000001.png"
+    Image.open(path).convert("RGB").save(path)
+    with pytest.raises(DatasetError, match="is a RGB image; VOC masks are palette"):
+        VOCDepth(writable_root, "train")[1]
+
+
+def test_truncated_jpeg(writable_root):
+    path = voc_dir(writable_root) / "JPEGImages/syn_000003.jpg"
+    path.write_bytes(path.read_bytes()[:300])
+    with pytest.raises(DatasetError, match="Cannot decode image .*syn_000003.jpg"):
+        VOCDepth(writable_root, "train")[3]
+
+
+def test_image_and_mask_of_different_sizes(writable_root):
+    path = voc_dir(writable_root) / "SegmentationClass/syn_000004.png"
+    save_label_png(np.array(Image.open(path))[:50], path)
+    with pytest.raises(DatasetError, match="is 64x50 but its image is 64x64"):
+        VOCDepth(writable_root, "train")[4]
+
+
+def test_missing_pseudo_depth_says_which_command_to_run(synthetic_root):
+    with pytest.raises(DatasetError, match="mdseg depth --root .* --teacher nobody --split train"):
+        VOCDepth(synthetic_root, "train", teacher="nobody")

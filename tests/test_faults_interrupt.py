@@ -1,0 +1,103 @@
+"""Interrupted work: SIGINT and SIGKILL in the middle of a stage, a kill in the middle of writing
+a checkpoint. The rerun resumes, finished stages are not redone, and the result equals an
+uninterrupted run's for the same seed."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from helpers import CONFIG, tiny_model, weights_of
+from mdseg import checkpoint
+from mdseg.schedule import table3
+from mdseg.train import CHECKPOINT, LOG, RESULT, run
+
+RECIPE = "depth-first/copy/s->b"
+
+
+def _train(root: Path, out: Path) -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "mdseg", "train", "--recipe", RECIPE, "--profile", "ci", "--data", str(root),
+           "--out", str(out), "--epochs", "2"]
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "MPLBACKEND": "Agg"})
+
+
+def _wait_for_progress(out: Path, stage: int, epoch: int, proc: subprocess.Popen, timeout: float = 120):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if (out / CHECKPOINT).exists():
+            meta = checkpoint.read_meta(out / CHECKPOINT)
+            if (meta["stage"], meta["epoch"]) >= (stage, epoch):
+                return meta
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.05)
+    raise TimeoutError
+
+
+@pytest.fixture(scope="module")
+def straight(tmp_path_factory):
+    """An uninterrupted run of the recipe in the ci profile (shared data root)."""
+    root = tmp_path_factory.mktemp("ci-data")
+    out = root / "straight"
+    proc = _train(root, out)
+    assert proc.wait(timeout=300) == 0, proc.communicate()
+    return root, weights_of(out / CHECKPOINT), json.loads((out / RESULT).read_text())
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=["SIGINT", "SIGKILL"])
+def test_killed_mid_stage_resumes_to_the_same_result(straight, sig):
+    root, final_weights, final_result = straight
+    out = root / f"killed-{sig.name}"
+    proc = _train(root, out)
+    meta = _wait_for_progress(out, 1, 1, proc)  # stage 2 has finished 1 of its 2 epochs
+    proc.send_signal(sig)
+    code = proc.wait(timeout=60)
+    assert code != 0 and not (out / RESULT).exists()
+    if sig == signal.SIGINT:
+        assert "interrupted; rerun the same command to resume" in proc.stderr.read()
+    done = checkpoint.read_meta(out / CHECKPOINT)
+    assert (done["stage"], done["epoch"]) >= (meta["stage"], meta["epoch"])
+
+    resumed = _train(root, out)
+    assert resumed.wait(timeout=300) == 0, resumed.communicate()
+    log = [json.loads(line) for line in (out / LOG).read_text().splitlines()]
+    assert [(r["stage"], r["epoch"]) for r in log] == [(0, 1), (0, 2), (1, 1), (1, 2), (2, 1), (2, 2)]
+    for key, value in weights_of(out / CHECKPOINT).items():
+        torch.testing.assert_close(value, final_weights[key], msg=key)
+    assert json.loads((out / RESULT).read_text())["metrics"]["mIoU"] == pytest.approx(final_result["metrics"]["mIoU"])
+
+
+def test_killed_while_writing_a_checkpoint_keeps_the_previous_one(data, tmp_path, monkeypatch):
+    schedule = table3(1)["semantic-first/no-copy/b"]
+    run(tiny_model(), schedule, data[0], None, tmp_path / "straight", CONFIG)
+
+    import safetensors.torch as st
+
+    real_save = st.save_file
+    calls = {"n": 0}
+
+    def die_half_way(tensors, filename, metadata=None):
+        calls["n"] += 1
+        if calls["n"] == 2:  # the second checkpoint: write half a file, then the process "dies"
+            real_save(tensors, filename, metadata=metadata)
+            Path(filename).write_bytes(Path(filename).read_bytes()[: Path(filename).stat().st_size // 2])
+            raise KeyboardInterrupt
+        real_save(tensors, filename, metadata=metadata)
+
+    monkeypatch.setattr(checkpoint, "save_file", die_half_way)
+    out = tmp_path / "interrupted"
+    with pytest.raises(KeyboardInterrupt):
+        run(tiny_model(), schedule, data[0], None, out, CONFIG)
+    meta = checkpoint.read_meta(out / CHECKPOINT)  # the first checkpoint, whole
+    assert (meta["stage"], meta["epoch"]) == (0, 1)
+    assert not list(out.glob(".*.tmp"))
+    monkeypatch.setattr(checkpoint, "save_file", real_save)
+    run(tiny_model(seed=5), schedule, data[0], None, out, CONFIG)
+    a, b = weights_of(tmp_path / "straight" / CHECKPOINT), weights_of(out / CHECKPOINT)
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], msg=key)

@@ -1,0 +1,37 @@
+"""Resource faults: out of memory and a full disk, simulated."""
+import errno
+
+import pytest
+import torch
+
+from helpers import CONFIG, tiny_model, weights_of
+from mdseg import MultiDecoderUNet, checkpoint
+from mdseg.schedule import Schedule, Stage
+from mdseg.train import CHECKPOINT, OutOfMemory, run
+
+
+def test_out_of_memory_suggests_a_smaller_batch(data, tmp_path, monkeypatch):
+    def oom(self, x, tasks=("seg", "depth")):
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    monkeypatch.setattr(MultiDecoderUNet, "forward", oom)
+    with pytest.raises(OutOfMemory, match=r"batches of 4 images of 32x32 px .*--batch-size 2.*resume"):
+        run(tiny_model(), Schedule("s", [Stage("seg", {"seg": 1.0}, 1)]), data[0], None, tmp_path, CONFIG)
+
+
+def test_disk_full_while_writing_a_checkpoint_keeps_the_previous_one(data, tmp_path, monkeypatch):
+    schedule = Schedule("s", [Stage("seg", {"seg": 1.0}, 2)])
+    run(tiny_model(), Schedule("s", [Stage("seg", {"seg": 1.0}, 1)]), data[0], None, tmp_path, CONFIG)
+    before = weights_of(tmp_path / CHECKPOINT)
+
+    def disk_full(tensors, filename, metadata=None):
+        with open(filename, "wb") as handle:
+            handle.write(b"\0" * 100)
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(checkpoint, "save_file", disk_full)
+    with pytest.raises(checkpoint.CheckpointError, match="No space left on device.*previous checkpoint is intact"):
+        run(tiny_model(), schedule, data[0], None, tmp_path, CONFIG)
+    after = weights_of(tmp_path / CHECKPOINT)
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    assert not list(tmp_path.glob(".*.tmp"))

@@ -1,0 +1,80 @@
+"""Untrusted files: checkpoints are safetensors; pickles are never run; mismatches are named."""
+import pickle
+
+import pytest
+import torch
+
+from helpers import tiny_model
+from mdseg import MultiDecoderUNet, checkpoint
+from mdseg.experiments import export_checkpoint, load_model
+
+
+class RunsCode:
+    """Unpickling this would create a file: proof that code ran."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (str(self.marker), "w"))
+
+
+@pytest.mark.parametrize("how", ["torch.save", "pickle"])
+def test_a_pickled_checkpoint_is_refused_and_never_run(tmp_path, how):
+    marker = tmp_path / "pwned"
+    path = tmp_path / "evil.safetensors"
+    payload = {"state_dict": tiny_model().state_dict(), "extra": RunsCode(marker)}
+    if how == "torch.save":
+        torch.save(payload, path)
+    else:
+        path.write_bytes(pickle.dumps(payload))
+    with pytest.raises(checkpoint.CheckpointError, match="not a readable safetensors checkpoint.*never unpickles"):
+        load_model(path)
+    with pytest.raises(checkpoint.CheckpointError):
+        checkpoint.load(path, tiny_model())
+    assert not marker.exists()
+
+
+def test_plain_safetensors_without_mdseg_metadata(tmp_path):
+    from safetensors.torch import save_file
+
+    save_file({"x": torch.zeros(2)}, str(tmp_path / "other.safetensors"))
+    with pytest.raises(checkpoint.CheckpointError, match="not an mdseg checkpoint"):
+        checkpoint.read_meta(tmp_path / "other.safetensors")
+
+
+def test_other_architecture_or_class_count_is_named(tmp_path):
+    model = tiny_model()
+    checkpoint.save(tmp_path / "c.safetensors", model, {"model": model.config()})
+    other_classes = MultiDecoderUNet("resnet18", encoder_weights=None, num_classes=5,
+                                     decoder_channels=(32, 16, 16, 8, 8))
+    with pytest.raises(checkpoint.CheckpointError, match="num_classes: checkpoint 21 vs model 5"):
+        checkpoint.load(tmp_path / "c.safetensors", other_classes)
+    other_encoder = MultiDecoderUNet("resnet34", encoder_weights=None, decoder_channels=(32, 16, 16, 8, 8))
+    with pytest.raises(checkpoint.CheckpointError, match="encoder_name: checkpoint 'resnet18' vs model 'resnet34'"):
+        checkpoint.load(tmp_path / "c.safetensors", other_encoder)
+    checkpoint.save(tmp_path / "bare.safetensors", model, {})  # no architecture record: shapes still checked
+    with pytest.raises(checkpoint.CheckpointError, match="does not fit this model"):
+        checkpoint.load(tmp_path / "bare.safetensors", other_encoder)
+
+
+def test_export_round_trip_matches_seg_output(tmp_path):
+    import json
+
+    import segmentation_models_pytorch as smp
+    from safetensors.torch import load_file
+
+    model = tiny_model().eval()
+    checkpoint.save(tmp_path / "c.safetensors", model, {"model": model.config()})
+    files = export_checkpoint(tmp_path / "c.safetensors", tmp_path / "export", size=64)
+    kwargs = json.loads((tmp_path / "export/unet.json").read_text())
+    unet = smp.Unet(**kwargs)
+    unet.load_state_dict(load_file(str(tmp_path / "export/unet.safetensors")))
+    x = torch.randn(2, 3, 64, 64)
+    torch.testing.assert_close(unet.eval()(x), model(x, tasks=("seg",))["seg"])
+    onnx = [f for f in files if f.suffix == ".onnx"]
+    if onnx:
+        ort = pytest.importorskip("onnxruntime")
+        session = ort.InferenceSession(str(onnx[0]))
+        (out,) = session.run(None, {"image": x.numpy()})
+        assert abs(out - model(x, tasks=("seg",))["seg"].detach().numpy()).max() < 1e-3

@@ -1,0 +1,110 @@
+"""Diagnostics and the alternatives to the paper's schedule (issue: why naive joint fails)."""
+import json
+import math
+
+import pytest
+import torch
+
+from helpers import CONFIG, tiny_model
+from mdseg import depth_loss, focal_loss
+from mdseg.checkpoint import read_meta
+from mdseg.multitask import UncertaintyWeighting, encoder_gradients, gradient_stats, pcgrad
+from mdseg.schedule import Stage, beyond, get_recipe
+from mdseg.train import CHECKPOINT, DIAGNOSTICS, backward, compute_losses, run
+
+
+def _batch(seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return {"image": torch.randn(2, 3, 32, 32, generator=g), "mask": torch.randint(0, 21, (2, 32, 32), generator=g),
+            "depth": torch.rand(2, 1, 32, 32, generator=g)}
+
+
+def test_encoder_gradients_match_autograd_by_hand():
+    model = tiny_model()
+    batch = _batch()
+    out = model(batch["image"])
+    seg = 0.85 * focal_loss(out["seg"], batch["mask"])
+    dep = 0.15 * depth_loss(out["depth"], batch["depth"])
+    grads = encoder_gradients(model.encoder, {"seg": seg, "depth": dep})
+    params = list(model.encoder.parameters())
+    by_hand = {name: torch.cat([g.flatten() for g in torch.autograd.grad(loss, params, retain_graph=True)])
+               for name, loss in (("seg", seg), ("depth", dep))}
+    for name in by_hand:
+        torch.testing.assert_close(grads[name], by_hand[name])
+    stats = gradient_stats(grads)
+    a, b = by_hand["seg"].double(), by_hand["depth"].double()
+    assert stats["grad_norm_seg"] == pytest.approx(float(a.norm()), rel=1e-5)
+    assert stats["grad_ratio_seg_depth"] == pytest.approx(float(a.norm() / b.norm()), rel=1e-5)
+    assert stats["grad_cosine"] == pytest.approx(float(a @ b / (a.norm() * b.norm())), abs=1e-5)
+
+
+def test_uncertainty_weights_move_as_the_formula_says():
+    """With fixed losses L, exp(-s) L + s/2 is minimal at s = log 2L (classification) and
+    exp(-s) L / 2 + s/2 at s = log L (regression): the small loss gets the large weight."""
+    weighting = UncertaintyWeighting()
+    terms = {"seg": torch.tensor(4.0), "depth": torch.tensor(0.01)}
+    opt = torch.optim.Adam(weighting.parameters(), lr=0.05)
+    for _ in range(3000):
+        opt.zero_grad()
+        weighting(terms).backward()
+        opt.step()
+    assert float(weighting.log_vars["seg"]) == pytest.approx(math.log(8.0), abs=1e-2)
+    assert float(weighting.log_vars["depth"]) == pytest.approx(math.log(0.01), abs=1e-2)
+    assert weighting.weights()["seg"] == pytest.approx(1 / 8, rel=2e-2)
+    assert weighting.weights()["depth"] == pytest.approx(50.0, rel=2e-2)
+
+
+def test_pcgrad_projects_only_conflicts():
+    a, b = torch.tensor([1.0, 0.0]), torch.tensor([-1.0, 1.0])
+    combined = pcgrad([a, b])
+    a_proj = a - (a @ b) / (b @ b) * b
+    b_proj = b - (b @ a) / (a @ a) * a
+    torch.testing.assert_close(combined, a_proj + b_proj)
+    assert combined @ a >= 0 and combined @ b >= 0
+    c = torch.tensor([1.0, 1.0])
+    torch.testing.assert_close(pcgrad([a, c]), a + c)  # no conflict: plain sum
+
+
+def test_pcgrad_backward_sets_encoder_grad_and_leaves_decoders_alone():
+    model = tiny_model()
+    stage = Stage("both", {"seg": 0.85, "depth": 0.15}, 1, weighting="pcgrad")
+    batch = _batch(1)
+    terms = compute_losses(model(batch["image"]), batch, stage, CONFIG)
+    grads = encoder_gradients(model.encoder, {t: stage.weights[t] * terms[t] for t in stage.tasks})
+    expected_decoder = torch.autograd.grad(terms["total"], list(model.seg_decoder.parameters()), retain_graph=True)
+    backward(model, stage, terms, torch.amp.GradScaler("cuda", enabled=False))
+    got = torch.cat([p.grad.flatten() for p in model.encoder.parameters()])
+    torch.testing.assert_close(got, pcgrad(list(grads.values())))
+    for p, g in zip(model.seg_decoder.parameters(), expected_decoder):
+        torch.testing.assert_close(p.grad, g)
+
+
+@pytest.mark.parametrize("name", sorted(beyond(1)))
+def test_beyond_recipes_train_and_log_diagnostics(data, tmp_path, name):
+    from dataclasses import replace
+
+    schedule = get_recipe(name, 1, equal=False)
+    assert schedule.stages[0].tasks == ("seg", "depth")
+    result = run(tiny_model(), schedule, data[0], None, tmp_path, replace(CONFIG, diagnose_every=1))
+    diag = [json.loads(line) for line in (tmp_path / DIAGNOSTICS).read_text().splitlines()]
+    assert len(diag) == result["history"][0]["steps"]
+    assert all(-1 <= d["grad_cosine"] <= 1 and d["grad_norm_seg"] > 0 for d in diag)
+    if name == "uncertainty":
+        weights = result["history"][0]["weights"]
+        assert weights["seg"] != 1.0 and weights["depth"] != 0.5  # the log-variances were trained
+        from safetensors.torch import load_file
+
+        stored = load_file(str(tmp_path / CHECKPOINT))
+        assert set(k for k in stored if k.startswith("extra.")) == {"extra.log_vars.seg", "extra.log_vars.depth"}
+    assert read_meta(tmp_path / CHECKPOINT)["stages"][0]["weighting"] == schedule.stages[0].weighting
+
+
+def test_normalised_depth_loss_ignores_the_targets_scale():
+    pred, target = torch.randn(2, 1, 8, 8), torch.rand(2, 1, 8, 8)
+    torch.testing.assert_close(depth_loss(pred, 5 * target + 2, kind="norm"), depth_loss(pred, target, kind="norm"))
+
+
+def test_reproduce_accepts_beyond_recipes():
+    assert get_recipe("pcgrad", 2).epochs == 4  # the baseline's budget: 2 x stage_epochs
+    with pytest.raises(ValueError, match="needs two tasks"):
+        Stage("x", {"seg": 1.0}, 1, weighting="uncertainty")
