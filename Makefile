@@ -18,7 +18,7 @@ install: $(STAMP)
 
 run: $(STAMP)
 	$(PY) -m mdseg reproduce --profile cpu --seeds 0 \
-		--recipes single-decoder naive-joint "depth-first/copy/s->b" --out runs/make-run
+		--recipes single-decoder naive-joint "depth-first/copy/s->b" --out runs/cpu
 
 test: $(STAMP)
 	$(PY) -m pytest -q tests

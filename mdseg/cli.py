@@ -117,13 +117,25 @@ def _depth(args) -> int:
 
 
 def _train(args) -> int:
+    """Also runs under ``torchrun --nproc_per_node N -m mdseg train ...`` (DistributedDataParallel)."""
+    from . import distributed
     from .experiments import train_recipe
     from .profiles import get_profile
 
     profile = get_profile(args.profile, data_root=args.data, stage_epochs=args.epochs, lr=args.lr,
                           batch_size=args.batch_size)
-    result = train_recipe(profile, args.recipe, seed=args.seed, out=args.out, device=args.device)
-    print(json.dumps(result["metrics"], indent=1))
+    started = distributed.init_from_env()
+    rank = distributed.world()[0]
+    try:
+        result = train_recipe(profile, args.recipe, seed=args.seed, out=args.out,
+                              device=distributed.device_for_rank(args.device))
+    finally:
+        if started:
+            import torch.distributed as dist
+
+            dist.destroy_process_group()
+    if rank == 0:
+        print(json.dumps({k: v for k, v in result["metrics"].items() if k != "per_class_iou"}, indent=1))
     return 0
 
 

@@ -69,9 +69,14 @@ def train_recipe(profile: Profile, recipe: str | Schedule, seed: int = 0, out: s
             )
         if (folder / train.RESULT).exists():
             return {**json.loads((folder / train.RESULT).read_text()), "seed": seed, "run_dir": str(folder)}
-    prepare_data(profile, schedule.uses_depth, progress)
-    folder.mkdir(parents=True, exist_ok=True)
-    config_path.write_text(json.dumps(settings, indent=1))
+    from . import distributed
+
+    main = distributed.world()[0] == 0
+    if main:  # one process prepares data and the run folder; the others wait for it
+        prepare_data(profile, schedule.uses_depth, progress)
+        folder.mkdir(parents=True, exist_ok=True)
+        config_path.write_text(json.dumps(settings, indent=1))
+    distributed.barrier()
     torch.manual_seed(seed)
     model = build_model(profile)
     train_set, val_set = datasets(profile, schedule.uses_depth)

@@ -95,6 +95,13 @@ class SegMetrics:
             "per_class_iou": iou.tolist(),
         }
 
+    def all_reduce(self) -> None:
+        """Sum the counts over torch.distributed processes (no-op in one process)."""
+        from .distributed import all_sum
+
+        for name in ("confusion", "inst_count", "inst_pixels", "inst_recall"):
+            all_sum(getattr(self, name))
+
     def merge(self, other: "SegMetrics") -> None:
         """Add another accumulator's counts (e.g. gathered from other processes)."""
         for name in ("confusion", "inst_count", "inst_pixels", "inst_recall"):

@@ -15,10 +15,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset
 from tqdm.auto import tqdm
 
 from . import checkpoint
+from . import distributed as dist
 from .device import amp_dtype, pick_device
 from .losses import depth_loss, focal_loss
 from .metrics import SegMetrics
@@ -134,7 +136,13 @@ def backward(model: MultiDecoderUNet, stage: Stage, terms: dict[str, torch.Tenso
 @torch.no_grad()
 def evaluate(model: MultiDecoderUNet, loader: DataLoader, device: torch.device, with_depth: bool,
              progress: bool = False) -> dict:
-    """Segmentation metrics (:class:`SegMetrics`) and, with ``with_depth``, the depth MSE."""
+    """Segmentation metrics (:class:`SegMetrics`) and, with ``with_depth``, the depth MSE.
+    Under torch.distributed the loader's dataset is split between processes (each item once)
+    and the counts are summed, so every process returns the one-process result."""
+    rank, size = dist.world()
+    if size > 1:
+        loader = DataLoader(Subset(loader.dataset, dist.shard(len(loader.dataset))), batch_size=loader.batch_size,
+                            num_workers=loader.num_workers)
     was_training = model.training
     model.eval()
     metrics = SegMetrics(num_classes=model.num_classes)
@@ -148,16 +156,25 @@ def evaluate(model: MultiDecoderUNet, loader: DataLoader, device: torch.device, 
             depth_sum += depth_loss(out["depth"].float().cpu(), batch["depth"]).item() * len(images)
             depth_n += len(images)
     model.train(was_training)
+    metrics.all_reduce()
     result = metrics.compute()
     if with_depth:
-        result["depth_mse"] = depth_sum / max(depth_n, 1)
+        total = dist.all_sum(torch.tensor([depth_sum, float(depth_n)], dtype=torch.float64, device=device))
+        result["depth_mse"] = float(total[0] / total[1].clamp(min=1))
     return result
 
 
 def _loader(dataset: Dataset, config: TrainConfig, shuffle: bool, seed: int, device: torch.device) -> DataLoader:
+    """Seeded per epoch (a resumed run sees the same batches); under torch.distributed each
+    process gets its own shard of every training epoch (batch_size is per process)."""
     generator = torch.Generator().manual_seed(seed)
-    return DataLoader(dataset, batch_size=config.batch_size, shuffle=shuffle, drop_last=shuffle,
-                      num_workers=config.num_workers, generator=generator, pin_memory=device.type == "cuda")
+    rank, size = dist.world()
+    sampler = None
+    if shuffle and size > 1:
+        sampler = DistributedSampler(dataset, num_replicas=size, rank=rank, shuffle=True, seed=seed, drop_last=True)
+    return DataLoader(dataset, batch_size=config.batch_size, shuffle=shuffle and sampler is None, sampler=sampler,
+                      drop_last=shuffle, num_workers=config.num_workers, generator=generator,
+                      pin_memory=device.type == "cuda")
 
 
 def _read_log(path: Path) -> list[dict]:
@@ -183,6 +200,10 @@ def run(model: MultiDecoderUNet, schedule: Schedule, train_set: Dataset, val_set
     dtype = amp_dtype(device) if config.amp else None
     scaler = torch.amp.GradScaler("cuda", enabled=dtype == torch.float16)
 
+    rank, size = dist.world()
+    main = rank == 0  # the process that writes files
+    if size > 1 and (config.diagnose_every or any(s.weighting == "pcgrad" for s in schedule.stages)):
+        raise ValueError("Gradient diagnostics and PCGrad run in a single process only; drop torchrun for them.")
     ckpt_path, log_path = out / CHECKPOINT, out / LOG
     done_stage, done_epoch = 0, 0  # progress of the checkpoint we resume from
     if ckpt_path.exists():
@@ -193,10 +214,12 @@ def run(model: MultiDecoderUNet, schedule: Schedule, train_set: Dataset, val_set
         done_stage, done_epoch = meta["stage"], meta["epoch"]
         checkpoint.load(ckpt_path, model)
     history = [r for r in _read_log(log_path) if (r["stage"], r["epoch"]) <= (done_stage, done_epoch)]
-    log_path.write_text("".join(json.dumps(r) + "\n" for r in history))
     diag_path = out / DIAGNOSTICS
     kept = [r for r in _read_log(diag_path) if (r["stage"], r["epoch"]) <= (done_stage, done_epoch)]
-    diag_path.write_text("".join(json.dumps(r) + "\n" for r in kept))
+    dist.barrier()  # every process has read the run folder before the main one rewrites it
+    if main:
+        log_path.write_text("".join(json.dumps(r) + "\n" for r in history))
+        diag_path.write_text("".join(json.dumps(r) + "\n" for r in kept))
     start_time = time.perf_counter()
 
     with_depth = val_set is not None and "depth" in val_set[0]
@@ -211,9 +234,10 @@ def run(model: MultiDecoderUNet, schedule: Schedule, train_set: Dataset, val_set
         optimizer = torch.optim.Adam(params + (list(weighting.parameters()) if weighting else []), lr=config.lr)
         if first_epoch > 0:
             checkpoint.load(ckpt_path, model, optimizer, extra=weighting)
+        net = DistributedDataParallel(model, device_ids=[device] if cuda else None) if size > 1 else model
         for epoch in range(first_epoch, stage.epochs):
             seed = epoch_seed(config.seed, stage_index, epoch)
-            torch.manual_seed(seed)
+            torch.manual_seed(seed + 7919 * rank)  # each process its own augmentation
             model.train()
             if not stage.train_encoder:
                 model.encoder.eval()
@@ -221,7 +245,7 @@ def run(model: MultiDecoderUNet, schedule: Schedule, train_set: Dataset, val_set
             steps = 0
             loader = _loader(train_set, config, True, seed, device)
             global_epoch = sum(s.epochs for s in schedule.stages[:stage_index]) + epoch + 1
-            bar = tqdm(loader, disable=not config.progress, leave=False,
+            bar = tqdm(loader, disable=not (config.progress and main), leave=False,
                        desc=f"{schedule.name} | stage {stage_index + 1}/{len(schedule.stages)} {stage.name} "
                             f"| epoch {epoch + 1}/{stage.epochs}")
             for batch in bar:
@@ -232,12 +256,12 @@ def run(model: MultiDecoderUNet, schedule: Schedule, train_set: Dataset, val_set
                 autocast = torch.autocast(device.type, dtype=dtype) if dtype else contextlib.nullcontext()
                 try:
                     with autocast:
-                        outputs = model(images, tasks=stage.tasks)
+                        outputs = net(images, tasks=stage.tasks)
                     terms = compute_losses(outputs, batch, stage, config, weighting)
                 except torch.cuda.OutOfMemoryError as error:
                     raise _out_of_memory(error, config, images) from error
                 values = {k: v.item() for k, v in terms.items()}
-                if not all(math.isfinite(v) for v in values.values()):
+                if dist.any_rank(not all(math.isfinite(v) for v in values.values()), device):
                     bad = ", ".join(f"{k}={v}" for k, v in values.items())
                     kept = f"the last good checkpoint {ckpt_path} is kept" if ckpt_path.exists() else "no checkpoint yet"
                     raise NonFiniteLoss(
@@ -251,13 +275,16 @@ def run(model: MultiDecoderUNet, schedule: Schedule, train_set: Dataset, val_set
                     stats = backward(model, stage, terms, scaler, weighting, diagnose)
                 except torch.cuda.OutOfMemoryError as error:
                     raise _out_of_memory(error, config, images) from error
-                if stats is not None:
+                if stats is not None and main:
                     entry = {"stage": stage_index, "epoch": epoch + 1, "step": steps + 1,
                              "global_step": (global_epoch - 1) * len(loader) + steps + 1, "loss": values, **stats}
                     if weighting is not None:
                         entry["weights"] = weighting.weights()
                     with diag_path.open("a") as handle:
                         handle.write(json.dumps(entry) + "\n")
+                if weighting is not None and size > 1:  # not inside DDP: average its gradients by hand
+                    for p in weighting.parameters():
+                        dist.all_sum(p.grad).div_(size)
                 scaler.step(optimizer)
                 scaler.update()
                 for k, v in values.items():
@@ -274,11 +301,13 @@ def run(model: MultiDecoderUNet, schedule: Schedule, train_set: Dataset, val_set
                 record["val"] = {k: v for k, v in evaluate(model, val_loader, device, with_depth).items()}
             meta = {"schedule": schedule.name, "stage": stage_index, "epoch": epoch + 1, "model": model.config(),
                     "stages": [asdict(s) for s in schedule.stages]}
-            with log_path.open("a") as handle:  # before the checkpoint: a resume drops records past it
-                handle.write(json.dumps(record) + "\n")
-            checkpoint.save(ckpt_path, model, meta, optimizer, extra=weighting)
+            if main:
+                with log_path.open("a") as handle:  # before the checkpoint: a resume drops records past it
+                    handle.write(json.dumps(record) + "\n")
+                checkpoint.save(ckpt_path, model, meta, optimizer, extra=weighting)
+            dist.barrier()
             history.append(record)
-            if config.progress:
+            if config.progress and main:
                 shown = {k: round(v, 4) for k, v in record.get("val", {}).items() if k != "per_class_iou"}
                 tqdm.write(f"[{schedule.name}] stage {stage_index + 1} {stage.name} epoch {epoch + 1}: "
                            f"train {({k: round(v, 4) for k, v in record['train'].items()})} val {shown}")
@@ -287,5 +316,6 @@ def run(model: MultiDecoderUNet, schedule: Schedule, train_set: Dataset, val_set
     result = {"schedule": schedule.name, "budget": budget(schedule), "history": history,
               "metrics": history[-1].get("val", {}) if history else {},
               "wall_seconds": time.perf_counter() - start_time}
-    (out / RESULT).write_text(json.dumps(result, indent=1))
+    if main:
+        (out / RESULT).write_text(json.dumps(result, indent=1))
     return result
