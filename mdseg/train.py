@@ -59,6 +59,7 @@ class TrainConfig:
         seed: seeds weights init (by the caller), shuffling and augmentation per epoch.
         device: ``None`` picks CUDA when available.
         amp, channels_last: used on CUDA only (bf16 where supported, else fp16 with a scaler).
+        compile: ``torch.compile`` the model on CUDA (each stage compiles its own graph).
         focal_gamma, focal_alpha: focal loss (paper: gamma 2; alpha not given, 1 here).
         depth_loss: ``"mse"`` (paper), ``"ssi"`` or ``"norm"``; a stage may override it.
         diagnose_every: every N steps, log per-task loss, encoder gradient norms and their
@@ -73,6 +74,7 @@ class TrainConfig:
     device: str | None = None
     amp: bool = True
     channels_last: bool = True
+    compile: bool = False
     focal_gamma: float = 2.0
     focal_alpha: float = 1.0
     depth_loss: str = "mse"
@@ -235,6 +237,8 @@ def run(model: MultiDecoderUNet, schedule: Schedule, train_set: Dataset, val_set
         if first_epoch > 0:
             checkpoint.load(ckpt_path, model, optimizer, extra=weighting)
         net = DistributedDataParallel(model, device_ids=[device] if cuda else None) if size > 1 else model
+        if config.compile and cuda:
+            net = torch.compile(net)
         for epoch in range(first_epoch, stage.epochs):
             seed = epoch_seed(config.seed, stage_index, epoch)
             torch.manual_seed(seed + 7919 * rank)  # each process its own augmentation
