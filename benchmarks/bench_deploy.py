@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-import time
 from pathlib import Path
 
 import segmentation_models_pytorch as smp
@@ -58,14 +57,12 @@ def main() -> None:
         (out,) = session.run(None, {"image": cpu_x.numpy()})
         with torch.no_grad():
             ref = cpu_model(cpu_x).numpy()
-        start = time.perf_counter()
-        for _ in range(args.steps):
-            session.run(None, {"image": cpu_x.numpy()})
-        onnx_s = (time.perf_counter() - start) / args.steps
         with torch.no_grad():
-            torch_s = time_interleaved({"torch": lambda: cpu_model(cpu_x)}, torch.device("cpu"), args.steps, 1)["torch"]
-        print(f"ONNX vs PyTorch (CPU): max abs diff {abs(out - ref).max():.3g}; onnxruntime {1000 * onnx_s:.1f} ms, "
-              f"PyTorch {1000 * torch_s:.1f} ms")
+            t = time_interleaved({"onnxruntime": lambda: session.run(None, {"image": cpu_x.numpy()}),
+                                  "pytorch": lambda: cpu_model(cpu_x)}, torch.device("cpu"), args.steps, args.warmup)
+        print(f"ONNX vs PyTorch (CPU): max abs diff {abs(out - ref).max():.3g}; onnxruntime "
+              f"{1000 * t['onnxruntime']:.1f} ms, PyTorch {1000 * t['pytorch']:.1f} ms, "
+              f"ratio {t['onnxruntime'] / t['pytorch']:.3f}")
 
 
 if __name__ == "__main__":

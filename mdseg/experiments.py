@@ -8,8 +8,9 @@ from pathlib import Path
 import torch
 from safetensors.torch import save_file
 from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
 
-from . import checkpoint, train
+from . import checkpoint, distributed, train
 from .data import VOCDepth, eval_transforms, find_voc, train_transforms
 from .datasets import prepare_synthetic
 from .device import pick_device
@@ -17,6 +18,7 @@ from .model import MultiDecoderUNet
 from .profiles import Profile
 from .report import results_markdown, summarize
 from .schedule import Schedule, get_recipe
+from .schedule import recipes as all_recipes
 from .teachers import generate
 
 
@@ -69,8 +71,6 @@ def train_recipe(profile: Profile, recipe: str | Schedule, seed: int = 0, out: s
             )
         if (folder / train.RESULT).exists():
             return {**json.loads((folder / train.RESULT).read_text()), "seed": seed, "run_dir": str(folder)}
-    from . import distributed
-
     main = distributed.world()[0] == 0
     if main:  # one process prepares data and the run folder; the others wait for it
         prepare_data(profile, schedule.uses_depth, progress)
@@ -134,10 +134,6 @@ def reproduce(profile: Profile, out: str | Path, seeds: list[int] | None = None,
     """Run recipes x seeds (reusing finished runs under ``out``), write ``<report>.json`` and
     ``<report>.md`` there; returns the Markdown table. A progress bar counts runs; ``detail``
     adds each run's per-epoch bars and lines (notebooks turn it off to keep output small)."""
-    from tqdm.auto import tqdm
-
-    from .schedule import recipes as all_recipes
-
     names = list(recipes or profile.recipes or all_recipes(profile.stage_epochs))
     seeds = list(seeds or profile.seeds)
     runs: dict[str, list[dict]] = {name: [] for name in names}

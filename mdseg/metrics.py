@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import torch
 
+from .distributed import all_sum
 from .voc import IGNORE_INDEX, NUM_CLASSES
 
 
@@ -97,8 +98,6 @@ class SegMetrics:
 
     def all_reduce(self) -> None:
         """Sum the counts over torch.distributed processes (no-op in one process)."""
-        from .distributed import all_sum
-
         for name in ("confusion", "inst_count", "inst_pixels", "inst_recall"):
             all_sum(getattr(self, name))
 

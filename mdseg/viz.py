@@ -8,7 +8,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.patches import Patch
 
-from .data import denormalize
+from .data import denormalize, depth_dir, find_voc, read_depth, read_image
+from .synthetic import MAX_DEPTH_M, read_true_depth
+from .teachers import align_inverse, depth_quality
 from .voc import CLASSES, IGNORE_INDEX, PALETTE, colorize
 
 DEPTH_CMAP = "magma"
@@ -39,8 +41,6 @@ def _off(axes) -> None:
 def dataset_grid(dataset, indices: Iterable[int], true_depth: bool = False) -> plt.Figure:
     """Rows of (image, class mask, depth) for dataset items; depth is the pseudo depth when
     the dataset has a teacher, the true depth with ``true_depth`` on synthetic data."""
-    from .synthetic import read_true_depth
-
     indices = list(indices)
     with_depth = true_depth or dataset.teacher is not None
     cols = 3 if with_depth else 2
@@ -70,10 +70,6 @@ def dataset_grid(dataset, indices: Iterable[int], true_depth: bool = False) -> p
 def depth_gallery(root, teacher: str, ids: Sequence[str]) -> plt.Figure:
     """Rows of (image, teacher depth, reference inverse depth, error after scale-and-shift
     alignment) for synthetic images; the reference is the scene's true depth."""
-    from .data import depth_dir, find_voc, read_depth, read_image
-    from .synthetic import MAX_DEPTH_M, read_true_depth
-    from .teachers import align_inverse, depth_quality
-
     fig, axes = plt.subplots(len(ids), 4, figsize=(15, 3.2 * len(ids)), squeeze=False)
     base = find_voc(root)
     for row, image_id in enumerate(ids):
