@@ -59,7 +59,9 @@ def train_recipe(profile: Profile, recipe: str | Schedule, seed: int = 0, out: s
     ``diagnose_every`` > 0 also logs gradient diagnostics (see :mod:`mdseg.multitask`)."""
     schedule = recipe if isinstance(recipe, Schedule) else get_recipe(recipe, profile.stage_epochs)
     folder = Path(out) if out else run_dir(f"runs/{profile.name}", schedule.name, seed)
-    settings = {"profile": asdict(profile), "schedule": schedule.name, "seed": seed,
+    # what determines this run's result (the profile's seed and recipe lists do not)
+    trained_with = {k: v for k, v in asdict(profile).items() if k not in ("seeds", "recipes")}
+    settings = {"profile": trained_with, "schedule": schedule.name, "seed": seed,
                 "stages": [asdict(s) for s in schedule.stages], "diagnose_every": diagnose_every}
     config_path = folder / "config.json"
     if config_path.exists():

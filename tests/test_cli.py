@@ -33,3 +33,16 @@ def test_voc_download_fails_fast_offline(tmp_path, capsys, monkeypatch):
     assert main(["data", "voc", "--root", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "Cannot reach" in err and "VOCtrainval_11-May-2012.tar" in err and "data synthetic" in err
+
+
+def test_reproduce_reuses_runs_when_only_the_seed_list_changes(tmp_path):
+    from mdseg.experiments import reproduce
+    from mdseg.profiles import get_profile
+
+    profile = get_profile("ci", data_root=str(tmp_path / "data"), stage_epochs=1)
+    reproduce(profile, tmp_path / "runs", seeds=[0], recipes=["single-decoder"], progress=False)
+    stamp = (tmp_path / "runs/single-decoder/seed0/checkpoint.safetensors").stat().st_mtime_ns
+    table = reproduce(get_profile("ci", data_root=str(tmp_path / "data"), stage_epochs=1, seeds=(0, 1)),
+                      tmp_path / "runs", seeds=[0], recipes=["single-decoder"], progress=False)
+    assert (tmp_path / "runs/single-decoder/seed0/checkpoint.safetensors").stat().st_mtime_ns == stamp
+    assert "| single-decoder | 2 / 0 / 2 | 1 |" in table
