@@ -3,6 +3,7 @@ import torch
 from safetensors.torch import load_file
 
 from mdseg import MultiDecoderUNet
+from mdseg.data import depth_dir
 from mdseg.train import TrainConfig
 
 CONFIG = TrainConfig(lr=1e-3, batch_size=4, progress=False)
@@ -15,3 +16,8 @@ def tiny_model(seed: int = 0) -> MultiDecoderUNet:
 
 def weights_of(path) -> dict:
     return {k: v for k, v in load_file(str(path)).items() if k.startswith("model.")}
+
+
+def depth_files(root, teacher: str) -> list[str]:
+    """Names of the cached pseudo-depth PNGs of a teacher."""
+    return sorted(p.name for p in depth_dir(root, teacher).glob("*.png"))

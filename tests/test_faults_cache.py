@@ -6,7 +6,7 @@ import pytest
 from mdseg.cli import main
 from mdseg.data import depth_dir, read_depth
 from mdseg.teachers import MANIFEST, generate, make_teacher
-from test_teachers import _files
+from helpers import depth_files
 
 
 def test_rerun_skips_done_and_redoes_damaged_files(writable_root, tiny_models):
@@ -46,9 +46,9 @@ def test_interrupted_run_resumes(writable_root, tiny_models):
 
     with pytest.raises(KeyboardInterrupt):
         generate(writable_root, Interrupting(), "train", batch_size=2, progress=False)
-    assert len(_files(writable_root, "simulated")) == 4
+    assert len(depth_files(writable_root, "simulated")) == 4
     resumed = generate(writable_root, "simulated", "train", batch_size=2, progress=False)
-    assert resumed["last_run"]["images"] == 8 and len(_files(writable_root, "simulated")) == 12
+    assert resumed["last_run"]["images"] == 8 and len(depth_files(writable_root, "simulated")) == 12
 
 
 def test_cache_from_another_model_or_normalisation_is_refused(writable_root, tiny_models):

@@ -5,15 +5,12 @@ import time
 import numpy as np
 import pytest
 
+from helpers import depth_files
 from mdseg.cli import main
 from mdseg.data import VOCDepth, depth_dir, read_depth, read_split
 from mdseg.teachers import (MANIFEST, NORMALISATION, TeacherUnavailable, depth_quality, evaluate_teacher, generate,
                             make_teacher, normalise, tiny_teacher, to_inverse_depth)
 from mdseg.synthetic import read_true_depth
-
-
-def _files(root, teacher):
-    return sorted(p.name for p in depth_dir(root, teacher).glob("*.png"))
 
 
 @pytest.mark.parametrize("kind", ["dpt-dinov2", "depth-anything-v2"])
@@ -22,7 +19,7 @@ def test_hub_teacher_code_path_end_to_end_through_cli(writable_root, tiny_models
             "--batch-size", "3"]
     assert main(args) == 0
     ids = read_split(writable_root, "train") + read_split(writable_root, "val")
-    assert _files(writable_root, kind) == sorted(f"{i}.png" for i in ids)
+    assert depth_files(writable_root, kind) == sorted(f"{i}.png" for i in ids)
     manifest = json.loads((depth_dir(writable_root, kind) / MANIFEST).read_text())
     assert manifest["teacher"] == kind and manifest["model"] == str(tiny_models[kind])
     assert manifest["normalisation"] == NORMALISATION and manifest["count"] == len(ids)
