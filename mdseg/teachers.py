@@ -220,10 +220,12 @@ def read_manifest(folder: Path) -> dict | None:
         return None  # a torn manifest: every file is verified again and redone where needed
 
 
-def _write_json_atomic(path: Path, data: dict) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, indent=1))
-    os.replace(tmp, path)
+def _write_manifest(folder: Path, manifest: dict) -> None:
+    """Atomically write ``manifest.json``; ``count`` is derived from the listed images."""
+    manifest["count"] = len(manifest["images"])
+    tmp = folder / f"{MANIFEST}.tmp"
+    tmp.write_text(json.dumps(manifest, indent=1))
+    os.replace(tmp, folder / MANIFEST)
 
 
 def _fault(folder: Path, image_id: str, record: dict | None, size: tuple[int, int]) -> str | None:
@@ -307,12 +309,11 @@ def generate(root: str | Path, teacher: str | object, split: str = "train", mode
                 write_depth_png(np.round(target * DEPTH_MAX_CODE), tmp)
                 os.replace(tmp, path)
                 manifest["images"][image_id] = {"size": list(target.shape), "bytes": path.stat().st_size}
-            _write_json_atomic(folder / MANIFEST, manifest)
+            _write_manifest(folder, manifest)
             bar.update(len(batch))
     finally:
         bar.close()
-        manifest["count"] = len(manifest["images"])
-        _write_json_atomic(folder / MANIFEST, manifest)
+        _write_manifest(folder, manifest)
     manifest["last_run"] = {"split": split, "images": len(todo), "reasons": reasons,
                             "seconds": time.perf_counter() - start}
     return manifest

@@ -42,13 +42,18 @@ class OutOfMemory(RuntimeError):
     """The device ran out of memory, with the settings to change."""
 
 
-def _out_of_memory(error: Exception, config: "TrainConfig", images: torch.Tensor) -> OutOfMemory:
-    size = "x".join(str(s) for s in images.shape[-2:])
-    return OutOfMemory(
-        f"Out of memory training batches of {config.batch_size} images of {size} px ({error}). Use a smaller batch "
-        f"(--batch-size {max(config.batch_size // 2, 1)}) or crop size, or a smaller encoder; "
-        "rerun the same command to resume from the last checkpoint."
-    )
+@contextlib.contextmanager
+def _oom_advice(config: "TrainConfig", images: torch.Tensor):
+    """Turn a CUDA out-of-memory error into :class:`OutOfMemory` naming the settings to change."""
+    try:
+        yield
+    except torch.cuda.OutOfMemoryError as error:
+        size = "x".join(str(s) for s in images.shape[-2:])
+        raise OutOfMemory(
+            f"Out of memory training batches of {config.batch_size} images of {size} px ({error}). Use a smaller "
+            f"batch (--batch-size {max(config.batch_size // 2, 1)}) or crop size, or a smaller encoder; "
+            "rerun the same command to resume from the last checkpoint."
+        ) from error
 
 
 @dataclass
@@ -179,10 +184,12 @@ def _loader(dataset: Dataset, config: TrainConfig, shuffle: bool, seed: int, dev
                       pin_memory=device.type == "cuda")
 
 
-def _read_log(path: Path) -> list[dict]:
+def _records_until(path: Path, progress: tuple[int, int]) -> list[dict]:
+    """The JSON-lines records of ``path`` up to ``(stage, epoch)`` (a resume drops the rest)."""
     if not path.exists():
         return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return [r for r in records if (r["stage"], r["epoch"]) <= progress]
 
 
 def run(model: MultiDecoderUNet, schedule: Schedule, train_set: Dataset, val_set: Dataset | None,
@@ -215,13 +222,13 @@ def run(model: MultiDecoderUNet, schedule: Schedule, train_set: Dataset, val_set
                 f"{out} holds a run of '{meta['schedule']}', not '{schedule.name}': use another run folder.")
         done_stage, done_epoch = meta["stage"], meta["epoch"]
         checkpoint.load(ckpt_path, model)
-    history = [r for r in _read_log(log_path) if (r["stage"], r["epoch"]) <= (done_stage, done_epoch)]
     diag_path = out / DIAGNOSTICS
-    kept = [r for r in _read_log(diag_path) if (r["stage"], r["epoch"]) <= (done_stage, done_epoch)]
+    kept = {path: _records_until(path, (done_stage, done_epoch)) for path in (log_path, diag_path)}
+    history = kept[log_path]
     dist.barrier()  # every process has read the run folder before the main one rewrites it
     if main:
-        log_path.write_text("".join(json.dumps(r) + "\n" for r in history))
-        diag_path.write_text("".join(json.dumps(r) + "\n" for r in kept))
+        for path, records in kept.items():
+            path.write_text("".join(json.dumps(r) + "\n" for r in records))
     start_time = time.perf_counter()
 
     with_depth = val_set is not None and "depth" in val_set[0]
@@ -253,32 +260,28 @@ def run(model: MultiDecoderUNet, schedule: Schedule, train_set: Dataset, val_set
                        desc=f"{schedule.name} | stage {stage_index + 1}/{len(schedule.stages)} {stage.name} "
                             f"| epoch {epoch + 1}/{stage.epochs}")
             for batch in bar:
-                images = batch["image"].to(device, non_blocking=True)
+                batch = {k: v.to(device, non_blocking=True) if torch.is_tensor(v) else v for k, v in batch.items()}
+                images = batch["image"]
                 if cuda and config.channels_last:
                     images = images.contiguous(memory_format=torch.channels_last)
-                batch = {k: v.to(device, non_blocking=True) if torch.is_tensor(v) else v for k, v in batch.items()}
                 autocast = torch.autocast(device.type, dtype=dtype) if dtype else contextlib.nullcontext()
-                try:
+                with _oom_advice(config, images):
                     with autocast:
                         outputs = net(images, tasks=stage.tasks)
                     terms = compute_losses(outputs, batch, stage, config, weighting)
-                except torch.cuda.OutOfMemoryError as error:
-                    raise _out_of_memory(error, config, images) from error
                 values = {k: v.item() for k, v in terms.items()}
                 if dist.any_rank(not all(math.isfinite(v) for v in values.values()), device):
                     bad = ", ".join(f"{k}={v}" for k, v in values.items())
-                    kept = f"the last good checkpoint {ckpt_path} is kept" if ckpt_path.exists() else "no checkpoint yet"
+                    last = f"the last good checkpoint {ckpt_path} is kept" if ckpt_path.exists() else "no checkpoint yet"
                     raise NonFiniteLoss(
                         f"Non-finite loss in '{schedule.name}', stage {stage_index + 1} '{stage.name}', "
-                        f"epoch {epoch + 1}, step {steps + 1}: {bad}. Training stopped; {kept}. "
+                        f"epoch {epoch + 1}, step {steps + 1}: {bad}. Training stopped; {last}. "
                         "Lower the learning rate (--lr), or check the data with `python -m mdseg data check`."
                     )
                 optimizer.zero_grad(set_to_none=True)
                 diagnose = config.diagnose_every > 0 and steps % config.diagnose_every == 0
-                try:
+                with _oom_advice(config, images):
                     stats = backward(model, stage, terms, scaler, weighting, diagnose)
-                except torch.cuda.OutOfMemoryError as error:
-                    raise _out_of_memory(error, config, images) from error
                 if stats is not None and main:
                     entry = {"stage": stage_index, "epoch": epoch + 1, "step": steps + 1,
                              "global_step": (global_epoch - 1) * len(loader) + steps + 1, "loss": values, **stats}
@@ -302,7 +305,7 @@ def run(model: MultiDecoderUNet, schedule: Schedule, train_set: Dataset, val_set
                       "seconds": time.perf_counter() - start_time}
             if val_set is not None:
                 val_loader = _loader(val_set, config, False, 0, device)
-                record["val"] = {k: v for k, v in evaluate(model, val_loader, device, with_depth).items()}
+                record["val"] = evaluate(model, val_loader, device, with_depth)
             meta = {"schedule": schedule.name, "stage": stage_index, "epoch": epoch + 1, "model": model.config(),
                     "stages": [asdict(s) for s in schedule.stages]}
             if main:
