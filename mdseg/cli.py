@@ -51,6 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--lr", type=float, default=None)
     train.add_argument("--batch-size", type=int, default=None)
     train.add_argument("--device", default=None)
+    train.add_argument("--diagnose-every", type=int, default=0, metavar="N",
+                       help="every N steps log loss terms, encoder gradient norms and their cosine to "
+                            "diagnostics.jsonl (default 0: off; single process only)")
 
     evaluate = commands.add_parser("evaluate", help="evaluate a checkpoint on a split")
     evaluate.add_argument("--checkpoint", required=True)
@@ -81,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"mdseg {args.command}: interrupted; rerun the same command to resume.", file=sys.stderr)
         return 130
-    except (DatasetError, FileNotFoundError, FileExistsError, KeyError, RuntimeError) as error:
+    except (DatasetError, FileNotFoundError, FileExistsError, KeyError, ValueError, RuntimeError) as error:
         message = error.args[0] if isinstance(error, KeyError) and error.args else error
         print(f"mdseg {args.command}: error: {message}", file=sys.stderr)
         return 2
@@ -128,7 +131,7 @@ def _train(args) -> int:
     rank = distributed.world()[0]
     try:
         result = train_recipe(profile, args.recipe, seed=args.seed, out=args.out,
-                              device=distributed.device_for_rank(args.device))
+                              device=distributed.device_for_rank(args.device), diagnose_every=args.diagnose_every)
     finally:
         if started:
             import torch.distributed as dist

@@ -1,11 +1,15 @@
 """Why naive joint training can fail, and fixes beyond the paper's schedule.
 
 * :func:`encoder_gradients` / :func:`gradient_stats`: what each task asks of the shared encoder
-  (gradient norms and their cosine similarity), logged by the training loop when asked.
+  (gradient norms and their cosine similarity), logged by the training loop when asked;
+  :func:`summarize_diagnostics` / :func:`diagnostics_markdown` condense those logs per run.
 * :class:`UncertaintyWeighting`: Kendall, Gal & Cipolla (CVPR 2018), learned task weights.
 * :func:`pcgrad`: Yu et al. (NeurIPS 2020), project conflicting task gradients on the encoder.
 """
 from __future__ import annotations
+
+import math
+import statistics
 
 import torch
 from torch import nn
@@ -38,6 +42,50 @@ def gradient_stats(grads: dict[str, torch.Tensor]) -> dict[str, float]:
         stats["grad_ratio_seg_depth"] = float(a.norm() / b.norm().clamp(min=1e-30))
         stats["grad_cosine"] = float(a @ b / (a.norm() * b.norm()).clamp(min=1e-30))
     return stats
+
+
+def summarize_diagnostics(records: list[dict]) -> dict[str, float]:
+    """Condense one run's ``diagnostics.jsonl`` records, over the steps where both tasks
+    trained the encoder (the records that have ``grad_cosine``):
+
+    * ``loss_seg`` / ``loss_depth``: mean raw loss terms; ``loss_ratio``: their ratio;
+    * ``grad_ratio``: geometric mean of the seg / depth encoder-gradient norm ratio (weighted terms);
+    * ``cosine``: mean cosine between the two encoder gradients; ``conflict``: share of steps with
+      a negative cosine; ``steps``: how many diagnosed steps this covers (0: all values NaN).
+    """
+    both = [r for r in records if "grad_cosine" in r]
+    if not both:
+        return {"steps": 0, **{k: math.nan for k in ("loss_seg", "loss_depth", "loss_ratio", "grad_ratio",
+                                                      "cosine", "conflict")}}
+    loss_seg = statistics.fmean(r["loss"]["seg"] for r in both)
+    loss_depth = statistics.fmean(r["loss"]["depth"] for r in both)
+    return {"steps": len(both), "loss_seg": loss_seg, "loss_depth": loss_depth, "loss_ratio": loss_seg / loss_depth,
+            "grad_ratio": math.exp(statistics.fmean(math.log(r["grad_ratio_seg_depth"]) for r in both)),
+            "cosine": statistics.fmean(r["grad_cosine"] for r in both),
+            "conflict": statistics.fmean(float(r["grad_cosine"] < 0) for r in both)}
+
+
+def diagnostics_markdown(runs: dict[str, list[dict[str, float]]]) -> str:
+    """A Markdown table of :func:`summarize_diagnostics` results, mean ± sample std over the
+    summaries (one per seed) given for each run name."""
+    columns = [("loss_seg", "L_seg", "{:.3f}"), ("loss_depth", "L_depth", "{:.4f}"),
+               ("loss_ratio", "L_seg / L_depth", "{:.1f}"), ("grad_ratio", "grad ratio seg/depth", "{:.2f}"),
+               ("cosine", "cosine", "{:+.3f}"), ("conflict", "steps in conflict", "{:.0%}")]
+    lines = ["| run | seeds | " + " | ".join(title for _, title, _ in columns) + " |",
+             "|---|---|" + "---|" * len(columns)]
+    for name, summaries in runs.items():
+        cells = []
+        for key, _, fmt in columns:
+            values = [s[key] for s in summaries if s["steps"]]
+            if not values:
+                cells.append("-")
+            elif len(values) == 1:
+                cells.append(fmt.format(values[0]))
+            else:
+                cells.append(f"{fmt.format(statistics.fmean(values))} ± {fmt.format(statistics.stdev(values)).lstrip('+')}")
+        lines.append(f"| {name} | {len(summaries)} | " + " | ".join(cells) + " |")
+    return "\n".join(lines + ["", "Over the diagnosed steps where both tasks train the encoder; gradient ratio of "
+                                "the weighted terms (geometric mean); mean ± sample std over seeds."])
 
 
 def pcgrad(grads: list[torch.Tensor]) -> torch.Tensor:

@@ -46,3 +46,15 @@ def test_reproduce_reuses_runs_when_only_the_seed_list_changes(tmp_path):
                       tmp_path / "runs", seeds=[0], recipes=["single-decoder"], progress=False)
     assert (tmp_path / "runs/single-decoder/seed0/checkpoint.safetensors").stat().st_mtime_ns == stamp
     assert "| single-decoder | 2 / 0 / 2 | 1 |" in table
+
+
+def test_train_with_diagnostics_logs_gradient_stats(tmp_path, capsys):
+    import json
+
+    out = tmp_path / "run"
+    assert main(["train", "--recipe", "naive-joint", "--profile", "ci", "--data", str(tmp_path / "data"),
+                 "--epochs", "1", "--out", str(out), "--diagnose-every", "3"]) == 0
+    assert "mIoU" in capsys.readouterr().out
+    records = [json.loads(line) for line in (out / "diagnostics.jsonl").read_text().splitlines()]
+    assert records and all(r["step"] % 3 == 1 for r in records)  # steps 1, 4, 7, ... of each epoch
+    assert all({"grad_norm_seg", "grad_norm_depth", "grad_cosine"} <= set(r) for r in records)

@@ -108,3 +108,23 @@ def test_reproduce_accepts_beyond_recipes():
     assert get_recipe("pcgrad", 2).epochs == 4  # the baseline's budget: 2 x stage_epochs
     with pytest.raises(ValueError, match="needs two tasks"):
         Stage("x", {"seg": 1.0}, 1, weighting="uncertainty")
+
+
+def test_summarize_diagnostics_uses_only_steps_where_both_tasks_train():
+    from mdseg.multitask import diagnostics_markdown, summarize_diagnostics
+
+    records = [{"loss": {"seg": 9.0}},  # a seg-only stage: no cosine, ignored
+               {"loss": {"seg": 2.0, "depth": 0.1}, "grad_ratio_seg_depth": 4.0, "grad_cosine": -0.2},
+               {"loss": {"seg": 1.0, "depth": 0.3}, "grad_ratio_seg_depth": 1.0, "grad_cosine": 0.4}]
+    summary = summarize_diagnostics(records)
+    assert summary["steps"] == 2
+    assert summary["loss_seg"] == pytest.approx(1.5) and summary["loss_depth"] == pytest.approx(0.2)
+    assert summary["loss_ratio"] == pytest.approx(7.5)
+    assert summary["grad_ratio"] == pytest.approx(2.0)  # geometric mean of 4 and 1
+    assert summary["cosine"] == pytest.approx(0.1) and summary["conflict"] == pytest.approx(0.5)
+    empty = summarize_diagnostics(records[:1])
+    assert empty["steps"] == 0 and math.isnan(empty["cosine"])
+    table = diagnostics_markdown({"naive-joint": [summary, {**summary, "cosine": 0.3}], "baseline": [empty]})
+    assert ("| naive-joint | 2 | 1.500 ± 0.000 | 0.2000 ± 0.0000 | 7.5 ± 0.0 | 2.00 ± 0.00 | +0.200 ± 0.141 "
+            "| 50% ± 0% |") in table
+    assert "| baseline | 1 | - | - | - | - | - | - |" in table
