@@ -2,7 +2,8 @@
 
 * :func:`encoder_gradients` / :func:`gradient_stats`: what each task asks of the shared encoder
   (gradient norms and their cosine similarity), logged by the training loop when asked;
-  :func:`summarize_diagnostics` / :func:`diagnostics_markdown` condense those logs per run.
+  :func:`summarize_diagnostics` / :func:`diagnostics_markdown` / :func:`read_diagnostics`
+  condense those logs per run and say which explanation of a failure they fit.
 * :class:`UncertaintyWeighting`: Kendall, Gal & Cipolla (CVPR 2018), learned task weights.
 * :func:`pcgrad`: Yu et al. (NeurIPS 2020), project conflicting task gradients on the encoder.
 """
@@ -88,6 +89,31 @@ def diagnostics_markdown(runs: dict[str, list[dict[str, float]]]) -> str:
                                 "the weighted terms (geometric mean); mean ± sample std over seeds."])
 
 
+def read_diagnostics(name: str, summaries: list[dict[str, float]]) -> str:
+    """Sentences on what a run's diagnostics (one :func:`summarize_diagnostics` per seed) say
+    about the usual explanations of a joint-training failure: loss scale / gradient magnitude
+    (which task's gradient dominates the shared encoder) and gradient conflict."""
+    done = [s for s in summaries if s["steps"]]
+    if not done:
+        return f"{name}: no diagnosed step had both tasks training the encoder."
+    mean = {k: statistics.fmean(s[k] for s in done) for k in ("loss_ratio", "grad_ratio", "cosine", "conflict")}
+    g, seeds = mean["grad_ratio"], f"{len(done)} seed{'s' if len(done) > 1 else ''}"
+    if g >= 1:
+        scale = (f"the weighted segmentation gradient on the encoder is {g:.1f}x the depth one (L_seg is "
+                 f"{mean['loss_ratio']:.1f}x L_depth), so depth cannot be swamping the encoder: the loss-scale "
+                 "explanation, with depth dominating, does not fit")
+    else:
+        scale = (f"the weighted depth gradient on the encoder is {1 / g:.1f}x the segmentation one: depth dominates "
+                 "the shared encoder, as the loss-scale explanation says")
+    if mean["conflict"] < 0.5 and mean["cosine"] > 0:
+        conflict = (f"the two gradients mostly agree (mean cosine {mean['cosine']:+.3f}, conflict in "
+                    f"{mean['conflict']:.0%} of steps), so gradient conflict is not the main story")
+    else:
+        conflict = (f"the two gradients conflict in {mean['conflict']:.0%} of steps (mean cosine "
+                    f"{mean['cosine']:+.3f}), as the conflict explanation says")
+    return f"{name} ({seeds}): {scale}; {conflict}."
+
+
 def pcgrad(grads: list[torch.Tensor]) -> torch.Tensor:
     """PCGrad: for each task gradient, remove its component along every other task gradient it
     conflicts with (negative dot product), then sum. Deterministic order (the paper shuffles;
@@ -129,4 +155,5 @@ class UncertaintyWeighting(nn.Module):
 
     def weights(self) -> dict[str, float]:
         """The effective weight on each raw loss: ``exp(-s)`` or ``exp(-s) / 2``."""
-        return {t: float((0.5 if t in REGRESSION_TASKS else 1.0) * torch.exp(-s)) for t, s in self.log_vars.items()}
+        return {t: float((0.5 if t in REGRESSION_TASKS else 1.0) * torch.exp(-s.detach()))
+                for t, s in self.log_vars.items()}

@@ -228,7 +228,8 @@ def run(model: MultiDecoderUNet, schedule: Schedule, train_set: Dataset, val_set
     dist.barrier()  # every process has read the run folder before the main one rewrites it
     if main:
         for path, records in kept.items():
-            path.write_text("".join(json.dumps(r) + "\n" for r in records))
+            if records or path.exists():  # no empty diagnostics.jsonl in runs that never diagnose
+                path.write_text("".join(json.dumps(r) + "\n" for r in records))
     start_time = time.perf_counter()
 
     with_depth = val_set is not None and "depth" in val_set[0]

@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from helpers import CONFIG, tiny_model
+from helpers import CONFIG, tiny_model, weights_of
 from mdseg import depth_loss, focal_loss
 from mdseg.checkpoint import read_meta
 from mdseg.multitask import UncertaintyWeighting, encoder_gradients, gradient_stats, pcgrad
@@ -48,8 +48,8 @@ def test_uncertainty_weights_move_as_the_formula_says():
         opt.zero_grad()
         weighting(terms).backward()
         opt.step()
-    assert float(weighting.log_vars["seg"]) == pytest.approx(math.log(8.0), abs=1e-2)
-    assert float(weighting.log_vars["depth"]) == pytest.approx(math.log(0.01), abs=1e-2)
+    assert float(weighting.log_vars["seg"].detach()) == pytest.approx(math.log(8.0), abs=1e-2)
+    assert float(weighting.log_vars["depth"].detach()) == pytest.approx(math.log(0.01), abs=1e-2)
     assert weighting.weights()["seg"] == pytest.approx(1 / 8, rel=2e-2)
     assert weighting.weights()["depth"] == pytest.approx(50.0, rel=2e-2)
 
@@ -128,3 +128,26 @@ def test_summarize_diagnostics_uses_only_steps_where_both_tasks_train():
     assert ("| naive-joint | 2 | 1.500 ± 0.000 | 0.2000 ± 0.0000 | 7.5 ± 0.0 | 2.00 ± 0.00 | +0.200 ± 0.141 "
             "| 50% ± 0% |") in table
     assert "| baseline | 1 | - | - | - | - | - | - |" in table
+
+
+def test_diagnostics_observe_without_changing_training(data, tmp_path):
+    from dataclasses import replace
+
+    schedule = get_recipe("naive-joint", 1, equal=False)
+    run(tiny_model(), schedule, data[0], None, tmp_path / "plain", CONFIG)
+    run(tiny_model(), schedule, data[0], None, tmp_path / "diagnosed", replace(CONFIG, diagnose_every=1))
+    assert not (tmp_path / "plain" / DIAGNOSTICS).exists()
+    plain, diagnosed = weights_of(tmp_path / "plain" / CHECKPOINT), weights_of(tmp_path / "diagnosed" / CHECKPOINT)
+    for key in plain:
+        torch.testing.assert_close(plain[key], diagnosed[key], rtol=0, atol=0, msg=key)
+
+
+def test_read_diagnostics_follows_the_numbers():
+    from mdseg.multitask import read_diagnostics
+
+    base = {"steps": 10, "loss_ratio": 15.0, "grad_ratio": 36.0, "cosine": 0.25, "conflict": 0.2}
+    text = read_diagnostics("naive-joint", [base, base])
+    assert "36.0x the depth one" in text and "does not fit" in text and "mostly agree" in text and "2 seeds" in text
+    text = read_diagnostics("x", [{**base, "grad_ratio": 0.25, "cosine": -0.1, "conflict": 0.7}])
+    assert "4.0x the segmentation one" in text and "conflict in 70% of steps" in text and "(1 seed)" in text
+    assert "no diagnosed step" in read_diagnostics("x", [{**base, "steps": 0}])
