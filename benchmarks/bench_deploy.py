@@ -6,27 +6,19 @@ export checked against PyTorch with onnxruntime.
 """
 from __future__ import annotations
 
-import argparse
 import tempfile
 from pathlib import Path
 
 import segmentation_models_pytorch as smp
 import torch
 
-from common import machine, time_interleaved
+from common import machine, model_parser, time_interleaved
 from mdseg import MultiDecoderUNet
 from mdseg.device import pick_device
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--encoder", default="resnet50")
-    parser.add_argument("--size", type=int, default=256)
-    parser.add_argument("--batch", type=int, default=1)
-    parser.add_argument("--device", default=None)
-    parser.add_argument("--steps", type=int, default=20)
-    parser.add_argument("--warmup", type=int, default=3)
-    args = parser.parse_args()
+    args = model_parser(__doc__, batch=1, steps=20).parse_args()
     device = pick_device(args.device)
     torch.manual_seed(0)
     multi = MultiDecoderUNet(args.encoder, encoder_weights=None).eval()

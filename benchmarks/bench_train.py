@@ -6,27 +6,21 @@ torch.utils.flop_counter. Prints time ratios next to FLOPs ratios.
 """
 from __future__ import annotations
 
-import argparse
-
 import segmentation_models_pytorch as smp
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from common import machine, time_interleaved
-from mdseg import MultiDecoderUNet, depth_loss, focal_loss
+from common import machine, model_parser, time_interleaved
+from mdseg import MultiDecoderUNet
 from mdseg.device import pick_device
+from mdseg.schedule import JOINT_WEIGHTS, Stage
+from mdseg.train import TrainConfig, compute_losses
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--encoder", default="resnet50")
-    parser.add_argument("--size", type=int, default=256)
-    parser.add_argument("--batch", type=int, default=8)
-    parser.add_argument("--device", default=None)
+    parser = model_parser(__doc__, batch=8, steps=10)
     parser.add_argument("--amp", action="store_true", help="autocast (bf16 where supported) on CUDA")
     parser.add_argument("--channels-last", action="store_true")
-    parser.add_argument("--steps", type=int, default=10)
-    parser.add_argument("--warmup", type=int, default=3)
     args = parser.parse_args()
     device = pick_device(args.device)
     torch.manual_seed(0)
@@ -34,30 +28,27 @@ def main() -> None:
     single = smp.Unet(args.encoder, encoder_weights=None, classes=21).to(device, memory_format=fmt).train()
     multi = MultiDecoderUNet(args.encoder, encoder_weights=None).to(device, memory_format=fmt).train()
     x = torch.randn(args.batch, 3, args.size, args.size, device=device).contiguous(memory_format=fmt)
-    mask = torch.randint(0, 21, (args.batch, args.size, args.size), device=device)
-    depth = torch.rand(args.batch, 1, args.size, args.size, device=device)
+    batch = {"mask": torch.randint(0, 21, (args.batch, args.size, args.size), device=device),
+             "depth": torch.rand(args.batch, 1, args.size, args.size, device=device)}
+    config = TrainConfig()  # the training loop's losses: focal (gamma 2) and depth MSE
     amp = torch.autocast(device.type, dtype=torch.bfloat16) if args.amp and device.type == "cuda" else None
     opts = {"single": torch.optim.Adam(single.parameters(), 1e-4), "multi": torch.optim.Adam(multi.parameters(), 1e-4)}
 
-    def step(model_name: str, tasks: tuple[str, ...]):
+    def step(model_name: str, stage: Stage):
         model, opt = (single, opts["single"]) if model_name == "single" else (multi, opts["multi"])
 
         def run():
             opt.zero_grad(set_to_none=True)
             with amp or torch.autocast(device.type, enabled=False):
-                out = model(x) if model_name == "single" else model(x, tasks=tasks)
-            if model_name == "single":
-                loss = focal_loss(out, mask)
-            else:
-                loss = sum(w * (focal_loss(out["seg"], mask) if t == "seg" else depth_loss(out["depth"], depth))
-                           for t, w in zip(tasks, (0.85, 0.15) if len(tasks) == 2 else (1.0,)))
-            loss.backward()
+                out = {"seg": model(x)} if model_name == "single" else model(x, tasks=stage.tasks)
+            compute_losses(out, batch, stage, config)["total"].backward()
             opt.step()
         return run
 
-    contenders = {"single-decoder U-Net": step("single", ("seg",)),
-                  "multi-decoder, both decoders": step("multi", ("seg", "depth")),
-                  "multi-decoder, one-decoder stage": step("multi", ("seg",))}
+    seg_only = Stage("seg", {"seg": 1.0}, 1)
+    contenders = {"single-decoder U-Net": step("single", seg_only),
+                  "multi-decoder, both decoders": step("multi", Stage("both", dict(JOINT_WEIGHTS), 1)),
+                  "multi-decoder, one-decoder stage": step("multi", seg_only)}
     flops = {}
     for name, fn in contenders.items():
         with FlopCounterMode(display=False) as counter:

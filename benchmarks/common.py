@@ -1,12 +1,26 @@
 """Timing helpers shared by the benchmark scripts (not part of the package)."""
 from __future__ import annotations
 
+import argparse
 import platform
 import statistics
 import time
 from collections.abc import Callable
 
 import torch
+
+
+def model_parser(doc: str, batch: int, steps: int) -> argparse.ArgumentParser:
+    """The options every model benchmark takes: encoder, input size, batch, device, timed and
+    warm-up steps; a script adds its own."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--encoder", default="resnet50")
+    parser.add_argument("--size", type=int, default=256)
+    parser.add_argument("--batch", type=int, default=batch)
+    parser.add_argument("--device", default=None)
+    parser.add_argument("--steps", type=int, default=steps)
+    parser.add_argument("--warmup", type=int, default=3)
+    return parser
 
 
 def sync(device: torch.device) -> None:

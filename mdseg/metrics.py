@@ -26,6 +26,8 @@ class SegMetrics:
     Pixels labelled ``ignore_index`` never count.
     """
 
+    COUNTS = ("confusion", "inst_count", "inst_pixels", "inst_recall")  # the state: sums over images
+
     def __init__(self, num_classes: int = NUM_CLASSES, ignore_index: int = IGNORE_INDEX):
         self.num_classes = num_classes
         self.ignore_index = ignore_index
@@ -98,12 +100,12 @@ class SegMetrics:
 
     def all_reduce(self) -> None:
         """Sum the counts over torch.distributed processes (no-op in one process)."""
-        for name in ("confusion", "inst_count", "inst_pixels", "inst_recall"):
+        for name in self.COUNTS:
             all_sum(getattr(self, name))
 
     def merge(self, other: "SegMetrics") -> None:
         """Add another accumulator's counts (e.g. gathered from other processes)."""
-        for name in ("confusion", "inst_count", "inst_pixels", "inst_recall"):
+        for name in self.COUNTS:
             getattr(self, name).add_(getattr(other, name))
 
 

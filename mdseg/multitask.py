@@ -15,6 +15,8 @@ import statistics
 import torch
 from torch import nn
 
+from .report import format_stat, mean_std
+
 REGRESSION_TASKS = ("depth",)
 
 
@@ -75,15 +77,8 @@ def diagnostics_markdown(runs: dict[str, list[dict[str, float]]]) -> str:
     lines = ["| run | seeds | " + " | ".join(title for _, title, _ in columns) + " |",
              "|---|---|" + "---|" * len(columns)]
     for name, summaries in runs.items():
-        cells = []
-        for key, _, fmt in columns:
-            values = [s[key] for s in summaries if s["steps"]]
-            if not values:
-                cells.append("-")
-            elif len(values) == 1:
-                cells.append(fmt.format(values[0]))
-            else:
-                cells.append(f"{fmt.format(statistics.fmean(values))} ± {fmt.format(statistics.stdev(values)).lstrip('+')}")
+        done = [s for s in summaries if s["steps"]]
+        cells = [format_stat(mean_std([s[key] for s in done]), fmt) if done else "-" for key, _, fmt in columns]
         lines.append(f"| {name} | {len(summaries)} | " + " | ".join(cells) + " |")
     return "\n".join(lines + ["", "Over the diagnosed steps where both tasks train the encoder; gradient ratio of "
                                 "the weighted terms (geometric mean); mean ± sample std over seeds."])

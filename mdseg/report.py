@@ -21,6 +21,21 @@ PAPER: dict[str, dict[str, float]] = {
 METRICS = ("mIoU", "fg_mIoU", "iIoU", "acc")
 
 
+def mean_std(values: list[float]) -> dict:
+    """``{"mean", "std" (sample; 0 for one value), "values"}`` of values over seeds."""
+    return {"mean": float(np.mean(values)), "std": float(np.std(values, ddof=1)) if len(values) > 1 else 0.0,
+            "values": list(values)}
+
+
+def format_stat(stat: dict, fmt: str = "{:.4f}") -> str:
+    """``mean ± std`` (just the mean for one value, ``n/a`` for NaN), each formatted with ``fmt``."""
+    if math.isnan(stat["mean"]):
+        return "n/a"
+    if len(stat["values"]) == 1:
+        return fmt.format(stat["mean"])
+    return f"{fmt.format(stat['mean'])} ± {fmt.format(stat['std']).lstrip('+')}"
+
+
 def summarize(runs: dict[str, list[dict]]) -> dict[str, dict]:
     """Per recipe, mean and sample standard deviation over seeds of each metric.
 
@@ -31,18 +46,9 @@ def summarize(runs: dict[str, list[dict]]) -> dict[str, dict]:
     for recipe, results in runs.items():
         entry = {"seeds": [r.get("seed") for r in results], "budget": results[0]["budget"], "paper": PAPER.get(recipe)}
         for metric in METRICS:
-            values = [r["metrics"].get(metric, float("nan")) for r in results]
-            entry[metric] = {"mean": float(np.mean(values)),
-                             "std": float(np.std(values, ddof=1)) if len(values) > 1 else 0.0,
-                             "values": values}
+            entry[metric] = mean_std([r["metrics"].get(metric, float("nan")) for r in results])
         out[recipe] = entry
     return out
-
-
-def _cell(stat: dict) -> str:
-    if math.isnan(stat["mean"]):
-        return "n/a"
-    return f"{stat['mean']:.4f} ± {stat['std']:.4f}" if len(stat["values"]) > 1 else f"{stat['mean']:.4f}"
 
 
 def _paper(value: float | None) -> str:
@@ -60,8 +66,8 @@ def results_markdown(summary: dict[str, dict], title: str = "") -> str:
         b, p = e["budget"], e["paper"] or {}
         lines.append(
             f"| {recipe} | {b['seg_epochs']} / {b['depth_epochs']} / {b['epochs']} | {len(e['seeds'])} | "
-            f"{_cell(e['mIoU'])} | {_paper(p.get('mIoU'))} | {_cell(e['fg_mIoU'])} | {_cell(e['iIoU'])} | "
-            f"{_paper(p.get('iIoU'))} | {_cell(e['acc'])} | {_paper(p.get('acc'))} |"
+            f"{format_stat(e['mIoU'])} | {_paper(p.get('mIoU'))} | {format_stat(e['fg_mIoU'])} | {format_stat(e['iIoU'])} | "
+            f"{_paper(p.get('iIoU'))} | {format_stat(e['acc'])} | {_paper(p.get('acc'))} |"
         )
     lines += ["", "mIoU over 21 classes; fg mIoU over the 20 object classes (the paper's written 'iIoU' definition); "
               "iIoU (inst.) is Cityscapes' instance-weighted IoU. Mean ± sample std over seeds."]

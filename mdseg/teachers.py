@@ -57,6 +57,13 @@ class TeacherUnavailable(RuntimeError):
     """A teacher's weights cannot be loaded (offline, wrong id or path)."""
 
 
+def teacher_spec(name: str) -> TeacherSpec:
+    """The :data:`TEACHERS` entry of ``name``, with a clear error listing the teachers."""
+    if name not in TEACHERS:
+        raise KeyError(f"Unknown teacher '{name}'. Teachers: {', '.join(TEACHERS)}.")
+    return TEACHERS[name]
+
+
 # ----------------------------------------------------------------------------- normalisation
 def to_inverse_depth(raw: np.ndarray, convention: str) -> np.ndarray:
     """A teacher's raw output -> inverse depth (larger = nearer)."""
@@ -161,8 +168,7 @@ class SimulatedTeacher:
 def make_teacher(name: str, root: str | Path | None = None, model: str | None = None,
                  device: str | None = None):
     """A teacher by name (see :data:`TEACHERS`)."""
-    if name not in TEACHERS:
-        raise KeyError(f"Unknown teacher '{name}'. Teachers: {', '.join(TEACHERS)}.")
+    teacher_spec(name)
     if name == "simulated":
         return SimulatedTeacher(root)
     return HubTeacher(name, model, device)
@@ -205,9 +211,9 @@ def tiny_teacher(kind: str, folder: str | Path, seed: int = 0) -> Path:
 
 
 # ----------------------------------------------------------------------------- the cache
-def _identity(teacher) -> dict:
-    return {"teacher": teacher.name, "model": teacher.model_id, "convention": teacher.convention,
-            "normalisation": NORMALISATION}
+def _identity(name: str, model_id: str | None, convention: str) -> dict:
+    """What a cache's targets depend on: a cache made with another identity is refused."""
+    return {"teacher": name, "model": model_id, "convention": convention, "normalisation": NORMALISATION}
 
 
 def read_manifest(folder: Path) -> dict | None:
@@ -261,13 +267,10 @@ def generate(root: str | Path, teacher: str | object, split: str = "train", mode
     """
     base = find_voc(root)
     if isinstance(teacher, str):
-        if teacher not in TEACHERS:
-            raise KeyError(f"Unknown teacher '{teacher}'. Teachers: {', '.join(TEACHERS)}.")
-        name = teacher
-        wanted = {"teacher": name, "model": model or TEACHERS[name].model_id,
-                  "convention": TEACHERS[name].convention, "normalisation": NORMALISATION}
+        spec = teacher_spec(teacher)
+        name, wanted = teacher, _identity(teacher, model or spec.model_id, spec.convention)
     else:
-        name, wanted = teacher.name, _identity(teacher)
+        name, wanted = teacher.name, _identity(teacher.name, teacher.model_id, teacher.convention)
     folder = depth_dir(root, name)
     manifest = read_manifest(folder)
     if manifest is not None:

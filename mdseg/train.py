@@ -131,8 +131,9 @@ def backward(model: MultiDecoderUNet, stage: Stage, terms: dict[str, torch.Tenso
         grads = encoder_gradients(model.encoder, {t: weights[t] * terms[t] for t in stage.tasks})
     scaler.scale(terms["total"]).backward()
     if stage.weighting == "pcgrad" and grads is not None and len(grads) > 1:
-        combined = pcgrad(list(grads.values())) * scaler.get_scale() if scaler.is_enabled() else pcgrad(
-            list(grads.values()))
+        combined = pcgrad(list(grads.values()))
+        if scaler.is_enabled():  # scaler.step unscales every gradient, this one too
+            combined = combined * scaler.get_scale()
         offset = 0
         for p in (p for p in model.encoder.parameters() if p.requires_grad):
             p.grad.copy_(combined[offset:offset + p.numel()].view_as(p))
@@ -184,12 +185,18 @@ def _loader(dataset: Dataset, config: TrainConfig, shuffle: bool, seed: int, dev
                       pin_memory=device.type == "cuda")
 
 
-def _records_until(path: Path, progress: tuple[int, int]) -> list[dict]:
-    """The JSON-lines records of ``path`` up to ``(stage, epoch)`` (a resume drops the rest)."""
+def read_records(path: str | Path) -> list[dict]:
+    """The records of a JSON-lines file such as ``log.jsonl`` or ``diagnostics.jsonl``
+    (``[]`` when it does not exist)."""
+    path = Path(path)
     if not path.exists():
         return []
-    records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    return [r for r in records if (r["stage"], r["epoch"]) <= progress]
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def _append_record(path: Path, record: dict) -> None:
+    with path.open("a") as handle:
+        handle.write(json.dumps(record) + "\n")
 
 
 def run(model: MultiDecoderUNet, schedule: Schedule, train_set: Dataset, val_set: Dataset | None,
@@ -223,7 +230,8 @@ def run(model: MultiDecoderUNet, schedule: Schedule, train_set: Dataset, val_set
         done_stage, done_epoch = meta["stage"], meta["epoch"]
         checkpoint.load(ckpt_path, model)
     diag_path = out / DIAGNOSTICS
-    kept = {path: _records_until(path, (done_stage, done_epoch)) for path in (log_path, diag_path)}
+    kept = {path: [r for r in read_records(path) if (r["stage"], r["epoch"]) <= (done_stage, done_epoch)]
+            for path in (log_path, diag_path)}  # a resume drops the records past the checkpoint
     history = kept[log_path]
     dist.barrier()  # every process has read the run folder before the main one rewrites it
     if main:
@@ -288,8 +296,7 @@ def run(model: MultiDecoderUNet, schedule: Schedule, train_set: Dataset, val_set
                              "global_step": (global_epoch - 1) * len(loader) + steps + 1, "loss": values, **stats}
                     if weighting is not None:
                         entry["weights"] = weighting.weights()
-                    with diag_path.open("a") as handle:
-                        handle.write(json.dumps(entry) + "\n")
+                    _append_record(diag_path, entry)
                 if weighting is not None and size > 1:  # not inside DDP: average its gradients by hand
                     for p in weighting.parameters():
                         dist.all_sum(p.grad).div_(size)
@@ -310,8 +317,7 @@ def run(model: MultiDecoderUNet, schedule: Schedule, train_set: Dataset, val_set
             meta = {"schedule": schedule.name, "stage": stage_index, "epoch": epoch + 1, "model": model.config(),
                     "stages": [asdict(s) for s in schedule.stages]}
             if main:
-                with log_path.open("a") as handle:  # before the checkpoint: a resume drops records past it
-                    handle.write(json.dumps(record) + "\n")
+                _append_record(log_path, record)  # before the checkpoint: a resume drops records past it
                 checkpoint.save(ckpt_path, model, meta, optimizer, extra=weighting)
             dist.barrier()
             history.append(record)

@@ -183,17 +183,22 @@ def predict(model, images) -> np.ndarray:
     return out["seg"].argmax(1).cpu().numpy()
 
 
+def _pixel_accuracy(pred: np.ndarray, item: dict) -> float:
+    """Share of labelled pixels of ``item["mask"]`` (H, W) that ``pred`` (H, W) gets right."""
+    mask = item["mask"].numpy()
+    valid = mask != IGNORE_INDEX
+    return float((pred[valid] == mask[valid]).mean())
+
+
 def figure3(items: Sequence[dict], predictions: dict[str, np.ndarray]) -> plt.Figure:
     """The paper's Figure 3: rows of (input, ground truth, one column per model's prediction,
     pseudo depth). ``predictions`` maps a model name to (N, H, W) class ids."""
     cols = 3 + len(predictions) - (0 if "depth" in items[0] else 1)
     fig, axes = plt.subplots(len(items), cols, figsize=(2.9 * cols, 2.9 * len(items) + 0.6), squeeze=False)
     for row, item in enumerate(items):
-        valid = item["mask"].numpy() != IGNORE_INDEX
         panels = [(denormalize(item["image"]), f"input {item['id']}"), (colorize(item["mask"].numpy()), "ground truth")]
         for name, pred in predictions.items():
-            acc = (pred[row][valid] == item["mask"].numpy()[valid]).mean()
-            panels.append((colorize(pred[row]), f"{name}\npixel acc {acc:.3f}"))
+            panels.append((colorize(pred[row]), f"{name}\npixel acc {_pixel_accuracy(pred[row], item):.3f}"))
         for col, (img, title) in enumerate(panels):
             axes[row, col].imshow(img)
             axes[row, col].set_title(title, fontsize=9)
@@ -228,9 +233,7 @@ def explorer_figure(items: Sequence[dict], predictions: dict[str, np.ndarray], i
     axes[0].imshow(denormalize(item["image"]))
     axes[0].set_title(f"image {item['id']}")
     axes[1].imshow(overlay(item, pred, opacity, errors))
-    valid = item["mask"].numpy() != IGNORE_INDEX
-    acc = (pred[valid] == item["mask"].numpy()[valid]).mean()
-    axes[1].set_title(f"{model}: {'errors (red)' if errors else 'prediction'}, acc {acc:.3f}")
+    axes[1].set_title(f"{model}: {'errors (red)' if errors else 'prediction'}, acc {_pixel_accuracy(pred, item):.3f}")
     axes[2].imshow(colorize(item["mask"].numpy()))
     axes[2].set_title("ground truth")
     _off(axes)

@@ -49,12 +49,12 @@ def test_reproduce_reuses_runs_when_only_the_seed_list_changes(tmp_path):
 
 
 def test_train_with_diagnostics_logs_gradient_stats(tmp_path, capsys):
-    import json
+    from mdseg.train import read_records
 
     out = tmp_path / "run"
     assert main(["train", "--recipe", "naive-joint", "--profile", "ci", "--data", str(tmp_path / "data"),
                  "--epochs", "1", "--out", str(out), "--diagnose-every", "3"]) == 0
     assert "mIoU" in capsys.readouterr().out
-    records = [json.loads(line) for line in (out / "diagnostics.jsonl").read_text().splitlines()]
+    records = read_records(out / "diagnostics.jsonl")
     assert records and all(r["step"] % 3 == 1 for r in records)  # steps 1, 4, 7, ... of each epoch
     assert all({"grad_norm_seg", "grad_norm_depth", "grad_cosine"} <= set(r) for r in records)

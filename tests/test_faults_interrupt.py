@@ -15,7 +15,7 @@ import torch
 from helpers import CONFIG, tiny_model, weights_of
 from mdseg import checkpoint
 from mdseg.schedule import table3
-from mdseg.train import CHECKPOINT, LOG, RESULT, run
+from mdseg.train import CHECKPOINT, LOG, RESULT, read_records, run
 
 RECIPE = "depth-first/copy/s->b"
 
@@ -65,7 +65,7 @@ def test_killed_mid_stage_resumes_to_the_same_result(straight, sig):
 
     resumed = _train(root, out)
     assert resumed.wait(timeout=300) == 0, resumed.communicate()
-    log = [json.loads(line) for line in (out / LOG).read_text().splitlines()]
+    log = read_records(out / LOG)
     assert [(r["stage"], r["epoch"]) for r in log] == [(0, 1), (0, 2), (1, 1), (1, 2), (2, 1), (2, 2)]
     for key, value in weights_of(out / CHECKPOINT).items():
         torch.testing.assert_close(value, final_weights[key], msg=key)

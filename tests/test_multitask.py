@@ -1,5 +1,4 @@
 """Diagnostics and the alternatives to the paper's schedule (issue: why naive joint fails)."""
-import json
 import math
 
 import pytest
@@ -10,7 +9,7 @@ from mdseg import depth_loss, focal_loss
 from mdseg.checkpoint import read_meta
 from mdseg.multitask import UncertaintyWeighting, encoder_gradients, gradient_stats, pcgrad
 from mdseg.schedule import Stage, beyond, get_recipe
-from mdseg.train import CHECKPOINT, DIAGNOSTICS, backward, compute_losses, run
+from mdseg.train import CHECKPOINT, DIAGNOSTICS, backward, compute_losses, read_records, run
 
 
 def _batch(seed=0):
@@ -86,7 +85,7 @@ def test_beyond_recipes_train_and_log_diagnostics(data, tmp_path, name):
     schedule = get_recipe(name, 1, equal=False)
     assert schedule.stages[0].tasks == ("seg", "depth")
     result = run(tiny_model(), schedule, data[0], None, tmp_path, replace(CONFIG, diagnose_every=1))
-    diag = [json.loads(line) for line in (tmp_path / DIAGNOSTICS).read_text().splitlines()]
+    diag = read_records(tmp_path / DIAGNOSTICS)
     assert len(diag) == result["history"][0]["steps"]
     assert all(-1 <= d["grad_cosine"] <= 1 and d["grad_norm_seg"] > 0 for d in diag)
     if name == "uncertainty":

@@ -6,7 +6,7 @@ import torch
 
 from mdseg import MultiDecoderUNet, checkpoint
 from mdseg.schedule import Schedule, Stage, table3
-from mdseg.train import CHECKPOINT, LOG, RESULT, run, trainable_parameters
+from mdseg.train import CHECKPOINT, LOG, RESULT, read_records, run, trainable_parameters
 from helpers import CONFIG, tiny_model as _model, weights_of as _weights
 
 
@@ -60,7 +60,7 @@ def test_copy_happens_once_and_copies_body_not_head(data, tmp_path, monkeypatch)
 def test_outputs_log_checkpoint_and_result(data, tmp_path):
     schedule = table3(1)["semantic-first/no-copy/b"]
     result = run(_model(), schedule, data[0], data[1], tmp_path, CONFIG)
-    log = [json.loads(line) for line in (tmp_path / LOG).read_text().splitlines()]
+    log = read_records(tmp_path / LOG)
     assert [(r["stage"], r["epoch"]) for r in log] == [(0, 1), (1, 1)]
     assert set(log[0]["train"]) == {"seg", "total"} and set(log[1]["train"]) == {"seg", "depth", "total"}
     assert {"mIoU", "fg_mIoU", "iIoU", "acc", "depth_mse"} <= set(log[1]["val"])
@@ -111,7 +111,7 @@ def test_interrupted_two_stage_run_resumes_to_identical_weights(data, tmp_path):
         checkpoint.save = original
     assert not (tmp_path / "resumed" / RESULT).exists()
     resumed = run(_model(seed=99), schedule, data[0], data[1], tmp_path / "resumed", CONFIG)
-    log = [json.loads(line) for line in (tmp_path / "resumed" / LOG).read_text().splitlines()]
+    log = read_records(tmp_path / "resumed" / LOG)
     assert [(r["stage"], r["epoch"]) for r in log] == [(0, 1), (0, 2), (1, 1), (1, 2)]
     a, b = _weights(tmp_path / "straight" / CHECKPOINT), _weights(tmp_path / "resumed" / CHECKPOINT)
     for k in a:
