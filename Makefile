@@ -10,8 +10,9 @@ export MPLBACKEND ?= Agg
 .PHONY: run test lab install clean
 
 $(STAMP): pyproject.toml
+	@echo "Installing mdseg and everything it needs into $(VENV): a few minutes the first time (torch is large)."
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --progress-bar off -e ".[dev]"
+	$(PY) -m pip install -e ".[dev]"
 	@touch $(STAMP)
 
 install: $(STAMP)

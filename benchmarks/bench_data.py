@@ -1,12 +1,15 @@
-"""Does data loading keep up with training? Loader throughput (images/s, with 0..N workers)
-against the training step's consumption, measured in one run; and pseudo-depth generation,
-first run against the cached rerun.
+"""Does data loading keep up with training? Throughput (images/s) of the v2 loader (0..N
+workers) and of the array path (each split decoded once, batches augmented on the device;
+:mod:`mdseg.arrays`) against the training step's consumption, measured in one run; and
+pseudo-depth generation, first run against the cached rerun.
 
     python benchmarks/bench_data.py --profile cpu
+    python benchmarks/bench_data.py --profile gpu --data /tmp/voc-like --device cuda --workers 0 4 8
 """
 from __future__ import annotations
 
 import argparse
+import sys
 import shutil
 import tempfile
 import time
@@ -15,14 +18,20 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader
 
-from common import machine, time_interleaved
+from common import machine, sync, time_interleaved
+from mdseg.arrays import ArraySplit
 from mdseg.data import VOCDepth, train_transforms
 from mdseg.datasets import prepare_synthetic
-from mdseg.device import pick_device
+from mdseg.device import amp_dtype, pick_device
+from mdseg.schedule import JOINT_WEIGHTS, Stage
+from mdseg.train import TrainConfig, compute_losses
 from mdseg.model import MultiDecoderUNet
 from mdseg.profiles import get_profile
 from mdseg.synthetic import SyntheticSpec
-from mdseg.teachers import generate, tiny_teacher
+from mdseg.pseudo_depth import generate
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from tiny_teachers import tiny_teacher  # noqa: E402
 
 
 def loader_rate(dataset, batch: int, workers: int, batches: int) -> float:
@@ -37,36 +46,65 @@ def loader_rate(dataset, batch: int, workers: int, batches: int) -> float:
     return n / (time.perf_counter() - start)
 
 
+def array_rate(split: ArraySplit, batch: int, device: torch.device, batches: int) -> float:
+    """Images/s of the array path: gather, scale / crop / flip and normalise on ``device``."""
+    it = iter(split.batches(batch, shuffle=True, seed=0, device=device))
+    next(it)
+    sync(device)
+    start = time.perf_counter()
+    n = 0
+    for _ in range(batches):
+        n += len(next(it)["image"])
+    sync(device)
+    return n / (time.perf_counter() - start)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--profile", default="cpu")
     parser.add_argument("--workers", type=int, nargs="+", default=[0, 2])
     parser.add_argument("--batches", type=int, default=20)
     parser.add_argument("--device", default=None)
+    parser.add_argument("--data", default=None, help="a prepared VOC-layout tree (default: the profile's)")
+    parser.add_argument("--skip-teachers", action="store_true", help="leave out the pseudo-depth timing")
     args = parser.parse_args()
-    profile = get_profile(args.profile)
+    profile = get_profile(args.profile, data_root=args.data)
     device = pick_device(args.device)
     root = Path(profile.data_root)
-    if profile.synthetic is not None:
+    if profile.synthetic is not None and args.data is None:
         prepare_synthetic(root, profile.synthetic, progress=False)
     generate(root, profile.teacher, "train", progress=False)
     dataset = VOCDepth(root, "train", profile.teacher, train_transforms(profile.crop_size, profile.scale))
-    print(f"# bench_data: profile {profile.name}, {machine(device)}")
+    print(f"# bench_data: profile {profile.name} ({profile.crop_size} px crops, batch {profile.batch_size}), "
+          f"{len(dataset)} training images, {machine(device)}")
     for workers in args.workers:
-        print(f"loader, {workers} workers: {loader_rate(dataset, profile.batch_size, workers, args.batches):8.1f} img/s")
-    model = MultiDecoderUNet(profile.encoder, None, decoder_channels=profile.decoder_channels).to(device).train()
+        print(f"v2 loader, {workers} workers: {loader_rate(dataset, profile.batch_size, workers, args.batches):8.1f} img/s")
+    split = ArraySplit(VOCDepth(root, "train", profile.teacher), profile.eval_size, profile.crop_size, profile.scale,
+                       progress=False).to(device)
+    print(f"array path on {device.type}: {array_rate(split, profile.batch_size, device, args.batches):8.1f} img/s")
+
+    config = TrainConfig()  # the training loop's defaults: bf16/fp16 autocast and channels_last on CUDA
+    cuda = device.type == "cuda"
+    fmt = torch.channels_last if cuda and config.channels_last else torch.contiguous_format
+    model = MultiDecoderUNet(profile.encoder, None, decoder_channels=profile.decoder_channels)
+    model = model.to(device, memory_format=fmt).train()
     opt = torch.optim.Adam(model.parameters(), 1e-4)
-    batch = next(iter(DataLoader(dataset, batch_size=profile.batch_size)))
-    x, y, d = batch["image"].to(device), batch["mask"].to(device), batch["depth"].to(device)
+    batch = next(iter(split.batches(profile.batch_size, shuffle=True, seed=1, device=device)))
+    batch["image"] = batch["image"].contiguous(memory_format=fmt)
+    both = Stage("both", dict(JOINT_WEIGHTS), 1)
+    dtype = amp_dtype(device) if config.amp else None
 
     def train_step():
-        opt.zero_grad()
-        out = model(x)
-        (torch.nn.functional.cross_entropy(out["seg"], y, ignore_index=255) + (out["depth"] - d.nan_to_num()).pow(2).mean()).backward()
+        opt.zero_grad(set_to_none=True)
+        with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
+            out = model(batch["image"])
+        compute_losses(out, batch, both, config)["total"].backward()
         opt.step()
 
-    step = time_interleaved({"step": train_step}, device, 5, 1)["step"]
-    print(f"training step (both decoders) consumes {profile.batch_size / step:8.1f} img/s")
+    step = time_interleaved({"step": train_step}, device, 10, 3)["step"]
+    print(f"training step (both decoders, amp={dtype}) consumes {profile.batch_size / step:8.1f} img/s")
+    if args.skip_teachers:
+        return
 
     with tempfile.TemporaryDirectory() as tmp:
         spec = SyntheticSpec(n_train=200, n_val=1, size=profile.crop_size)

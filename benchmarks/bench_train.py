@@ -3,6 +3,7 @@ staged stage that trains one decoder, side by side in one run, with FLOPs counte
 torch.utils.flop_counter. Prints time ratios next to FLOPs ratios.
 
     python benchmarks/bench_train.py --encoder resnet50 --size 256 --batch 8
+    python benchmarks/bench_train.py --encoder resnet50 --size 512 --device cuda --amp --channels-last --compile
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ def main() -> None:
     parser = model_parser(__doc__, batch=8, steps=10)
     parser.add_argument("--amp", action="store_true", help="autocast (bf16 where supported) on CUDA")
     parser.add_argument("--channels-last", action="store_true")
+    parser.add_argument("--compile", action="store_true", help="torch.compile both models (after counting FLOPs)")
     args = parser.parse_args()
     device = pick_device(args.device)
     torch.manual_seed(0)
@@ -54,14 +56,21 @@ def main() -> None:
         with FlopCounterMode(display=False) as counter:
             fn()
         flops[name] = counter.get_total_flops()
+    if args.compile:
+        single, multi = torch.compile(single), torch.compile(multi)
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
     times = time_interleaved(contenders, device, args.steps, args.warmup)
     base = "single-decoder U-Net"
     print(f"# bench_train: {args.encoder}, {args.size} px, batch {args.batch}, amp={args.amp}, "
-          f"channels_last={args.channels_last}, {machine(device)}")
+          f"channels_last={args.channels_last}, compile={args.compile}, {machine(device)}")
     print(f"{'':34}{'ms/step':>10}{'img/s':>9}{'GFLOP':>9}{'time ratio':>12}{'FLOP ratio':>12}")
     for name in contenders:
         print(f"{name:34}{1000 * times[name]:>10.1f}{args.batch / times[name]:>9.1f}{flops[name] / 1e9:>9.1f}"
               f"{times[name] / times[base]:>12.3f}{flops[name] / flops[base]:>12.3f}")
+    if device.type == "cuda":
+        print(f"peak GPU memory {torch.cuda.max_memory_allocated(device) / 2**30:.1f} GiB; multi-decoder, both decoders: "
+              f"{flops['multi-decoder, both decoders'] / times['multi-decoder, both decoders'] / 1e12:.1f} TFLOP/s")
 
 
 if __name__ == "__main__":

@@ -4,8 +4,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
+from .data import TARGETS
 from .profiles import ENV_VAR, PROFILES
 
 
@@ -13,6 +15,29 @@ def _add_profile(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--profile", choices=list(PROFILES), default=None,
                         help=f"sizes and hyper-parameters (default: ${ENV_VAR} or 'cpu')")
     parser.add_argument("--data", default=None, help="folder holding VOCdevkit (default: the profile's)")
+
+
+def _add_depth_settings(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--teacher", default=None, metavar="NAME",
+                        help="pseudo-depth teacher: dpt-dinov2, dpt-dinov2-kitti, depth-anything-v2 or simulated "
+                             "(default: the profile's)")
+    parser.add_argument("--depth-target", choices=list(TARGETS), default=None,
+                        help="pseudo-depth units: normalised (per-image inverse depth in [0, 1]), metric (metres) "
+                             "or disparity (the teacher's inverse depth); default: the profile's")
+    parser.add_argument("--depth-weight", type=float, default=None, metavar="W",
+                        help="joint stages train (1 - W) L_seg + W L_depth (default: the profile's, 0.15 as in the paper)")
+
+
+def _add_data_path(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data-path", choices=["loader", "arrays"], default=None,
+                        help="loader: torchvision v2 transforms per sample on the CPU; arrays: each split decoded once, "
+                             "batches augmented on the device (default: the profile's)")
+
+
+def _add_encoder_weights(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--encoder-weights", default=None, metavar="W",
+                        help="'synthetic' (shipped offline pretrained weights), 'imagenet' (downloads) or 'none' "
+                             "(random init); default: the profile's")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -29,6 +54,11 @@ def build_parser() -> argparse.ArgumentParser:
     syn.add_argument("--n-val", type=int, default=100)
     syn.add_argument("--size", type=int, default=128, help="image side in pixels")
     syn.add_argument("--seed", type=int, default=0)
+    stats = data_cmds.add_parser("stats", help="framing statistics of a VOC-layout tree (compare synthetic with VOC)")
+    stats.add_argument("--root", required=True, action="append",
+                       help="folder holding VOCdevkit; repeat to put trees side by side")
+    stats.add_argument("--split", default=None, help="split to measure (default: train, else the first split found)")
+    stats.add_argument("--limit", type=int, default=None, help="first N images only")
     check = data_cmds.add_parser("check", help="validate every file of a dataset before training")
     check.add_argument("--root", required=True)
     check.add_argument("--split", action="append", help="split(s) to check (default: train and val)")
@@ -40,7 +70,21 @@ def build_parser() -> argparse.ArgumentParser:
     depth.add_argument("--model", default=None, help="hub id or local save_pretrained folder (overrides the teacher's default)")
     depth.add_argument("--split", action="append", help="split(s) to process (default: train and val)")
     depth.add_argument("--batch-size", type=int, default=8)
+    depth.add_argument("--depth-target", choices=list(TARGETS), default="normalised",
+                       help="units of the cached targets (default normalised)")
     depth.add_argument("--device", default=None)
+
+    pretrain = commands.add_parser("pretrain", help="pretrain an encoder offline (the stand-in for ImageNet)")
+    pretrain.add_argument("--encoder", default="tu-resnet10t", help="smp encoder name (default: tu-resnet10t)")
+    pretrain.add_argument("--task", default=None, choices=["main-object", "classes-present"],
+                          help="the pretraining task (default: the PretrainSpec default)")
+    pretrain.add_argument("--size", type=int, default=None, help="image side in pixels (default 64)")
+    pretrain.add_argument("--n-train", type=int, default=None, help="training scenes (default 20000)")
+    pretrain.add_argument("--epochs", type=int, default=None, help="epochs (default 8)")
+    pretrain.add_argument("--out", default=None, help="run folder (default: runs/pretrain/<encoder>)")
+    pretrain.add_argument("--install", action="store_true",
+                          help="copy the weights and their card into the package (mdseg/weights), where "
+                               "--encoder-weights synthetic finds them")
 
     train = commands.add_parser("train", help="train one recipe")
     train.add_argument("--recipe", required=True, help="e.g. single-decoder, naive-joint, depth-first/copy/s->b")
@@ -50,10 +94,13 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--epochs", type=int, default=None, help="epochs per stage (default: the profile's)")
     train.add_argument("--lr", type=float, default=None)
     train.add_argument("--batch-size", type=int, default=None)
+    _add_encoder_weights(train)
+    _add_data_path(train)
+    _add_depth_settings(train)
     train.add_argument("--device", default=None)
-    train.add_argument("--diagnose-every", type=int, default=0, metavar="N",
+    train.add_argument("--diagnose-every", type=int, default=None, metavar="N",
                        help="every N steps log loss terms, encoder gradient norms and their cosine to "
-                            "diagnostics.jsonl (default 0: off; single process only)")
+                            "diagnostics.jsonl (default: the profile's; 0: off; single process only)")
 
     evaluate = commands.add_parser("evaluate", help="evaluate a checkpoint on a split")
     evaluate.add_argument("--checkpoint", required=True)
@@ -68,10 +115,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     reproduce = commands.add_parser("reproduce", help="run Table 2 and Table 3 recipes and write results.md")
     _add_profile(reproduce)
+    _add_encoder_weights(reproduce)
+    _add_data_path(reproduce)
+    _add_depth_settings(reproduce)
     reproduce.add_argument("--seeds", type=int, nargs="+", default=None)
     reproduce.add_argument("--recipes", nargs="+", default=None, help="recipe names (default: the profile's)")
     reproduce.add_argument("--out", default=None, help="folder (default: runs/<profile>)")
     reproduce.add_argument("--device", default=None)
+    reproduce.add_argument("--suite", choices=["tables", "failure"], default="tables",
+                           help="tables: Tables 2 and 3 (default); failure: why naive joint training fails, naive joint "
+                                "at each of the profile's depth weights and the recipes under each --targets unit")
+    reproduce.add_argument("--targets", nargs="+", choices=list(TARGETS), default=None,
+                           help="depth targets of --suite failure (default: normalised metric)")
     return parser
 
 
@@ -95,6 +150,14 @@ def _data(args) -> int:
 
     if args.data_command == "voc":
         datasets.download_voc(args.root)
+    elif args.data_command == "stats":
+        from .stats import stats_markdown, tree_stats
+
+        columns = {}
+        for root in args.root:
+            split = args.split or datasets.default_split(root)
+            columns[f"{root} ({split})"] = tree_stats(root, split, args.limit, progress=True)
+        print(stats_markdown(columns))
     elif args.data_command == "synthetic":
         from .synthetic import SyntheticSpec
 
@@ -111,12 +174,33 @@ def _data(args) -> int:
 
 
 def _depth(args) -> int:
-    from .teachers import generate
+    from .pseudo_depth import generate
 
     for split in args.split or ["train", "val"]:
         generate(args.root, args.teacher, split=split, model=args.model, batch_size=args.batch_size,
-                 device=args.device)
+                 device=args.device, target=args.depth_target)
     return 0
+
+
+def _pretrain(args) -> int:
+    from .pretrain import PretrainSpec, install, pretrain
+
+    sizes = {k: v for k, v in (("task", args.task), ("size", args.size), ("n_train", args.n_train),
+                               ("epochs", args.epochs)) if v}
+    spec = PretrainSpec(encoder=args.encoder, **sizes)
+    out = args.out or f"runs/pretrain/{args.encoder}"
+    card = pretrain(spec, out)
+    print(f"{out}: val accuracy {card['val_accuracy']:.3f}, SHA-256 {card['sha256']}")
+    if args.install:
+        print(f"installed {install(out)}")
+    return 0
+
+
+def _with_weights(profile, value: str | None):
+    """The profile with ``--encoder-weights`` applied (``none`` = random init)."""
+    if value is None:
+        return profile
+    return replace(profile, encoder_weights=None if value.lower() == "none" else value)
 
 
 def _train(args) -> int:
@@ -125,8 +209,11 @@ def _train(args) -> int:
     from .experiments import train_recipe
     from .profiles import get_profile
 
-    profile = get_profile(args.profile, data_root=args.data, stage_epochs=args.epochs, lr=args.lr,
-                          batch_size=args.batch_size)
+    profile = _with_weights(get_profile(args.profile, data_root=args.data, stage_epochs=args.epochs, lr=args.lr,
+                                        batch_size=args.batch_size, depth_target=args.depth_target,
+                                        depth_weight=args.depth_weight, data_path=args.data_path,
+                                        teacher=args.teacher),
+                            args.encoder_weights)
     started = distributed.init_from_env()
     rank = distributed.world()[0]
     try:
@@ -161,15 +248,35 @@ def _export(args) -> int:
 
 
 def _reproduce(args) -> int:
-    from .experiments import reproduce
+    from .experiments import reproduce, runs_root
     from .profiles import get_profile
 
-    profile = get_profile(args.profile, data_root=args.data)
-    out = Path(args.out or f"runs/{profile.name}")
-    table = reproduce(profile, out, seeds=args.seeds, recipes=args.recipes, device=args.device)
-    print(table)
+    profile = _with_weights(get_profile(args.profile, data_root=args.data, depth_target=args.depth_target,
+                                        depth_weight=args.depth_weight, data_path=args.data_path,
+                                        teacher=args.teacher),
+                            args.encoder_weights)
+    if args.suite == "failure":
+        return _failure_suite(profile, args)
+    out = Path(args.out) if args.out else runs_root(profile)
+    print(reproduce(profile, out, seeds=args.seeds, recipes=args.recipes, device=args.device))
     return 0
 
 
-HANDLERS = {"data": _data, "depth": _depth, "train": _train, "evaluate": _evaluate,
+def _failure_suite(profile, args) -> int:
+    from .experiments import failure_suite
+    from .report import failure_conclusion, table3_markdown, weights_markdown
+
+    if args.out:
+        raise ValueError("--suite failure writes under runs/<profile>[-<target>] (shared with the notebooks); "
+                         "drop --out, or choose the data with --data.")
+    targets = tuple(args.targets or ("normalised", "metric"))
+    suite = failure_suite(profile, targets, recipes=args.recipes, seeds=args.seeds, device=args.device)
+    summaries = {t: r.summary for t, r in suite.items()}
+    print("\n## Naive joint training against the depth weight\n\n" + weights_markdown(summaries))
+    print("\n## Tables 2 and 3 under each depth target\n\n" + table3_markdown(summaries))
+    print("\n## What the numbers say\n\n" + "\n".join(f"- {line}" for line in failure_conclusion(summaries)))
+    return 0
+
+
+HANDLERS = {"data": _data, "depth": _depth, "pretrain": _pretrain, "train": _train, "evaluate": _evaluate,
             "export": _export, "reproduce": _reproduce}

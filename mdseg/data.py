@@ -6,12 +6,14 @@ Items are dicts (shapes after the transforms):
 * ``mask``: int64 (H, W) class ids 0..20, 255 = ignore (VOC boundary band, padding);
 * ``instances``: int64 (H, W) instance ids from ``SegmentationObject`` (0 = none, 255 = ignore);
   all zeros when the image has no ``SegmentationObject`` file;
-* ``depth`` (only when a teacher is named): float32 (1, H, W) in [0, 1] read from
-  ``PseudoDepth/<teacher>/<id>.png``; NaN where there is no depth (padding);
+* ``depth`` (only when a teacher is named): float32 (1, H, W) in the target's units (normalised:
+  [0, 1]) read from ``PseudoDepth/<teacher>[-<target>]/<id>.png``; NaN where there is no depth
+  (padding);
 * ``id``: the VOC image id.
 """
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any, Callable
 
@@ -26,6 +28,8 @@ from .voc import IGNORE_INDEX, IMAGENET_MEAN, IMAGENET_STD, NUM_CLASSES, read_de
 
 PSEUDO_DEPTH_DIR = "PseudoDepth"
 DEPTH_MAX_CODE = 65535
+MANIFEST = "manifest.json"
+TARGETS = ("normalised", "metric", "disparity")  # pseudo-depth target units, see mdseg.pseudo_depth
 
 
 class DatasetError(ValueError):
@@ -37,9 +41,10 @@ class DepthMap(tv_tensors.Mask):
     object edges) but is padded with NaN, so padding never looks like a depth."""
 
 
-def depth_dir(root: str | Path, teacher: str) -> Path:
-    """Folder of a teacher's cached pseudo depth: ``VOC2012/PseudoDepth/<teacher>``."""
-    return voc_dir(root) / PSEUDO_DEPTH_DIR / teacher
+def depth_dir(root: str | Path, teacher: str, target: str = "normalised") -> Path:
+    """Folder of a teacher's cached pseudo depth: ``VOC2012/PseudoDepth/<teacher>`` for the
+    normalised target, ``<teacher>-<target>`` for the others."""
+    return voc_dir(root) / PSEUDO_DEPTH_DIR / (teacher if target == "normalised" else f"{teacher}-{target}")
 
 
 def find_voc(root: str | Path) -> Path:
@@ -111,10 +116,11 @@ def read_image(path: Path) -> np.ndarray:
         raise DatasetError(f"Cannot decode image {path} ({error}); re-download or regenerate it.") from error
 
 
-def read_depth(path: Path) -> np.ndarray:
-    """A cached pseudo-depth PNG -> (H, W) float32 in [0, 1]."""
+def read_depth(path: Path, scale: float = 1 / DEPTH_MAX_CODE) -> np.ndarray:
+    """A cached pseudo-depth PNG -> (H, W) float32: code x ``scale`` (the cache manifest's;
+    the default gives the normalised target in [0, 1])."""
     try:
-        return read_depth_png(path).astype(np.float32) / DEPTH_MAX_CODE
+        return read_depth_png(path).astype(np.float32) * np.float32(scale)
     except (OSError, SyntaxError) as error:
         raise DatasetError(
             f"Cannot read pseudo depth {path} ({error}); rerun `python -m mdseg depth` to redo broken files."
@@ -128,19 +134,41 @@ class VOCDepth(torch.utils.data.Dataset):
         root: folder holding ``VOCdevkit/`` (torchvision's convention).
         split: name of a file in ``ImageSets/Segmentation`` (``train``, ``val``, ...).
         teacher: read depth from ``PseudoDepth/<teacher>/``; ``None`` for no depth.
+        depth_target: its units, ``normalised`` (default), ``metric`` or ``disparity``; the cache's
+            manifest must say it holds that target (see :mod:`mdseg.pseudo_depth`).
         transforms: joint transform over the item dict (see :func:`train_transforms`,
             :func:`eval_transforms`); ``None`` returns full-size tensors, image normalised.
     """
 
     def __init__(self, root: str | Path, split: str = "train", teacher: str | None = None,
-                 transforms: Callable[[dict], dict] | None = None):
+                 transforms: Callable[[dict], dict] | None = None, depth_target: str = "normalised"):
         self.root = Path(root)
         self.base = find_voc(root)
         self.split = split
         self.teacher = teacher
+        self.depth_target = depth_target
         self.ids = read_split(root, split)
         self.transforms = transforms
         self._check_files()
+        self.depth_scale = self._depth_scale() if teacher is not None else None
+
+    def _depth_scale(self) -> float:
+        """The cache manifest's scale, after checking that it holds ``depth_target``."""
+        folder = depth_dir(self.root, self.teacher, self.depth_target)
+        command = (f"`python -m mdseg depth --root {self.root} --teacher {self.teacher} "
+                   f"--depth-target {self.depth_target}`")
+        try:
+            manifest = json.loads((folder / MANIFEST).read_text())
+        except (OSError, json.JSONDecodeError) as error:
+            if self.depth_target == "normalised":  # files without a manifest: the historical normalised format
+                return 1 / DEPTH_MAX_CODE
+            raise DatasetError(f"Pseudo-depth cache {folder} has no readable {MANIFEST} ({error}); run {command}.") \
+                from error
+        held = manifest.get("target", "normalised")
+        if held != self.depth_target:
+            raise DatasetError(f"Pseudo-depth cache {folder} holds '{held}' targets, not '{self.depth_target}': "
+                               f"a cache of one kind is never read as another. Run {command}.")
+        return float(manifest.get("scale", 1 / DEPTH_MAX_CODE))
 
     def _check_files(self) -> None:
         for image_id in self.ids:
@@ -153,10 +181,11 @@ class VOCDepth(torch.utils.data.Dataset):
         if self.teacher is not None:
             missing = [i for i in self.ids if not self.depth_path(i).exists()]
             if missing:
+                target = "" if self.depth_target == "normalised" else f" --depth-target {self.depth_target}"
                 raise DatasetError(
                     f"{len(missing)} of {len(self.ids)} '{self.split}' images have no pseudo depth in "
-                    f"{depth_dir(self.root, self.teacher)} (first: {missing[0]}). Run "
-                    f"`python -m mdseg depth --root {self.root} --teacher {self.teacher} --split {self.split}`."
+                    f"{depth_dir(self.root, self.teacher, self.depth_target)} (first: {missing[0]}). Run "
+                    f"`python -m mdseg depth --root {self.root} --teacher {self.teacher} --split {self.split}{target}`."
                 )
 
     def image_path(self, image_id: str) -> Path:
@@ -169,7 +198,7 @@ class VOCDepth(torch.utils.data.Dataset):
         return self.base / "SegmentationObject" / f"{image_id}.png"
 
     def depth_path(self, image_id: str) -> Path:
-        return depth_dir(self.root, self.teacher) / f"{image_id}.png"
+        return depth_dir(self.root, self.teacher, self.depth_target) / f"{image_id}.png"
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -195,7 +224,7 @@ class VOCDepth(torch.utils.data.Dataset):
             "id": image_id,
         }
         if self.teacher is not None:
-            depth = read_depth(self.depth_path(image_id))
+            depth = read_depth(self.depth_path(image_id), self.depth_scale)
             if depth.shape != mask.shape:
                 raise DatasetError(
                     f"Pseudo depth {self.depth_path(image_id)} is {depth.shape[::-1]} but the image is "

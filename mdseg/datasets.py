@@ -56,6 +56,12 @@ def prepare_synthetic(root: str | Path, spec: SyntheticSpec, progress: bool = Tr
     return base
 
 
+def default_split(root: str | Path) -> str:
+    """``train`` when the tree has it, else its first split (e.g. ``val`` for the VOC samples)."""
+    splits = sorted(p.stem for p in (find_voc(root) / "ImageSets" / "Segmentation").glob("*.txt"))
+    return "train" if "train" in splits or not splits else splits[0]
+
+
 def class_histogram(root: str | Path, split: str) -> np.ndarray:
     """Labelled pixels per class over a split: int64 (num_classes,)."""
     base = find_voc(root)

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
+import time
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import torch
@@ -11,15 +12,16 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from . import checkpoint, distributed, train
+from .arrays import ArraySplit
 from .data import VOCDepth, eval_transforms, find_voc, train_transforms
 from .datasets import prepare_synthetic
 from .device import pick_device
 from .model import MultiDecoderUNet
 from .profiles import Profile
 from .report import results_markdown, summarize
-from .schedule import Schedule, get_recipe
+from .schedule import WEIGHT_MARK, Schedule, get_recipe
 from .schedule import recipes as all_recipes
-from .teachers import generate
+from .pseudo_depth import generate
 
 
 def prepare_data(profile: Profile, with_depth: bool, progress: bool = True) -> Path:
@@ -31,15 +33,23 @@ def prepare_data(profile: Profile, with_depth: bool, progress: bool = True) -> P
         find_voc(root)
     if with_depth:
         for split in ("train", "val"):
-            generate(root, profile.teacher, split=split, progress=progress)
+            generate(root, profile.teacher, split=split, progress=progress, target=profile.depth_target)
     return root
 
 
-def datasets(profile: Profile, with_depth: bool) -> tuple[VOCDepth, VOCDepth]:
-    """Train and val datasets of a profile with its transforms."""
+def datasets(profile: Profile, with_depth: bool) -> tuple[VOCDepth | ArraySplit, VOCDepth | ArraySplit]:
+    """Train and val datasets of a profile with its transforms (or its array path)."""
     teacher = profile.teacher if with_depth else None
-    train_set = VOCDepth(profile.data_root, "train", teacher, train_transforms(profile.crop_size, profile.scale))
-    val_set = VOCDepth(profile.data_root, "val", teacher, eval_transforms(profile.eval_size))
+    units = {"depth_target": profile.depth_target}
+    if profile.data_path == "arrays":
+        return (ArraySplit(VOCDepth(profile.data_root, "train", teacher, **units), profile.eval_size,
+                           profile.crop_size, profile.scale),
+                ArraySplit(VOCDepth(profile.data_root, "val", teacher, **units), profile.eval_size))
+    if profile.data_path != "loader":
+        raise ValueError(f"Unknown data_path '{profile.data_path}' in profile '{profile.name}': use loader or arrays.")
+    train_set = VOCDepth(profile.data_root, "train", teacher, train_transforms(profile.crop_size, profile.scale),
+                         **units)
+    val_set = VOCDepth(profile.data_root, "val", teacher, eval_transforms(profile.eval_size), **units)
     return train_set, val_set
 
 
@@ -48,21 +58,36 @@ def build_model(profile: Profile) -> MultiDecoderUNet:
                             decoder_channels=profile.decoder_channels)
 
 
+def runs_root(profile: Profile) -> Path:
+    """Default folder of a profile's runs: ``runs/<profile>``, or ``runs/<profile>-<target>`` for
+    a depth target other than normalised (so runs of other units never meet)."""
+    target = "" if profile.depth_target == "normalised" else f"-{profile.depth_target}"
+    return Path("runs") / f"{profile.name}{target}"
+
+
 def run_dir(out: str | Path, recipe: str, seed: int) -> Path:
     """``out/<recipe with '/' as '__'>/seed<k>``."""
     return Path(out) / recipe.replace("/", "__").replace(">", "") / f"seed{seed}"
 
 
+NOT_IDENTITY = ("about", "seeds", "recipes", "depth_weights", "diagnose_every")  # they do not change a run's result
+
+
 def train_recipe(profile: Profile, recipe: str | Schedule, seed: int = 0, out: str | Path | None = None,
-                 device: str | None = None, progress: bool = True, diagnose_every: int = 0) -> dict:
-    """Train one recipe with one seed (resuming or reusing what ``out`` already holds);
-    ``diagnose_every`` > 0 also logs gradient diagnostics (see :mod:`mdseg.multitask`)."""
-    schedule = recipe if isinstance(recipe, Schedule) else get_recipe(recipe, profile.stage_epochs)
-    folder = Path(out) if out else run_dir(f"runs/{profile.name}", schedule.name, seed)
-    # what determines this run's result (the profile's seed and recipe lists do not)
-    trained_with = {k: v for k, v in asdict(profile).items() if k not in ("seeds", "recipes")}
+                 device: str | None = None, progress: bool = True, diagnose_every: int | None = None) -> dict:
+    """Train one recipe with one seed (resuming or reusing what ``out`` already holds).
+    Gradient diagnostics (see :mod:`mdseg.multitask`) are logged every ``diagnose_every`` steps
+    (default: the profile's; off under torch.distributed); they never change the result."""
+    schedule = recipe if isinstance(recipe, Schedule) else get_recipe(recipe, profile.stage_epochs,
+                                                                      depth_weight=profile.depth_weight)
+    folder = Path(out) if out else run_dir(runs_root(profile), schedule.name, seed)
+    diagnose_every = profile.diagnose_every if diagnose_every is None else diagnose_every
+    if distributed.world()[1] > 1:
+        diagnose_every = 0  # diagnostics need a single process
+    # what determines this run's result (the profile's seed and recipe lists, for example, do not)
+    trained_with = {k: v for k, v in asdict(profile).items() if k not in NOT_IDENTITY}
     settings = {"profile": trained_with, "schedule": schedule.name, "seed": seed,
-                "stages": [asdict(s) for s in schedule.stages], "diagnose_every": diagnose_every}
+                "stages": [asdict(s) for s in schedule.stages]}
     config_path = folder / "config.json"
     if config_path.exists():
         stored = json.loads(config_path.read_text())
@@ -82,8 +107,8 @@ def train_recipe(profile: Profile, recipe: str | Schedule, seed: int = 0, out: s
     torch.manual_seed(seed)
     model = build_model(profile)
     train_set, val_set = datasets(profile, schedule.uses_depth)
-    config = train.TrainConfig(lr=profile.lr, batch_size=profile.batch_size, num_workers=profile.num_workers,
-                               seed=seed, device=device, depth_loss=profile.depth_loss,
+    config = train.TrainConfig(lr=profile.lr, lr_schedule=profile.lr_schedule, batch_size=profile.batch_size,
+                               num_workers=profile.num_workers, seed=seed, device=device, depth_loss=profile.depth_loss,
                                focal_gamma=profile.focal_gamma, progress=progress, diagnose_every=diagnose_every)
     result = train.run(model, schedule, train_set, val_set, folder, config)
     return {**result, "seed": seed, "run_dir": str(folder)}
@@ -131,12 +156,127 @@ def export_checkpoint(path: str | Path, out: str | Path | None = None, size: int
     return written + [onnx_path]
 
 
+@dataclass
+class Plan:
+    """What a training cell or command is about to do: the runs it will train (``todo``, with the
+    epochs each still needs), how many are already finished, and an estimate of the time."""
+
+    profile: str
+    todo: list[tuple[str, int, int, int]]  # (recipe, seed, epochs left, epochs in all)
+    finished: int
+    seconds: float
+
+    def __str__(self) -> str:
+        if not self.todo:
+            return f"All {self.finished} runs are already finished in this profile ('{self.profile}'): nothing to train."
+        resumed = sum(1 for r in self.todo if r[2] < r[3])
+        return (f"Training {len(self.todo)} run{'s' if len(self.todo) > 1 else ''} of profile '{self.profile}' "
+                f"({self.finished} already finished and reused{f', {resumed} resumed' if resumed else ''}): "
+                f"about {format_duration(self.seconds)} on this machine (estimated from timed training steps).")
+
+
+def format_duration(seconds: float) -> str:
+    """``45 s``, ``12 min``, ``2.5 h``."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def step_seconds(profile: Profile, device: str | None = None, steps: int = 2) -> dict[tuple[str, ...], float]:
+    """Measured seconds of one training step (forward, backward, Adam) of the profile's model on
+    this machine, per set of active decoders, after a warm-up step. Random data: a cost, not a result."""
+    dev = pick_device(device)
+    model = MultiDecoderUNet(profile.encoder, encoder_weights=None, decoder_channels=profile.decoder_channels).to(dev)
+    x = torch.randn(profile.batch_size, 3, profile.crop_size, profile.crop_size, device=dev)
+    y = torch.randint(0, model.num_classes, (profile.batch_size, profile.crop_size, profile.crop_size), device=dev)
+    optimizer = torch.optim.Adam(model.parameters(), 1e-4)
+    out = {}
+    for tasks in (("seg",), ("depth",), ("seg", "depth")):
+        times = []
+        for _ in range(steps + 1):
+            _sync(dev)
+            start = time.perf_counter()
+            pred = model(x, tasks=tasks)
+            loss = sum(torch.nn.functional.cross_entropy(pred[t], y) if t == "seg" else pred[t].square().mean()
+                       for t in tasks)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            _sync(dev)
+            times.append(time.perf_counter() - start)
+        out[tasks] = min(times[1:])
+    return out
+
+
+def plan(profile: Profile, out: str | Path, recipes: list[str] | None = None, seeds: list[int] | None = None,
+         device: str | None = None) -> Plan:
+    """The :class:`Plan` of ``reproduce(profile, out, seeds, recipes)``: which runs are finished
+    (reused), which will train or resume, and how long that should take here."""
+    names = list(dict.fromkeys(get_recipe(n, profile.stage_epochs, depth_weight=profile.depth_weight).name
+                               for n in recipes or profile.recipes or all_recipes(profile.stage_epochs)))
+    todo, finished = [], 0
+    for name, seed in ((n, s) for n in names for s in (seeds or profile.seeds)):
+        folder = run_dir(out, name, seed)
+        if (folder / train.RESULT).exists():
+            finished += 1
+            continue
+        schedule = get_recipe(name, profile.stage_epochs, depth_weight=profile.depth_weight)
+        done = 0
+        if (folder / train.CHECKPOINT).exists():
+            meta = checkpoint.read_meta(folder / train.CHECKPOINT)
+            done = sum(s.epochs for s in schedule.stages[:meta["stage"]]) + meta["epoch"]
+        todo.append((name, seed, schedule.epochs - done, schedule.epochs))
+    seconds = 0.0
+    if todo:
+        cost = step_seconds(profile, device)
+        images = profile.synthetic.n_train if profile.synthetic else 1464  # VOC 2012 train
+        val_images = profile.synthetic.n_val if profile.synthetic else 1449
+        steps = images // profile.batch_size
+        for name, _, left, _ in todo:
+            stages = get_recipe(name, profile.stage_epochs, depth_weight=profile.depth_weight).stages
+            per_epoch = [cost[tuple(sorted(s.tasks, reverse=True))] * steps for s in stages for _ in range(s.epochs)]
+            seconds += sum(per_epoch[len(per_epoch) - left:])
+            seconds += left * val_images / profile.batch_size * cost[("seg",)] / 3  # evaluation: forward only
+        seconds *= 1.15  # data loading and logging
+    return Plan(profile.name, todo, finished, seconds)
+
+
+@dataclass
+class Results:
+    """What :func:`reproduce` returns: ``summary`` (recipe -> budget, paper numbers and each
+    metric's mean, std and per-seed values; see :func:`mdseg.report.summarize`), the runs behind
+    it, and the Markdown table as a rendering (``str(results)``; notebooks display it)."""
+
+    profile: str
+    summary: dict[str, dict]
+    runs: dict[str, list[dict]]
+    title: str = ""
+
+    def markdown(self) -> str:
+        return results_markdown(self.summary, self.title)
+
+    def __str__(self) -> str:
+        return self.markdown()
+
+    def _repr_markdown_(self) -> str:
+        return self.markdown()
+
+
 def reproduce(profile: Profile, out: str | Path, seeds: list[int] | None = None, recipes: list[str] | None = None,
-              device: str | None = None, progress: bool = True, report: str = "results", detail: bool = True) -> str:
+              device: str | None = None, progress: bool = True, report: str = "results",
+              detail: bool = True) -> Results:
     """Run recipes x seeds (reusing finished runs under ``out``), write ``<report>.json`` and
-    ``<report>.md`` there; returns the Markdown table. A progress bar counts runs; ``detail``
+    ``<report>.md`` there and return the :class:`Results`. A progress bar counts runs; ``detail``
     adds each run's per-epoch bars and lines (notebooks turn it off to keep output small)."""
-    names = list(recipes or profile.recipes or all_recipes(profile.stage_epochs))
+    names = list(dict.fromkeys(get_recipe(n, profile.stage_epochs, depth_weight=profile.depth_weight).name
+                               for n in recipes or profile.recipes or all_recipes(profile.stage_epochs)))
     seeds = list(seeds or profile.seeds)
     runs: dict[str, list[dict]] = {name: [] for name in names}
     jobs = tqdm([(n, s) for n in names for s in seeds], desc=f"reproduce [{profile.name}]", unit="run",
@@ -144,9 +284,34 @@ def reproduce(profile: Profile, out: str | Path, seeds: list[int] | None = None,
     for name, seed in jobs:
         jobs.set_postfix_str(f"{name} seed {seed}")
         runs[name].append(train_recipe(profile, name, seed, run_dir(out, name, seed), device, progress and detail))
-    summary = summarize(runs)
+    results = Results(profile.name, summarize(runs), runs, f"Results, profile '{profile.name}' (ours beside the paper's)")
     out = Path(out)
-    (out / f"{report}.json").write_text(json.dumps({"profile": profile.name, "recipes": summary}, indent=1))
-    table = results_markdown(summary, f"Results, profile '{profile.name}' (ours beside the paper's)")
-    (out / f"{report}.md").write_text(table + "\n")
-    return table
+    (out / f"{report}.json").write_text(json.dumps({"profile": profile.name, "recipes": results.summary}, indent=1))
+    (out / f"{report}.md").write_text(results.markdown() + "\n")
+    return results
+
+
+def failure_suite(profile: Profile, targets: tuple[str, ...] = ("normalised", "metric"),
+                  weights: tuple[float, ...] | None = None, recipes: list[str] | None = None,
+                  seeds: list[int] | None = None, device: str | None = None, progress: bool = True) -> dict[str, Results]:
+    """Why does naive joint training fail? For each depth target: naive joint training at each
+    depth weight (default: the profile's ``depth_weights``) beside the baseline, and the profile's
+    Table 3 recipes at the paper's weight. Runs go to each target's :func:`runs_root` (shared with
+    the notebooks); the baseline, which has no depth, trains once. Returns ``{target: Results}``."""
+    names = [n for n in (recipes or profile.recipes or all_recipes(profile.stage_epochs)) if n != "single-decoder"]
+    naive = [f"naive-joint{WEIGHT_MARK}{w:g}" for w in (weights or profile.depth_weights)]
+    out = {}
+    baseline = None
+    for target in targets:
+        units = replace(profile, depth_target=target)
+        wanted = (["single-decoder"] if baseline is None else []) + list(dict.fromkeys(naive + names))
+        if progress:
+            tqdm.write(str(plan(units, runs_root(units), wanted, seeds, device)))
+        results = reproduce(units, runs_root(units), seeds, wanted, device, progress, report="failure", detail=False)
+        if baseline is None:
+            baseline = results.runs["single-decoder"]
+        else:
+            results.runs = {"single-decoder": baseline, **results.runs}
+            results.summary = summarize(results.runs)
+        out[target] = results
+    return out

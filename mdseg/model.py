@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from .hub import offline_unless_reachable
+from .pretrain import SYNTHETIC, load_encoder
 from .voc import NUM_CLASSES
 
 TASKS = ("seg", "depth")
@@ -16,9 +17,14 @@ DECODER_CHANNELS = (256, 128, 64, 32, 16)
 
 def _unet(encoder_name: str, encoder_weights: str | None, classes: int,
           decoder_channels: tuple[int, ...]) -> smp.Unet:
-    """An ``smp.Unet``; a failed weight download becomes an error that says what to do."""
-    if encoder_weights is None:
-        return smp.Unet(encoder_name, encoder_weights=None, classes=classes, decoder_channels=decoder_channels)
+    """An ``smp.Unet`` with ``encoder_weights``: ``None`` (random init), ``"synthetic"`` (the
+    shipped offline pretrained weights, see :mod:`mdseg.pretrain`) or an smp name such as
+    ``"imagenet"``; a failed weight download becomes an error that says what to do."""
+    if encoder_weights is None or encoder_weights == SYNTHETIC:
+        unet = smp.Unet(encoder_name, encoder_weights=None, classes=classes, decoder_channels=decoder_channels)
+        if encoder_weights == SYNTHETIC:
+            load_encoder(unet.encoder, encoder_name)
+        return unet
     with offline_unless_reachable() as online:
         try:
             return smp.Unet(encoder_name, encoder_weights=encoder_weights, classes=classes,
@@ -27,8 +33,10 @@ def _unet(encoder_name: str, encoder_weights: str | None, classes: int,
             where = "the hub is unreachable (offline)" if not online else f"{type(error).__name__}: {error}"
             raise RuntimeError(
                 f"Could not load '{encoder_weights}' weights for encoder '{encoder_name}': {where}. "
-                "Use encoder_weights=None (random init, e.g. --encoder-weights none), or download the weights "
-                "once with network (they are cached under ~/.cache/huggingface) and rerun with HF_HUB_OFFLINE=1."
+                "Offline, use --encoder-weights synthetic (the shipped stand-in, pretrained on synthetic scenes; "
+                "encoder_weights='synthetic' in Python) or --encoder-weights none (random init; encoder_weights=None); "
+                "or download the weights once with network (they are cached "
+                "under ~/.cache/huggingface) and rerun with HF_HUB_OFFLINE=1."
             ) from error
 
 

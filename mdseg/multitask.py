@@ -2,8 +2,8 @@
 
 * :func:`encoder_gradients` / :func:`gradient_stats`: what each task asks of the shared encoder
   (gradient norms and their cosine similarity), logged by the training loop when asked;
-  :func:`summarize_diagnostics` / :func:`diagnostics_markdown` / :func:`read_diagnostics`
-  condense those logs per run and say which explanation of a failure they fit.
+  :func:`summarize_diagnostics` condenses those logs per run (tables and sentences about them:
+  :mod:`mdseg.report`).
 * :class:`UncertaintyWeighting`: Kendall, Gal & Cipolla (CVPR 2018), learned task weights.
 * :func:`pcgrad`: Yu et al. (NeurIPS 2020), project conflicting task gradients on the encoder.
 """
@@ -15,7 +15,6 @@ import statistics
 import torch
 from torch import nn
 
-from .report import format_stat, mean_std
 
 REGRESSION_TASKS = ("depth",)
 
@@ -66,47 +65,6 @@ def summarize_diagnostics(records: list[dict]) -> dict[str, float]:
             "grad_ratio": math.exp(statistics.fmean(math.log(r["grad_ratio_seg_depth"]) for r in both)),
             "cosine": statistics.fmean(r["grad_cosine"] for r in both),
             "conflict": statistics.fmean(float(r["grad_cosine"] < 0) for r in both)}
-
-
-def diagnostics_markdown(runs: dict[str, list[dict[str, float]]]) -> str:
-    """A Markdown table of :func:`summarize_diagnostics` results, mean ± sample std over the
-    summaries (one per seed) given for each run name."""
-    columns = [("loss_seg", "L_seg", "{:.3f}"), ("loss_depth", "L_depth", "{:.4f}"),
-               ("loss_ratio", "L_seg / L_depth", "{:.1f}"), ("grad_ratio", "grad ratio seg/depth", "{:.2f}"),
-               ("cosine", "cosine", "{:+.3f}"), ("conflict", "steps in conflict", "{:.0%}")]
-    lines = ["| run | seeds | " + " | ".join(title for _, title, _ in columns) + " |",
-             "|---|---|" + "---|" * len(columns)]
-    for name, summaries in runs.items():
-        done = [s for s in summaries if s["steps"]]
-        cells = [format_stat(mean_std([s[key] for s in done]), fmt) if done else "-" for key, _, fmt in columns]
-        lines.append(f"| {name} | {len(summaries)} | " + " | ".join(cells) + " |")
-    return "\n".join(lines + ["", "Over the diagnosed steps where both tasks train the encoder; gradient ratio of "
-                                "the weighted terms (geometric mean); mean ± sample std over seeds."])
-
-
-def read_diagnostics(name: str, summaries: list[dict[str, float]]) -> str:
-    """Sentences on what a run's diagnostics (one :func:`summarize_diagnostics` per seed) say
-    about the usual explanations of a joint-training failure: loss scale / gradient magnitude
-    (which task's gradient dominates the shared encoder) and gradient conflict."""
-    done = [s for s in summaries if s["steps"]]
-    if not done:
-        return f"{name}: no diagnosed step had both tasks training the encoder."
-    mean = {k: statistics.fmean(s[k] for s in done) for k in ("loss_ratio", "grad_ratio", "cosine", "conflict")}
-    g, seeds = mean["grad_ratio"], f"{len(done)} seed{'s' if len(done) > 1 else ''}"
-    if g >= 1:
-        scale = (f"the weighted segmentation gradient on the encoder is {g:.1f}x the depth one (L_seg is "
-                 f"{mean['loss_ratio']:.1f}x L_depth), so depth cannot be swamping the encoder: the loss-scale "
-                 "explanation, with depth dominating, does not fit")
-    else:
-        scale = (f"the weighted depth gradient on the encoder is {1 / g:.1f}x the segmentation one: depth dominates "
-                 "the shared encoder, as the loss-scale explanation says")
-    if mean["conflict"] < 0.5 and mean["cosine"] > 0:
-        conflict = (f"the two gradients mostly agree (mean cosine {mean['cosine']:+.3f}, conflict in "
-                    f"{mean['conflict']:.0%} of steps), so gradient conflict is not the main story")
-    else:
-        conflict = (f"the two gradients conflict in {mean['conflict']:.0%} of steps (mean cosine "
-                    f"{mean['cosine']:+.3f}), as the conflict explanation says")
-    return f"{name} ({seeds}): {scale}; {conflict}."
 
 
 def pcgrad(grads: list[torch.Tensor]) -> torch.Tensor:

@@ -1,21 +1,24 @@
 """Profiles: every size and hyper-parameter that differs between CI, a laptop CPU and a GPU.
 
-Pick one with ``--profile`` or the ``MDSEG_PROFILE`` environment variable (default ``cpu``).
+Pick one with ``--profile`` or the ``MDSEG_PROFILE`` environment variable (default ``cpu``);
+``MDSEG_SEEDS`` (e.g. ``0`` or ``0,1,2``) overrides its seeds in notebooks.
 """
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, replace
 
 from .synthetic import SyntheticSpec
 
 ENV_VAR = "MDSEG_PROFILE"
+SEEDS_VAR = "MDSEG_SEEDS"
 
 
 @dataclass(frozen=True)
 class Profile:
     """Attributes:
-        name: ``ci``, ``cpu`` or ``gpu``.
+        name: ``ci``, ``cpu``, ``colab`` or ``gpu``; about: what it is for, in one line.
         data_root: default folder holding ``VOCdevkit``.
         synthetic: how to generate the data, or ``None`` for real VOC.
         teacher: pseudo-depth teacher (see :mod:`mdseg.teachers`).
@@ -24,11 +27,20 @@ class Profile:
         crop_size: training crop; eval_size: evaluation letterbox size;
         scale: random-resize range of the shorter side, in crop sizes.
         batch_size, stage_epochs (epochs of every schedule stage), lr (Adam), seeds.
+        lr_schedule: ``constant`` (the paper) or ``cosine`` per stage (:func:`mdseg.schedule.learning_rate`).
+        depth_target: pseudo-depth units, ``normalised``, ``metric`` or ``disparity`` (:mod:`mdseg.pseudo_depth`).
+        depth_weight: ``w`` of the joint stages' ``(1 - w) L_seg + w L_depth`` (paper: 0.15).
+        depth_weights: the weights notebook 06 and ``reproduce --suite failure`` try for naive joint training.
+        diagnose_every: log gradient diagnostics every N steps of runs that train both tasks (0 = off;
+            single process only; they observe without changing training).
         recipes: recipes ``reproduce`` runs by default.
-        num_workers: data-loader worker processes.
+        num_workers: data-loader worker processes (v2 path).
+        data_path: ``loader`` (torchvision v2 transforms per sample on the CPU) or ``arrays`` (each
+            split decoded once, batches augmented on the device; see :mod:`mdseg.arrays`).
     """
 
     name: str
+    about: str
     data_root: str
     synthetic: SyntheticSpec | None
     teacher: str
@@ -39,41 +51,72 @@ class Profile:
     batch_size: int
     stage_epochs: int
     lr: float = 1e-4
+    lr_schedule: str = "constant"
     seeds: tuple[int, ...] = (0,)
     recipes: tuple[str, ...] | None = None  # None = all of Tables 2 and 3
     num_workers: int = 0
+    data_path: str = "loader"
     depth_loss: str = "mse"
+    depth_target: str = "normalised"
+    depth_weight: float = 0.15
+    depth_weights: tuple[float, ...] = (0.01, 0.05, 0.15, 0.5)
+    diagnose_every: int = 0
     focal_gamma: float = 2.0
     decoder_channels: tuple[int, ...] = (256, 128, 64, 32, 16)
     scale: tuple[float, float] = (0.5, 2.0)
 
 
 PROFILES: dict[str, Profile] = {
-    # tiny: seconds per run on a 2-core CPU; numbers are smoke, not science
+    # every notebook in minutes on a 2-core CPU: a smoke test of the whole pipeline
     "ci": Profile(
-        name="ci", data_root="data/synthetic-ci",
-        synthetic=SyntheticSpec(n_train=96, n_val=32, size=64, seed=0),
-        teacher="simulated", encoder="resnet18", encoder_weights=None,
-        crop_size=64, eval_size=64, batch_size=16, stage_epochs=1, lr=1e-3, seeds=(0,),
-        decoder_channels=(64, 32, 16, 16, 8), scale=(0.75, 1.5),
+        name="ci", about="smoke test, minutes for all notebooks on a CPU; its numbers only show that the "
+                         "pipeline runs", data_root="data/synthetic-ci",
+        synthetic=SyntheticSpec(n_train=256, n_val=64, size=64, seed=0),
+        teacher="simulated", encoder="tu-resnet10t", encoder_weights="synthetic",
+        crop_size=64, eval_size=64, batch_size=16, stage_epochs=1, lr=1e-3, lr_schedule="cosine", seeds=(0,),
+        scale=(0.75, 1.5), data_path="arrays", diagnose_every=4, depth_weights=(0.05, 0.5),
         recipes=("single-decoder", "naive-joint", "depth-first/copy/s->b", "semantic-first/copy/d->b"),
     ),
-    # a laptop CPU: learning curves that mean something in minutes per recipe
+    # a laptop CPU: the story offline, on VOC-like synthetic scenes, from an encoder pretrained offline
     "cpu": Profile(
-        name="cpu", data_root="data/synthetic",
-        synthetic=SyntheticSpec(n_train=1600, n_val=200, size=96, seed=0),
-        teacher="simulated", encoder="resnet18", encoder_weights=None,
-        crop_size=96, eval_size=96, batch_size=16, stage_epochs=3, lr=1e-3, seeds=(0, 1, 2),
-        decoder_channels=(128, 64, 32, 16, 16), scale=(0.75, 1.5),
+        name="cpu", about="the story offline on a laptop CPU: synthetic VOC-like scenes, simulated depth teacher, "
+                          "encoder pretrained on other synthetic scenes", data_root="data/synthetic",
+        synthetic=SyntheticSpec(n_train=1600, n_val=300, size=64, seed=0),
+        teacher="simulated", encoder="tu-resnet10t", encoder_weights="synthetic",
+        crop_size=64, eval_size=64, batch_size=16, stage_epochs=2, lr=1e-3, lr_schedule="cosine", seeds=(0, 1, 2),
+        scale=(0.75, 1.5), data_path="arrays", diagnose_every=4,
+    ),
+    # the paper's setting sized for one free Colab session (a T4): one seed, the recipes the story needs
+    "colab": Profile(
+        name="colab", about="the paper's setting in one Colab session (T4, 16 GB): VOC 2012, DINOv2 pseudo depth, "
+                            "ImageNet ResNet50, 256 px crops, 4 epochs per stage, one seed, 4 recipes",
+        data_root="data/voc", synthetic=None, teacher="dpt-dinov2", encoder="resnet50", encoder_weights="imagenet",
+        crop_size=256, eval_size=320, batch_size=16, stage_epochs=4, lr=1e-4, seeds=(0,), num_workers=2,
+        data_path="arrays",
+        recipes=("single-decoder", "naive-joint", "depth-first/copy/s->b", "semantic-first/copy/d->b"),
     ),
     # the paper: VOC 2012, ResNet50 ImageNet encoder, DINOv2 pseudo depth, Adam 1e-4
     "gpu": Profile(
-        name="gpu", data_root="data/voc", synthetic=None,
+        name="gpu", about="the paper on a GPU: PASCAL VOC 2012, DINOv2 pseudo depth, ImageNet ResNet50, "
+                          "30 epochs per stage", data_root="data/voc", synthetic=None,
         teacher="dpt-dinov2", encoder="resnet50", encoder_weights="imagenet",
         crop_size=384, eval_size=512, batch_size=16, stage_epochs=30, lr=1e-4, seeds=(0, 1, 2),
-        num_workers=8,
+        num_workers=8, data_path="arrays",
     ),
 }
+
+
+def from_environment(default: str = "cpu") -> Profile:
+    """The profile named by ``$MDSEG_PROFILE`` (else ``default``) with the seeds of ``$MDSEG_SEEDS``
+    when set (numbers separated by commas or spaces)."""
+    text = os.environ.get(SEEDS_VAR, "").strip()
+    seeds = None
+    if text:
+        try:
+            seeds = tuple(int(s) for s in re.split(r"[,\s]+", text))
+        except ValueError:
+            raise ValueError(f"${SEEDS_VAR} must be seed numbers such as '0' or '0,1,2', not {text!r}.") from None
+    return get_profile(os.environ.get(ENV_VAR) or default, seeds=seeds)
 
 
 def get_profile(name: str | None = None, **overrides) -> Profile:

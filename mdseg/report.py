@@ -2,8 +2,11 @@
 from __future__ import annotations
 
 import math
+import warnings
+from dataclasses import dataclass
 
 import numpy as np
+from scipy import stats
 
 # Kim, Kim & Lee (2024). "iIoU" is the paper's name; see PAPER.md for why its definition is unclear.
 PAPER: dict[str, dict[str, float]] = {
@@ -47,6 +50,10 @@ def summarize(runs: dict[str, list[dict]]) -> dict[str, dict]:
         entry = {"seeds": [r.get("seed") for r in results], "budget": results[0]["budget"], "paper": PAPER.get(recipe)}
         for metric in METRICS:
             entry[metric] = mean_std([r["metrics"].get(metric, float("nan")) for r in results])
+        per_class = np.array([r["metrics"].get("per_class_iou", []) for r in results], dtype=float)
+        with warnings.catch_warnings():  # a class absent from every seed stays NaN
+            warnings.simplefilter("ignore", RuntimeWarning)
+            entry["per_class_iou_mean"] = np.nanmean(per_class, 0).tolist() if per_class.size else []
         out[recipe] = entry
     return out
 
@@ -55,37 +62,282 @@ def _paper(value: float | None) -> str:
     return "-" if value is None else f"{value:.4f}"
 
 
-def results_markdown(summary: dict[str, dict], title: str = "") -> str:
-    """A Markdown table: our mean ± std over seeds beside the paper's number for each recipe."""
+def results_markdown(summary: dict[str, dict], title: str = "", baseline: str = "single-decoder") -> str:
+    """A Markdown table: our mean ± std over seeds beside the paper's number for each recipe, and
+    each recipe's mIoU against ``baseline`` (when present) as :meth:`Comparison.cell`."""
+    against = baseline in summary
     lines = [f"## {title}", ""] if title else []
     lines += [
-        "| recipe | epochs (seg / depth / total) | seeds | mIoU | paper mIoU | fg mIoU | iIoU (inst.) | paper iIoU | acc | paper acc |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| recipe | epochs (seg / depth / total) | seeds | mIoU | paper mIoU |"
+        + (f" mIoU vs {baseline} |" if against else "") + " fg mIoU | iIoU (inst.) | paper iIoU | acc | paper acc |",
+        "|---|---|---|---|---|" + ("---|" if against else "") + "---|---|---|---|---|",
     ]
     for recipe, e in summary.items():
         b, p = e["budget"], e["paper"] or {}
+        versus = ("-" if recipe == baseline else comparison(summary, recipe, baseline).cell()) if against else None
         lines.append(
             f"| {recipe} | {b['seg_epochs']} / {b['depth_epochs']} / {b['epochs']} | {len(e['seeds'])} | "
-            f"{format_stat(e['mIoU'])} | {_paper(p.get('mIoU'))} | {format_stat(e['fg_mIoU'])} | {format_stat(e['iIoU'])} | "
+            f"{format_stat(e['mIoU'])} | {_paper(p.get('mIoU'))} | " + (f"{versus} | " if against else "")
+            + f"{format_stat(e['fg_mIoU'])} | {format_stat(e['iIoU'])} | "
             f"{_paper(p.get('iIoU'))} | {format_stat(e['acc'])} | {_paper(p.get('acc'))} |"
         )
     lines += ["", "mIoU over 21 classes; fg mIoU over the 20 object classes (the paper's written 'iIoU' definition); "
-              "iIoU (inst.) is Cityscapes' instance-weighted IoU. Mean ± sample std over seeds."]
+              "iIoU (inst.) is Cityscapes' instance-weighted IoU. Mean ± sample std over seeds. "
+              + (f"Against {baseline}: 'better' / 'worse' only where a two-sided Welch t-test over seeds gives "
+                 f"p < {SIGNIFICANCE}; one seed is never called a gain." if against else "")]
     return "\n".join(lines)
 
 
-def compare(summary: dict[str, dict], recipe: str, baseline: str, metric: str = "mIoU") -> str:
-    """One sentence comparing two recipes on ``metric``, stating whether the difference is
-    larger than the spread over seeds (it is never called significant with one seed)."""
-    a, b = summary[recipe][metric], summary[baseline][metric]
-    diff = a["mean"] - b["mean"]
-    n = min(len(a["values"]), len(b["values"]))
-    if n < 2:
-        spread = "with one seed, so the spread is unknown"
+SIGNIFICANCE = 0.05  # level of the two-sided Welch t-test behind every "better" or "worse"
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """``recipe`` against ``baseline`` on one metric, with the test behind the verdict.
+
+    ``verdict`` is ``"better"`` / ``"worse"`` only when a two-sided Welch t-test (unequal
+    variances, :func:`scipy.stats.ttest_ind`) rejects equal means at ``level``; otherwise
+    ``"within seed noise"``. With fewer than two seeds on either side there is no test:
+    ``"one seed"``, never a gain. Identical values on every seed of both sides: ``"no spread"``.
+    With ``fixed``, the baseline is one number that does not depend on a seed (e.g. a
+    deterministic reference) and the test is a one-sample t-test of ``values`` against it.
+    """
+
+    recipe: str
+    baseline: str
+    metric: str
+    values: tuple[float, ...]
+    baseline_values: tuple[float, ...]
+    level: float = SIGNIFICANCE
+    fixed: bool = False
+
+    @property
+    def diff(self) -> float:
+        return float(np.mean(self.values) - np.mean(self.baseline_values))
+
+    @property
+    def p_value(self) -> float | None:
+        """Two-sided Welch p-value; ``None`` with fewer than two seeds on a side, NaN without spread."""
+        if len(self.values) < 2 or (len(self.baseline_values) < 2 and not self.fixed):
+            return None
+        if np.ptp(self.values) == 0 and np.ptp(self.baseline_values) == 0:
+            return math.nan
+        if self.fixed:
+            return float(stats.ttest_1samp(self.values, float(np.mean(self.baseline_values))).pvalue)
+        return float(stats.ttest_ind(self.values, self.baseline_values, equal_var=False).pvalue)
+
+    @property
+    def verdict(self) -> str:
+        p = self.p_value
+        if p is None:
+            return "one seed"
+        if math.isnan(p):
+            return "no spread"
+        if p < self.level:
+            return "better" if self.diff > 0 else "worse"
+        return "within seed noise"
+
+    def _side(self, values: tuple[float, ...], fixed: bool = False) -> str:
+        seeds = "fixed" if fixed else f"{len(values)} seed{'s' if len(values) > 1 else ''}"
+        return f"{format_stat(mean_std(list(values)))} ({seeds})"
+
+    @property
+    def test(self) -> str:
+        return "one-sample t-test" if self.fixed else "Welch's t-test"
+
+    def sentence(self) -> str:
+        """One sentence: both sides as mean ± std (n seeds), the difference, and the verdict with its test."""
+        head = (f"{self.recipe}: {self.metric} {self._side(self.values)} vs {self.baseline} "
+                f"{self._side(self.baseline_values, self.fixed)}, a difference of {self.diff:+.4f}")
+        p, verdict = self.p_value, self.verdict
+        if verdict == "one seed":
+            return f"{head}; one seed cannot separate a difference from seed noise, so it is not called a gain or a loss."
+        if verdict == "no spread":
+            return f"{head}; every seed gave the same value on both sides, so no test applies."
+        if verdict == "within seed noise":
+            return f"{head}: within seed noise ({self.test}, p = {p:.2f} >= {self.level})."
+        return f"{head}: {verdict} ({self.test}, p = {p:.2g} < {self.level})."
+
+    def cell(self) -> str:
+        """A short table cell: the difference and the verdict (with p when tested)."""
+        p = self.p_value
+        tested = f", p={p:.2g}" if p is not None and not math.isnan(p) else ""
+        return f"{self.diff:+.4f} ({self.verdict}{tested})"
+
+
+def comparison(summary: dict[str, dict], recipe: str, baseline: str, metric: str = "mIoU",
+               level: float = SIGNIFICANCE) -> Comparison:
+    """:class:`Comparison` of two recipes of a :func:`summarize` result."""
+    return Comparison(recipe, baseline, metric, tuple(summary[recipe][metric]["values"]),
+                      tuple(summary[baseline][metric]["values"]), level)
+
+
+def compare(summary: dict[str, dict], recipe: str, baseline: str, metric: str = "mIoU",
+            level: float = SIGNIFICANCE) -> str:
+    """:meth:`Comparison.sentence` of two recipes of a :func:`summarize` result."""
+    return comparison(summary, recipe, baseline, metric, level).sentence()
+
+
+def describe(summary: dict[str, dict], recipe: str, metric: str = "mIoU") -> str:
+    """One recipe's ``metric`` as mean ± std over its seeds, with each seed's value; one seed is
+    labelled as one seed."""
+    stat = summary[recipe][metric]
+    seeds = summary[recipe]["seeds"]
+    if len(stat["values"]) == 1:
+        return f"{recipe}: {metric} {stat['mean']:.4f} (one seed, {seeds[0]}: no spread is known)."
+    per_seed = ", ".join(f"{v:.4f}" for v in stat["values"])
+    return f"{recipe}: {metric} {format_stat(stat)} over {len(seeds)} seeds ({per_seed})."
+
+
+def ranking(summary: dict[str, dict], metric: str = "mIoU") -> str:
+    """The recipes ordered by mean ``metric``, saying that an order of means is not a result."""
+    ordered = sorted(summary, key=lambda r: -summary[r][metric]["mean"])
+    seeds = sorted({len(e[metric]["values"]) for e in summary.values()})
+    return (f"Ordered by mean {metric} ({'/'.join(map(str, seeds))} seed{'s' if seeds != [1] else ''} each): "
+            + ", ".join(f"{r} {summary[r][metric]['mean']:.4f}" for r in ordered)
+            + ". An order of means is not a result: only the tested comparisons say which differences hold.")
+
+
+# ----------------------------------------------------------------------------- diagnostics
+MIN_DIAGNOSED_STEPS = 20  # fewer measured steps than this and the diagnostics say nothing
+
+
+def diagnostics_markdown(runs: dict[str, list[dict[str, float]]]) -> str:
+    """A Markdown table of :func:`mdseg.multitask.summarize_diagnostics` results, mean ± sample
+    std over the summaries (one per seed) given for each run name, with the measured steps."""
+    columns = [("loss_seg", "L_seg", "{:.3f}"), ("loss_depth", "L_depth", "{:.4f}"),
+               ("loss_ratio", "L_seg / L_depth", "{:.2f}"), ("grad_ratio", "grad ratio seg/depth", "{:.2f}"),
+               ("cosine", "cosine", "{:+.3f}"), ("conflict", "steps in conflict", "{:.0%}")]
+    lines = ["| run | seeds | steps | " + " | ".join(title for _, title, _ in columns) + " |",
+             "|---|---|---|" + "---|" * len(columns)]
+    for name, summaries in runs.items():
+        done = [s for s in summaries if s["steps"]]
+        cells = [format_stat(mean_std([s[key] for s in done]), fmt) if done else "-" for key, _, fmt in columns]
+        lines.append(f"| {name} | {len(summaries)} | {sum(s['steps'] for s in summaries)} | " + " | ".join(cells) + " |")
+    return "\n".join(lines + ["", "Over the diagnosed steps where both tasks train the encoder; gradient ratio of "
+                                "the weighted terms (geometric mean); mean ± sample std over seeds."])
+
+
+def read_diagnostics(name: str, summaries: list[dict[str, float]], min_steps: int = MIN_DIAGNOSED_STEPS) -> str:
+    """What a run's diagnostics measured (one :func:`~mdseg.multitask.summarize_diagnostics` per
+    seed): which task's weighted gradient is larger on the shared encoder, and how often the two
+    conflict. With fewer than ``min_steps`` diagnosed steps in all, it says so instead."""
+    done = [s for s in summaries if s["steps"]]
+    steps = sum(s["steps"] for s in done)
+    if steps < min_steps:
+        return (f"{name}: {steps} diagnosed step{'s' if steps != 1 else ''} where both tasks train the encoder; "
+                f"at least {min_steps} are needed to say anything about loss scales or gradients.")
+    mean = {k: float(np.mean([s[k] for s in done])) for k in ("loss_ratio", "grad_ratio", "cosine", "conflict")}
+    g = mean["grad_ratio"]
+    if g >= 2:
+        scale = f"the weighted segmentation gradient on the shared encoder is {g:.1f}x the depth one: segmentation leads"
+    elif g <= 0.5:
+        scale = f"the weighted depth gradient on the shared encoder is {1 / g:.1f}x the segmentation one: depth leads"
     else:
-        noise = max(a["std"], b["std"])
-        spread = (f"{'larger' if abs(diff) > 2 * noise else 'not larger'} than twice the seed spread ({noise:.4f}) "
-                  f"over {n} seeds")
-    direction = "above" if diff > 0 else "below" if diff < 0 else "equal to"
-    return (f"{recipe}: {metric} {a['mean']:.4f} is {direction} {baseline}'s {b['mean']:.4f} "
-            f"by {abs(diff):.4f}, {spread}.")
+        scale = f"the two weighted gradients on the shared encoder are of similar size (seg/depth {g:.2f})"
+    agree = "mostly agree" if mean["conflict"] < 0.5 else "mostly conflict"
+    return (f"{name} ({len(done)} seed{'s' if len(done) > 1 else ''}, {steps} diagnosed steps): L_seg is "
+            f"{mean['loss_ratio']:.2f}x L_depth and {scale}; the two gradients {agree} (negative cosine in "
+            f"{mean['conflict']:.0%} of steps, mean cosine {mean['cosine']:+.3f}).")
+
+
+# ----------------------------------------------------------------------------- why naive joint training fails
+COLLAPSE = ("depth-first/copy/b", "depth-first/no-copy/b")  # the paper: mIoU 0.0136 and 0.0085
+
+
+def weights_markdown(suite: dict[str, dict[str, dict]], baseline: str = "single-decoder") -> str:
+    """Naive joint training at each depth weight, one column per depth target: mIoU mean ± std and
+    the test against ``baseline``. ``suite``: target -> :func:`summarize` result."""
+    targets = list(suite)
+    weights = sorted({_weight(n) for s in suite.values() for n in s if n.startswith(NAIVE_NAME)})
+    lines = ["| depth weight w | " + " | ".join(f"{t}: mIoU | {t}: vs {baseline}" for t in targets) + " |",
+             "|---|" + "---|---|" * len(targets)]
+    for w in weights:
+        cells = []
+        for t in targets:
+            name = _naive(w, suite[t])
+            cells += ([format_stat(suite[t][name]["mIoU"]), comparison(suite[t], name, baseline).cell()]
+                      if name else ["-", "-"])
+        lines.append(f"| {w:g}{' (paper)' if w == PAPER_WEIGHT else ''} | " + " | ".join(cells) + " |")
+    base = suite[targets[0]][baseline]["mIoU"]
+    return "\n".join(lines + ["", f"{baseline} (no depth): mIoU {format_stat(base)}. Naive joint training trains "
+                                  "(1 - w) L_seg + w L_depth from the start; Welch t-test over seeds, p < "
+                                  f"{SIGNIFICANCE}."])
+
+
+def table3_markdown(suite: dict[str, dict[str, dict]]) -> str:
+    """Tables 2 and 3 under each depth target beside the paper's mIoU."""
+    targets = list(suite)
+    names = [n for n in PAPER if all(n in s for s in suite.values())]
+    lines = ["| recipe | paper mIoU | " + " | ".join(f"{t}: mIoU" for t in targets) + " |",
+             "|---|---|" + "---|" * len(targets)]
+    for name in names:
+        lines.append(f"| {name} | {PAPER[name]['mIoU']:.4f} | "
+                     + " | ".join(format_stat(suite[t][name]["mIoU"]) for t in targets) + " |")
+    return "\n".join(lines)
+
+
+NAIVE_NAME, PAPER_WEIGHT = "naive-joint", 0.15
+
+
+def _weight(name: str) -> float:
+    return float(name.partition("@w=")[2] or PAPER_WEIGHT)
+
+
+def _naive(w: float, summary: dict) -> str | None:
+    names = [n for n in summary if n.startswith(NAIVE_NAME) and "/" not in n and _weight(n) == w]
+    return names[0] if names else None
+
+
+def failure_conclusion(suite: dict[str, dict[str, dict]], diagnostics: dict[str, list[dict]] | None = None,
+                       baseline: str = "single-decoder") -> list[str]:
+    """Which hypothesis reproduces which part of the paper's pattern, from the numbers of
+    :func:`mdseg.experiments.failure_suite` (``target -> summarize() result``) and, optionally, the
+    naive runs' diagnostics per target. Parts: naive joint training below the baseline; the
+    depth-first/b recipes collapsing; depth-first/copy/s->b best. Hypotheses: depth target units
+    (loss scale), an untuned weight, gradient conflict. Every claim rests on a stated test."""
+    out = []
+    naive_worse = {}
+    for target, summary in suite.items():
+        c = comparison(summary, NAIVE_NAME, baseline)
+        naive_worse[target] = c.verdict == "worse"
+        out.append(f"[{target} depth] Naive joint at the paper's weight: {c.sentence()}")
+    failing = [t for t, worse in naive_worse.items() if worse]
+    if failing and len(failing) < len(suite):
+        out.append(f"Loss scale (units): naive joint training falls below the baseline with {', '.join(failing)} "
+                   f"depth targets and not with {', '.join(t for t in suite if t not in failing)}: the depth "
+                   "target's units reproduce the paper's naive failure here.")
+    elif failing:
+        out.append("Loss scale (units): naive joint training falls below the baseline with every depth target "
+                   "tried, so the units are not needed for the failure here.")
+    else:
+        out.append("Loss scale (units): with no depth target tried does naive joint training fall below the "
+                   "baseline by the test, so the paper's naive failure does not appear here, in either unit.")
+    for target, summary in suite.items():
+        worse_at = [w for w in sorted({_weight(n) for n in summary if n.startswith(NAIVE_NAME) and "/" not in n})
+                    if comparison(summary, _naive(w, summary), baseline).verdict == "worse"]
+        tried = sorted({_weight(n) for n in summary if n.startswith(NAIVE_NAME) and "/" not in n})
+        if len(tried) > 1:
+            verdict = (f"below the baseline at w = {', '.join(f'{w:g}' for w in worse_at)} and not at the others"
+                       if worse_at and len(worse_at) < len(tried) else
+                       "below the baseline at every weight tried" if worse_at else "not below the baseline at any weight tried")
+            out.append(f"Weight ({target} depth): naive joint training is {verdict} "
+                       f"(w = {', '.join(f'{w:g}' for w in tried)}).")
+    for target, summary in suite.items():
+        present = [r for r in COLLAPSE if r in summary]
+        if present:
+            collapsed = [r for r in present if comparison(summary, r, baseline).verdict == "worse"
+                         and summary[r]["mIoU"]["mean"] < 0.5 * summary[baseline]["mIoU"]["mean"]]
+            out.append(f"Collapse ({target} depth): {len(collapsed)} of {len(present)} depth-first/b recipes fall to "
+                       "less than half the baseline's mIoU (the paper: both, to about 0.01)"
+                       + (f": {', '.join(collapsed)}." if collapsed else "."))
+        if "depth-first/copy/s->b" in summary:
+            c = comparison(summary, "depth-first/copy/s->b", baseline)
+            top = max(summary, key=lambda r: summary[r]["mIoU"]["mean"])
+            highest = ("has the highest mean, as in the paper" if top == "depth-first/copy/s->b"
+                       else f"does not have the highest mean ({top} does)")
+            out.append(f"Best recipe ({target} depth): depth-first/copy/s->b is {c.verdict} against the baseline "
+                       f"and {highest}.")
+    for target, summaries in (diagnostics or {}).items():
+        out.append(f"Gradients ({target} depth): {read_diagnostics(NAIVE_NAME, summaries)}")
+    return out

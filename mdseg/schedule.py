@@ -7,10 +7,13 @@ What the paper leaves open is explicit here: ``epochs`` per stage, ``train_encod
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
 from itertools import product
 
-JOINT_WEIGHTS = {"seg": 0.85, "depth": 0.15}
+PAPER_DEPTH_WEIGHT = 0.15  # joint stages: 0.85 L_seg + 0.15 L_depth
+JOINT_WEIGHTS = {"seg": 1 - PAPER_DEPTH_WEIGHT, "depth": PAPER_DEPTH_WEIGHT}
+WEIGHT_MARK = "@w="  # "naive-joint@w=0.05": a recipe whose joint stages use depth weight 0.05
 BEST_RECIPE = "depth-first/copy/s->b"
 BASELINE = "single-decoder"
 NAIVE = "naive-joint"
@@ -99,12 +102,21 @@ def single_decoder(epochs: int) -> Schedule:
     return Schedule(BASELINE, (Stage("seg", {"seg": 1.0}, epochs),), "segmentation only (no depth)")
 
 
-def naive_joint(epochs: int) -> Schedule:
-    """Both decoders from the start with ``0.85 L_seg + 0.15 L_depth`` (paper's 'conventional')."""
-    return Schedule(NAIVE, (Stage("both", dict(JOINT_WEIGHTS), epochs),), "weighted joint training from the start")
+def joint_weights(depth_weight: float = PAPER_DEPTH_WEIGHT) -> dict[str, float]:
+    """``{"seg": 1 - w, "depth": w}``: the loss weights of a joint stage (paper: w = 0.15)."""
+    if not 0 < depth_weight < 1:
+        raise ValueError(f"The depth weight must be between 0 and 1 (exclusive), got {depth_weight}.")
+    return {"seg": 1 - depth_weight, "depth": depth_weight}
 
 
-def staged(first: str, copy: bool, other_alone: bool, stage_epochs: int) -> Schedule:
+def naive_joint(epochs: int, depth_weight: float = PAPER_DEPTH_WEIGHT) -> Schedule:
+    """Both decoders from the start with ``(1 - w) L_seg + w L_depth`` (paper's 'conventional', w = 0.15)."""
+    return Schedule(NAIVE, (Stage("both", joint_weights(depth_weight), epochs),),
+                    "weighted joint training from the start")
+
+
+def staged(first: str, copy: bool, other_alone: bool, stage_epochs: int,
+           depth_weight: float = PAPER_DEPTH_WEIGHT) -> Schedule:
     """One Table 3 recipe.
 
     Args:
@@ -113,23 +125,24 @@ def staged(first: str, copy: bool, other_alone: bool, stage_epochs: int) -> Sche
         other_alone: train the other decoder alone before both ("d->b" / "s->b"),
             otherwise go straight to both ("b").
         stage_epochs: epochs of every stage.
+        depth_weight: ``w`` of the joint stage ``(1 - w) L_seg + w L_depth``.
     """
     other = "depth" if first == "seg" else "seg"
     copy_pair = (first, other) if copy else None
     stages = [Stage(first, {first: 1.0}, stage_epochs)]
     if other_alone:
         stages.append(Stage(other, {other: 1.0}, stage_epochs, copy=copy_pair))
-        stages.append(Stage("both", dict(JOINT_WEIGHTS), stage_epochs))
+        stages.append(Stage("both", joint_weights(depth_weight), stage_epochs))
     else:
-        stages.append(Stage("both", dict(JOINT_WEIGHTS), stage_epochs, copy=copy_pair))
+        stages.append(Stage("both", joint_weights(depth_weight), stage_epochs, copy=copy_pair))
     order = f"{other[0]}->b" if other_alone else "b"
     name = f"{'semantic' if first == 'seg' else 'depth'}-first/{'copy' if copy else 'no-copy'}/{order}"
     return Schedule(name, tuple(stages), f"{first} first, {'copy' if copy else 'no copy'}, then {order}")
 
 
-def table3(stage_epochs: int) -> dict[str, Schedule]:
+def table3(stage_epochs: int, depth_weight: float = PAPER_DEPTH_WEIGHT) -> dict[str, Schedule]:
     """The paper's 8 staged recipes, keyed by name (e.g. ``"depth-first/copy/s->b"``)."""
-    recipes = [staged(first, copy, alone, stage_epochs)
+    recipes = [staged(first, copy, alone, stage_epochs, depth_weight)
                for first, copy, alone in product(("seg", "depth"), (True, False), (True, False))]
     return {r.name: r for r in recipes}
 
@@ -141,17 +154,17 @@ def equal_budget(baseline: Schedule, reference: Schedule) -> Schedule:
     return replace(baseline, stages=(replace(baseline.stages[0], epochs=seg_epochs(reference)),))
 
 
-def recipes(stage_epochs: int, equal: bool = True) -> dict[str, Schedule]:
+def recipes(stage_epochs: int, equal: bool = True, depth_weight: float = PAPER_DEPTH_WEIGHT) -> dict[str, Schedule]:
     """Every recipe of Tables 2 and 3. With ``equal``, the baseline and naive joint training
     get as many segmentation epochs as the paper's best recipe (2 x ``stage_epochs``)."""
-    table = table3(stage_epochs)
-    single, naive = single_decoder(stage_epochs), naive_joint(stage_epochs)
+    table = table3(stage_epochs, depth_weight)
+    single, naive = single_decoder(stage_epochs), naive_joint(stage_epochs, depth_weight)
     if equal:
         single, naive = equal_budget(single, table[BEST_RECIPE]), equal_budget(naive, table[BEST_RECIPE])
     return {single.name: single, naive.name: naive, **table}
 
 
-def beyond(epochs: int) -> dict[str, Schedule]:
+def beyond(epochs: int, depth_weight: float = PAPER_DEPTH_WEIGHT) -> dict[str, Schedule]:
     """Fixes for naive joint training that the paper does not try, each a one-stage recipe
     with both decoders from the start for ``epochs`` epochs:
 
@@ -160,7 +173,7 @@ def beyond(epochs: int) -> dict[str, Schedule]:
     * ``naive-joint/norm``: 0.85 / 0.15 with per-image standardised depth prediction and target;
     * ``pcgrad``: 0.85 / 0.15 with conflicting encoder gradients projected (PCGrad).
     """
-    both = dict(JOINT_WEIGHTS)
+    both = joint_weights(depth_weight)
     out = [
         Schedule("uncertainty", (Stage("both", both, epochs, weighting="uncertainty"),), "learned task weights"),
         Schedule("naive-joint/ssi", (Stage("both", both, epochs, depth_loss="ssi"),), "scale-shift-invariant depth loss"),
@@ -170,11 +183,40 @@ def beyond(epochs: int) -> dict[str, Schedule]:
     return {r.name: r for r in out}
 
 
-def get_recipe(name: str, stage_epochs: int, equal: bool = True) -> Schedule:
+LR_SCHEDULES = ("constant", "cosine")
+
+
+def learning_rate(base: float, step: int, steps: int, kind: str = "constant", warmup: float = 0.03) -> float:
+    """The learning rate at ``step`` of ``steps`` (a pure function, so a resumed run continues
+    exactly): ``constant`` (the paper's Adam 1e-4), or ``cosine``: a linear warm-up over the
+    first ``warmup`` share of the steps, then a half cosine from ``base`` down to 0."""
+    if kind == "constant":
+        return base
+    if kind != "cosine":
+        raise ValueError(f"Unknown learning-rate schedule '{kind}'; use one of {', '.join(LR_SCHEDULES)}.")
+    ramp = max(int(warmup * steps), 1)
+    if step < ramp:
+        return base * (step + 1) / ramp
+    t = min((step - ramp) / max(steps - ramp, 1), 1.0)
+    return base * 0.5 * (1 + math.cos(math.pi * t))
+
+
+def get_recipe(name: str, stage_epochs: int, equal: bool = True,
+               depth_weight: float = PAPER_DEPTH_WEIGHT) -> Schedule:
     """A recipe by name (Tables 2 and 3, or :func:`beyond` with the baseline's budget), with a
-    clear error listing the names."""
-    known = recipes(stage_epochs, equal)
-    known.update(beyond(known[BASELINE].epochs))
-    if name not in known:
-        raise KeyError(f"Unknown recipe '{name}'. Recipes: {', '.join(known)}.")
-    return known[name]
+    clear error listing the names. A name may carry its depth weight (``"naive-joint@w=0.05"``);
+    otherwise ``depth_weight`` applies. The schedule's name carries any weight other than the
+    paper's, so runs and tables tell them apart."""
+    base, _, weight = name.partition(WEIGHT_MARK)
+    try:
+        w = float(weight) if weight else depth_weight
+    except ValueError:
+        raise KeyError(f"Recipe '{name}': the weight after '{WEIGHT_MARK}' must be a number, e.g. naive-joint@w=0.05.")
+    known = recipes(stage_epochs, equal, w)
+    known.update(beyond(known[BASELINE].epochs, w))
+    if base not in known:
+        raise KeyError(f"Unknown recipe '{base}'. Recipes: {', '.join(known)} (any may end in {WEIGHT_MARK}W).")
+    schedule = known[base]
+    if schedule.uses_depth and any(len(s.tasks) == 2 for s in schedule.stages) and w != PAPER_DEPTH_WEIGHT:
+        schedule = replace(schedule, name=f"{base}{WEIGHT_MARK}{w:g}")
+    return schedule

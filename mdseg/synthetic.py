@@ -1,16 +1,30 @@
 """Procedural scenes written in PASCAL VOC 2012's exact format, with their true depth.
 
-Each scene is a pinhole view of a textured ground plane under a sky, with 1 to 4 objects
-of the 20 VOC classes standing on the ground (aeroplanes and birds fly). Depth relates to
-the picture the way it does in photos:
+The world imitates VOC photos in what a segmentation model learns from; each property and its
+real-world reason (``python -m mdseg data stats`` measures the result against real VOC):
 
-* apparent size is ``focal * real_height / distance`` and the ground-contact row is
-  ``horizon + focal * camera_height / distance``, so depth can be read from one image;
-* the ground texture shrinks with distance (texture gradient), haze rises with distance;
-* objects are painted far to near, so nearer objects occlude farther ones, and every
-  object outline is a depth discontinuity;
-* colours and textures are drawn from one distribution for all classes and for the
-  background, so only shape tells the classes apart.
+* **Framing.** VOC photos are composed around a subject: the median image is about 40-45%
+  foreground, and holds 1-3 objects (6,929 objects in 2,913 segmentation images, 2.4 per
+  image, PASCAL VOC 2012 statistics) of one or two classes. Here every scene has a main subject
+  whose box covers :data:`MAIN_AREA` of the frame, near the centre, often cut by the frame
+  as in photos, plus :data:`EXTRA_OBJECTS` more objects, half of them of the same class (herds,
+  groups of people), placed on the ground behind it at their perspective size. Nothing is
+  smaller than :data:`MIN_HEIGHT` of the frame: VOC has few tiny objects.
+* **The photographer frames the subject.** The camera stands at about the subject's height
+  (crouching for a cat, standing for a horse), so the horizon falls near the subject and the
+  ground plane behind it recedes (see :mod:`mdseg.scenes`).
+* **Class appearance** (typical, overlapping colours, parts and textures): :mod:`mdseg.objects`.
+* **Scene context** (indoor, pasture, street, water, sky, rail; each class in two or more,
+  with documented probabilities) and background clutter: :mod:`mdseg.scenes`.
+* **Depth geometry.** Metric depth from a pinhole camera: apparent size is
+  ``focal * real_height / distance``, ground contact at ``horizon + focal * camera_height /
+  distance``; a ground plane with texture in metres (texture gradient), a backdrop where the
+  ground meets it (a room's wall, buildings, trees), sky at :data:`MAX_DEPTH_M`; objects and
+  clutter are painted far to near, so nearer ones occlude farther ones and every outline is a
+  depth discontinuity; objects are rounded (nearest at their centre); outdoor haze rises with
+  distance.
+* **Photographs.** Exposure and white balance vary per image, objects are shaded by one light,
+  and sensor noise and JPEG compression are added.
 
 Files (``root/VOCdevkit/VOC2012/``): ``JPEGImages/<id>.jpg``, ``SegmentationClass/<id>.png``
 and ``SegmentationObject/<id>.png`` (palette PNGs, 255 on a thin band along object
@@ -22,225 +36,170 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable
+from typing import NamedTuple
 
 import numpy as np
 from PIL import Image
 from tqdm.auto import tqdm
 
+from .objects import CLASS_LOOKS, ObjectClass, paint
+from .scenes import (CAMERA_HEIGHT, MAX_DEPTH_M, Camera, background, class_in, clutter_look, context_of,
+                     main_class)
 from .voc import CLASSES, IGNORE_INDEX, read_depth_png, save_label_png, voc_dir, write_depth_png
 
-MAX_DEPTH_M = 50.0
 TRUE_DEPTH_DIR = "TrueDepth"
 DEPTH_SCALE_MM = 1000.0
+WORLD = "voc-like/2"  # bump when the generator draws other scenes from the same spec
+PRETRAIN_SEEDS = 1_000_000  # seeds >= this are the pretraining world's, never a segmentation tree's
 
-Shape = Callable[[np.ndarray, np.ndarray], np.ndarray]
-
-
-# ----------------------------------------------------------------------------- shapes
-# Each shape maps box coordinates (u in [-0.5, 0.5] left to right, v in [0, 1] bottom to
-# top) to a boolean silhouette. They are deliberately built from the same few primitives.
-
-def _ellipse(u, v, cu, cv, ru, rv):
-    return ((u - cu) / ru) ** 2 + ((v - cv) / rv) ** 2 <= 1.0
-
-
-def _rect(u, v, u0, u1, v0, v1):
-    return (u >= u0) & (u <= u1) & (v >= v0) & (v <= v1)
-
-
-def _ring(u, v, cu, cv, r_out, r_in, aspect):
-    d = ((u - cu) * aspect) ** 2 + (v - cv) ** 2
-    return (d <= r_out**2) & (d >= r_in**2)
-
-
-def _triangle(u, v, a, b, c):
-    def side(p, q):
-        return (u - q[0]) * (p[1] - q[1]) - (p[0] - q[0]) * (v - q[1])
-
-    d1, d2, d3 = side(a, b), side(b, c), side(c, a)
-    neg = (d1 < 0) | (d2 < 0) | (d3 < 0)
-    pos = (d1 > 0) | (d2 > 0) | (d3 > 0)
-    return ~(neg & pos)
-
-
-def _legs(u, v, xs, width, top):
-    out = np.zeros_like(u, dtype=bool)
-    for x in xs:
-        out |= _rect(u, v, x - width / 2, x + width / 2, 0.0, top)
-    return out
-
-
-SHAPES: dict[str, Shape] = {
-    "aeroplane": lambda u, v: _ellipse(u, v, 0, 0.45, 0.5, 0.14)
-    | _triangle(u, v, (-0.1, 0.45), (0.15, 0.45), (-0.05, 0.0))
-    | _triangle(u, v, (0.3, 0.5), (0.48, 0.5), (0.45, 1.0)),
-    "bicycle": lambda u, v: _ring(u, v, -0.28, 0.3, 0.3, 0.22, 1.6) | _ring(u, v, 0.28, 0.3, 0.3, 0.22, 1.6)
-    | _triangle(u, v, (-0.28, 0.3), (0.0, 0.75), (0.05, 0.3)) & ~_triangle(u, v, (-0.2, 0.34), (0.0, 0.65), (0.0, 0.34))
-    | _rect(u, v, -0.05, 0.12, 0.7, 0.8),
-    "bird": lambda u, v: _ellipse(u, v, 0, 0.4, 0.32, 0.25) | _ellipse(u, v, 0.3, 0.68, 0.13, 0.16)
-    | _triangle(u, v, (0.4, 0.72), (0.5, 0.66), (0.4, 0.62)) | _triangle(u, v, (-0.3, 0.4), (-0.5, 0.55), (-0.5, 0.3)),
-    "boat": lambda u, v: _triangle(u, v, (-0.5, 0.3), (0.5, 0.3), (0.35, 0.0)) & (v >= 0)
-    | _rect(u, v, -0.35, 0.35, 0.0, 0.3) & (np.abs(u) <= 0.5 - 0.5 * (0.3 - v))
-    | _rect(u, v, -0.02, 0.02, 0.3, 1.0) | _triangle(u, v, (0.03, 0.95), (0.03, 0.35), (0.35, 0.35)),
-    "bottle": lambda u, v: _rect(u, v, -0.5, 0.5, 0.0, 0.6) | _ellipse(u, v, 0, 0.6, 0.5, 0.15)
-    | _rect(u, v, -0.18, 0.18, 0.6, 1.0),
-    "bus": lambda u, v: _rect(u, v, -0.5, 0.5, 0.12, 1.0) & ~(_rect(u, v, 0.45, 0.5, 0.9, 1.0))
-    | _ellipse(u, v, -0.3, 0.12, 0.08, 0.12) | _ellipse(u, v, 0.3, 0.12, 0.08, 0.12),
-    "car": lambda u, v: _rect(u, v, -0.5, 0.5, 0.15, 0.55)
-    | _triangle(u, v, (-0.3, 0.55), (0.3, 0.55), (0.15, 0.95)) & (v <= 0.95) & (u >= -0.2)
-    | _ellipse(u, v, -0.3, 0.15, 0.1, 0.15) | _ellipse(u, v, 0.3, 0.15, 0.1, 0.15),
-    "cat": lambda u, v: _ellipse(u, v, -0.05, 0.3, 0.35, 0.3) | _ellipse(u, v, 0.3, 0.7, 0.17, 0.2)
-    | _triangle(u, v, (0.16, 0.8), (0.24, 0.8), (0.18, 1.0)) | _triangle(u, v, (0.34, 0.8), (0.44, 0.8), (0.42, 1.0))
-    | _rect(u, v, -0.5, -0.4, 0.2, 0.75),
-    "chair": lambda u, v: _rect(u, v, -0.4, 0.4, 0.45, 0.55) | _rect(u, v, 0.3, 0.4, 0.45, 1.0)
-    | _legs(u, v, (-0.35, 0.35), 0.08, 0.5),
-    "cow": lambda u, v: _rect(u, v, -0.35, 0.3, 0.4, 0.85) | _legs(u, v, (-0.3, -0.15, 0.12, 0.25), 0.08, 0.45)
-    | _rect(u, v, 0.3, 0.5, 0.6, 0.9) | _triangle(u, v, (0.3, 0.9), (0.38, 0.9), (0.3, 1.0)),
-    "diningtable": lambda u, v: _rect(u, v, -0.5, 0.5, 0.85, 1.0) | _legs(u, v, (-0.42, 0.42), 0.07, 0.9),
-    "dog": lambda u, v: _ellipse(u, v, -0.05, 0.55, 0.35, 0.2) | _legs(u, v, (-0.3, -0.2, 0.1, 0.2), 0.07, 0.55)
-    | _ellipse(u, v, 0.35, 0.8, 0.14, 0.17) | _rect(u, v, 0.38, 0.5, 0.7, 0.8),
-    "horse": lambda u, v: _ellipse(u, v, -0.1, 0.55, 0.35, 0.15) | _legs(u, v, (-0.35, -0.25, 0.05, 0.15), 0.06, 0.55)
-    | _triangle(u, v, (0.1, 0.5), (0.25, 0.65), (0.35, 0.95)) | _rect(u, v, 0.25, 0.5, 0.85, 1.0),
-    "motorbike": lambda u, v: _ellipse(u, v, -0.3, 0.2, 0.2, 0.2) | _ellipse(u, v, 0.3, 0.2, 0.2, 0.2)
-    | _ellipse(u, v, 0.0, 0.45, 0.35, 0.18) | _rect(u, v, 0.15, 0.25, 0.45, 0.8),
-    "person": lambda u, v: _ellipse(u, v, 0, 0.9, 0.22, 0.1) | _rect(u, v, -0.3, 0.3, 0.45, 0.8)
-    | _legs(u, v, (-0.15, 0.15), 0.2, 0.47) | _rect(u, v, -0.5, -0.3, 0.45, 0.78) | _rect(u, v, 0.3, 0.5, 0.45, 0.78),
-    "pottedplant": lambda u, v: _triangle(u, v, (-0.3, 0.35), (0.3, 0.35), (0.0, -0.6)) & (v >= 0) & (np.abs(u) <= 0.2 + 0.1 * v / 0.35)
-    | _ellipse(u, v, 0, 0.65, 0.45, 0.25) | _ellipse(u, v, -0.2, 0.85, 0.25, 0.15) | _ellipse(u, v, 0.2, 0.88, 0.25, 0.12),
-    "sheep": lambda u, v: _ellipse(u, v, -0.25, 0.6, 0.2, 0.22) | _ellipse(u, v, 0.0, 0.65, 0.22, 0.25) | _ellipse(u, v, 0.2, 0.6, 0.2, 0.22)
-    | _legs(u, v, (-0.3, -0.15, 0.1, 0.25), 0.06, 0.45) | _ellipse(u, v, 0.42, 0.7, 0.09, 0.12),
-    "sofa": lambda u, v: _rect(u, v, -0.5, 0.5, 0.1, 0.5) | _rect(u, v, -0.45, 0.45, 0.5, 1.0)
-    | _rect(u, v, -0.5, -0.38, 0.5, 0.7) | _rect(u, v, 0.38, 0.5, 0.5, 0.7) | _legs(u, v, (-0.45, 0.45), 0.05, 0.1),
-    "train": lambda u, v: _rect(u, v, -0.5, 0.35, 0.1, 0.9) | _ellipse(u, v, 0.35, 0.5, 0.15, 0.4) & (u >= 0.35)
-    | _rect(u, v, -0.3, -0.2, 0.9, 1.0) | _ellipse(u, v, -0.35, 0.08, 0.05, 0.08) | _ellipse(u, v, 0.2, 0.08, 0.05, 0.08),
-    "tvmonitor": lambda u, v: _rect(u, v, -0.5, 0.5, 0.25, 1.0) | _rect(u, v, -0.06, 0.06, 0.08, 0.25)
-    | _rect(u, v, -0.25, 0.25, 0.0, 0.08),
-}
-
-# class -> (real height in metres, width / height, flies)
-GEOMETRY: dict[str, tuple[float, float, bool]] = {
-    "aeroplane": (4.0, 2.2, True), "bicycle": (1.0, 1.6, False), "bird": (0.4, 1.3, True),
-    "boat": (2.5, 1.1, False), "bottle": (0.35, 0.35, False), "bus": (3.0, 2.3, False),
-    "car": (1.5, 2.1, False), "cat": (0.35, 1.2, False), "chair": (0.95, 0.7, False),
-    "cow": (1.5, 1.6, False), "diningtable": (0.75, 1.8, False), "dog": (0.6, 1.4, False),
-    "horse": (1.7, 1.3, False), "motorbike": (1.1, 1.6, False), "person": (1.7, 0.45, False),
-    "pottedplant": (0.8, 0.7, False), "sheep": (0.9, 1.4, False), "sofa": (0.9, 2.0, False),
-    "train": (3.5, 3.0, False), "tvmonitor": (0.5, 1.2, False),
-}
+MAIN_AREA = (0.25, 1.4)  # main subject's box area / frame area (uniform; above 1 the frame cuts it)
+EXTRA_OBJECTS = (0.3, 0.22, 0.16, 0.12, 0.08, 0.06, 0.04, 0.02)  # P(0, 1, 2, ... more objects than the main one)
+SAME_CLASS = 0.5  # share of the other objects that repeat the main subject's class
+MIN_HEIGHT = 0.1  # smallest box height, as a share of the frame
+MAX_SIDE = 1.3  # largest box side, as a share of the frame
+CLUTTER_ITEMS = (0.3, 0.35, 0.25, 0.1)  # P(0, 1, 2, 3 background things)
 
 
 @dataclass(frozen=True)
 class SyntheticSpec:
-    """What :func:`make_voc_tree` writes; stored as ``synthetic.json`` beside the tree."""
+    """What :func:`make_voc_tree` writes; stored as ``synthetic.json`` beside the tree.
+    ``seed`` must be below :data:`PRETRAIN_SEEDS` (those scenes are kept for pretraining)."""
 
     n_train: int = 400
     n_val: int = 100
     size: int = 128
     seed: int = 0
-    max_objects: int = 4
-    boundary_px: int = 1
+    boundary_px: int | None = None  # VOC's band: about 1% of the image side (5 px at 500 px); None = that
     jpeg_quality: int = 90
+    world: str = WORLD
+
+    def __post_init__(self):
+        if not 0 <= self.seed < PRETRAIN_SEEDS:
+            raise ValueError(f"Synthetic seed {self.seed} is outside 0..{PRETRAIN_SEEDS - 1}; seeds from "
+                             f"{PRETRAIN_SEEDS} on are the pretraining world's (python -m mdseg pretrain).")
 
 
-# ----------------------------------------------------------------------------- rendering
-def _random_colour(rng: np.random.Generator) -> np.ndarray:
-    """One colour distribution for sky, ground and every class: shape, not colour, tells classes apart."""
-    hue = rng.uniform(0, 1)
-    sat = rng.uniform(0.05, 0.8)
-    val = rng.uniform(0.25, 0.95)
-    k = (np.array([5.0, 3.0, 1.0]) + hue * 6) % 6
-    return val - val * sat * np.clip(np.minimum(k, 4 - k), 0, 1)
+class Scene(NamedTuple):
+    """One rendered scene: ``rgb`` (H, W, 3) float in [0, 1]; ``labels`` (H, W) uint8 class ids;
+    ``instances`` (H, W) uint8 (0 = background); ``depth`` (H, W) float32 metres (before the
+    boundary band is marked); the ``context`` and the ``main`` subject's class."""
+
+    rgb: np.ndarray
+    labels: np.ndarray
+    instances: np.ndarray
+    depth: np.ndarray
+    context: str
+    main: str
 
 
-def _texture(rng: np.random.Generator, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """A multiplicative texture in [0.7, 1.3] over coordinates ``a, b`` (flat, stripes or blotches)."""
-    kind = rng.integers(3)
-    if kind == 0:
-        return np.ones_like(a)
-    if kind == 1:
-        angle, period = rng.uniform(0, np.pi), rng.uniform(0.08, 0.3)
-        return 1.0 + 0.25 * np.sign(np.sin(2 * np.pi * (a * np.cos(angle) + b * np.sin(angle)) / period))
-    fa, fb, pa, pb = rng.uniform(4, 12), rng.uniform(4, 12), rng.uniform(0, 6.3), rng.uniform(0, 6.3)
-    return 1.0 + 0.2 * np.sin(fa * a + pa) * np.sin(fb * b + pb)
+@dataclass
+class _Item:
+    """Something to paint: an object (``label`` > 0) or background clutter (``label`` 0)."""
+
+    look: ObjectClass
+    label: int
+    dist: float
+    bottom: float  # row of its box's lower edge
+    box_h: float
+    box_w: float
+    centre: float  # column of its box's centre
 
 
-def render_scene(rng: np.random.Generator, size: int, max_objects: int = 4):
-    """Render one scene.
+def _box(look: ObjectClass, dist: float, focal: float, rng: np.random.Generator) -> tuple[float, float]:
+    box_h = focal * look.height_m / dist
+    return box_h, box_h * look.aspect * rng.uniform(0.85, 1.15)
 
-    Returns ``(rgb, labels, instances, depth)``: (H, W, 3) float in [0, 1], (H, W) uint8 class
-    ids, (H, W) uint8 instance ids (0 = background) and (H, W) float32 depth in metres,
-    before boundary bands are marked.
-    """
+
+def _frame_main(rng: np.random.Generator, name: str, context: str, size: int) -> tuple[_Item, Camera]:
+    """Place the main subject the way a photographer frames it, and the camera with it."""
+    look = CLASS_LOOKS[name]
+    focal = size * rng.uniform(0.9, 1.4)
+    box_h = size * min(np.sqrt(rng.uniform(*MAIN_AREA) / look.aspect), MAX_SIDE, MAX_SIDE / look.aspect)
+    dist = focal * look.height_m / box_h
+    box_h, box_w = _box(look, dist, focal, rng)
+    centre = size * np.clip(rng.normal(0.5, 0.12), 0.2, 0.8)
+    low, high = CAMERA_HEIGHT[context]
+    if look.flies and context == "sky":  # in the air, seen from the ground: low horizon
+        camera = Camera(focal, rng.uniform(low, high), size * rng.uniform(0.8, 1.3))
+        bottom = size * rng.normal(0.5, 0.1) + box_h / 2
+    else:  # on the ground, camera at about the subject's height; the top stays in the frame (faces,
+        # heads, roofs), the frame cuts the bottom when the subject is large
+        bottom = max(size * rng.uniform(0.02, 0.25) + box_h, size * rng.uniform(0.6, 0.95))
+        height = float(np.clip(look.height_m * rng.uniform(0.5, 1.4), low, high))
+        camera = Camera(focal, height, bottom - focal * height / dist)
+    return _Item(look, CLASSES.index(name), dist, bottom, box_h, box_w, centre), camera
+
+
+def _place(rng: np.random.Generator, look: ObjectClass, label: int, main: _Item, camera: Camera, size: int,
+           flying: bool, nearer: float, farther: float) -> _Item | None:
+    """Another thing standing (or flying) between ``nearer`` and ``farther`` times the main
+    subject's distance, no farther than where it would look smaller than :data:`MIN_HEIGHT`;
+    ``None`` when no such distance exists."""
+    low = max(main.dist * nearer, camera.focal * look.height_m / (MAX_SIDE * size))
+    high = min(main.dist * farther, camera.focal * look.height_m / (MIN_HEIGHT * size), 0.9 * MAX_DEPTH_M)
+    if high <= low:
+        return None
+    dist = float(np.exp(rng.uniform(np.log(low), np.log(high))))
+    box_h, box_w = _box(look, dist, camera.focal, rng)
+    bottom = rng.uniform(box_h, max(min(camera.horizon, size), box_h + 1)) if flying else camera.contact_row(dist)
+    for _ in range(3):  # side by side rather than hidden behind the main subject, as people frame groups
+        centre = rng.uniform(0, size)
+        if abs(centre - main.centre) > (main.box_w + box_w) / 4 or dist < main.dist:
+            break
+    return _Item(look, label, dist, bottom, box_h, box_w, centre)
+
+
+def render_scene(rng: np.random.Generator, size: int, single: bool = False) -> Scene:
+    """Render one ``size`` x ``size`` scene (see the module docstring); ``single``: the main
+    subject alone (with background clutter), as the pretraining task uses."""
     h = w = size
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    focal = w * rng.uniform(0.9, 1.3)
-    cam_h = rng.uniform(0.6, 2.0)  # low (indoor, pets) to standing eye height
-    horizon = h * rng.uniform(0.3, 0.55)
+    name = main_class(rng)
+    context = context_of(rng, name)
+    main, camera = _frame_main(rng, name, context, size)
+    items = [main]
+    extra = 0 if single else rng.choice(len(EXTRA_OBJECTS), p=EXTRA_OBJECTS)
+    for _ in range(extra):
+        other = name if rng.uniform() < SAME_CLASS else class_in(rng, context)
+        look = CLASS_LOOKS[other]
+        item = _place(rng, look, CLASSES.index(other), main, camera, size, look.flies and context == "sky", 1.0, 4.0)
+        items += [item] if item else []
+    for _ in range(rng.choice(len(CLUTTER_ITEMS), p=CLUTTER_ITEMS)):
+        item = _place(rng, clutter_look(rng, context)[1], 0, main, camera, size, False, 1.1, 6.0)
+        items += [item] if item else []
 
-    # ground plane and sky
-    below = yy - horizon
-    depth = np.where(below > 0.5, focal * cam_h / np.maximum(below, 1e-3), MAX_DEPTH_M)
-    depth = np.minimum(depth, MAX_DEPTH_M).astype(np.float32)
-    world_x = (xx - w / 2) * depth / focal
-    ground_pattern = _texture(rng, world_x / 3.0, depth / 3.0)
-    ground = _random_colour(rng)[None, None] * ground_pattern[..., None]
-    sky_top, sky_low = _random_colour(rng), _random_colour(rng)
-    t = np.clip(yy / max(horizon, 1.0), 0, 1)[..., None]
-    sky = sky_top * (1 - t) + sky_low * t
-    rgb = np.where((below > 0.5)[..., None], ground, sky)
-
+    rgb, depth, backdrop_m = background(rng, context, camera, h, w, max(i.dist for i in items))
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float64) + 0.5
     labels = np.zeros((h, w), np.uint8)
     instances = np.zeros((h, w), np.uint8)
-    objects = []
-    names = CLASSES[1:]
-    for _ in range(int(rng.integers(1, max_objects + 1))):
-        name = names[rng.integers(len(names))]
-        real_h, aspect, flies = GEOMETRY[name]
-        if flies:  # seen against the sky: size sets the distance, then altitude the row
-            dist = focal * real_h / (h * rng.uniform(0.1, 0.5))
-            bottom = rng.uniform(0.15 * h, horizon)
-        else:  # stands on the ground: the contact row sets the distance
-            bottom = rng.uniform(horizon + 0.08 * (h - horizon), 1.1 * h)
-            dist = focal * cam_h / (bottom - horizon)
-            too_big = focal * real_h / dist / (1.2 * h)
-            if too_big > 1:  # would not fit in the frame: push it back along the ground
-                dist *= too_big
-                bottom = horizon + focal * cam_h / dist
-        box_h = focal * real_h / dist
-        box_w = box_h * aspect * rng.uniform(0.85, 1.15)
-        centre = rng.uniform(0.0, w)
-        objects.append((min(dist, MAX_DEPTH_M * 0.9), name, bottom, box_h, box_w, centre, bool(rng.integers(2))))
-
-    objects.sort(key=lambda o: -o[0])  # painter's algorithm: far to near
-    for index, (dist, name, bottom, box_h, box_w, centre, flip) in enumerate(objects, start=1):
-        y0, y1 = int(max(np.floor(bottom - box_h), 0)), int(min(np.ceil(bottom), h))
-        x0, x1 = int(max(np.floor(centre - box_w / 2), 0)), int(min(np.ceil(centre + box_w / 2), w))
-        if y1 <= y0 or x1 <= x0:
+    light = rng.uniform(-1, 1)  # where the light comes from, left to right
+    items.sort(key=lambda i: -i.dist)  # painter's algorithm: far to near
+    for index, item in enumerate(items, start=1):
+        y0, y1 = int(max(np.floor(item.bottom - item.box_h), 0)), int(min(np.ceil(item.bottom), h))
+        x0, x1 = int(max(np.floor(item.centre - item.box_w / 2), 0)), int(min(np.ceil(item.centre + item.box_w / 2), w))
+        if y1 <= y0 or x1 <= x0 or item.dist >= backdrop_m:
             continue
-        sub_y, sub_x = yy[y0:y1, x0:x1] + 0.5, xx[y0:y1, x0:x1] + 0.5
-        u = (sub_x - centre) / box_w * (-1 if flip else 1)
-        v = (bottom - sub_y) / box_h
-        silhouette = SHAPES[name](u, v) & (v >= 0) & (v <= 1) & (np.abs(u) <= 0.5)
+        flip = -1 if rng.uniform() < 0.5 else 1
+        u = (xx[y0:y1, x0:x1] - item.centre) / item.box_w * flip
+        v = (item.bottom - yy[y0:y1, x0:x1]) / item.box_h
+        colours, silhouette = paint(rng, item.look, u, v, item.box_h)
         if not silhouette.any():
             continue
         bulge = np.sqrt(np.clip(1 - (2 * u) ** 2, 0, 1) * np.clip(1 - (2 * v - 1) ** 2, 0, 1))
-        thickness = 0.3 * box_w * dist / focal
-        obj_depth = dist + thickness * (1 - bulge)  # nearest at the centre, rounding away to the outline
-        colour = _random_colour(rng) * _texture(rng, u, v)[..., None]
-        shaded = colour * (0.6 + 0.4 * bulge)[..., None]
+        thickness = 0.3 * item.box_w * item.dist / camera.focal
+        shade = 0.55 + 0.35 * bulge + 0.12 * light * u * flip
         region = (slice(y0, y1), slice(x0, x1))
-        rgb[region] = np.where(silhouette[..., None], shaded, rgb[region])
-        depth[region] = np.where(silhouette, obj_depth, depth[region])
-        labels[region] = np.where(silhouette, CLASSES.index(name), labels[region])
-        instances[region] = np.where(silhouette, index, instances[region])
+        rgb[region] = np.where(silhouette[..., None], colours * shade[..., None], rgb[region])
+        depth[region] = np.where(silhouette, item.dist + thickness * (1 - bulge), depth[region])
+        labels[region] = np.where(silhouette, item.label, labels[region])
+        instances[region] = np.where(silhouette, index if item.label else 0, instances[region])
 
-    haze_len = rng.uniform(15.0, 40.0)
-    haze_colour = np.array([0.75, 0.78, 0.82]) * rng.uniform(0.8, 1.1)
-    keep = np.exp(-depth / haze_len)[..., None]
-    rgb = rgb * keep + haze_colour * (1 - keep)
-    rgb = rgb + rng.normal(0, 0.015, rgb.shape)
-    return np.clip(rgb, 0, 1), labels, _renumber(instances), depth
+    if context != "indoor":  # haze: far things fade towards the sky's colour
+        keep = np.exp(-depth / rng.uniform(40.0, 150.0))[..., None]
+        rgb = rgb * keep + np.array([0.78, 0.8, 0.84]) * (1 - keep)
+    exposure = rng.uniform(0.75, 1.15) * rng.normal(1.0, 0.04, 3)  # brightness and white balance
+    rgb = rgb * exposure + rng.normal(0, 0.015, rgb.shape)
+    return Scene(np.clip(rgb, 0, 1), labels, _renumber(instances), np.minimum(depth, MAX_DEPTH_M).astype(np.float32),
+                 context, name)
 
 
 def _renumber(instances: np.ndarray) -> np.ndarray:
@@ -252,22 +211,28 @@ def _renumber(instances: np.ndarray) -> np.ndarray:
 
 
 def boundary_band(instances: np.ndarray, width: int = 1) -> np.ndarray:
-    """VOC's 255 band along object outlines: the pixels on both sides of every change of
-    instance id, grown by ``width - 1`` more pixels.
+    """VOC's 255 band along object outlines, ``width`` pixels wide in all: with 1, the pixel on the
+    far side of every change of instance id (the background's, or the farther object's: ids grow
+    from far to near); with 2, both sides; every 2 more, one more pixel on each side (an odd
+    width above 1 is rounded down).
 
     Args:
-        instances: (H, W) integer instance ids, 0 = background.
+        instances: (H, W) integer instance ids, 0 = background, larger = nearer.
     Returns:
         (H, W) bool.
     """
     band = np.zeros(instances.shape, bool)
-    horizontal = instances[:, 1:] != instances[:, :-1]
-    vertical = instances[1:, :] != instances[:-1, :]
-    band[:, 1:] |= horizontal
-    band[:, :-1] |= horizontal
-    band[1:, :] |= vertical
-    band[:-1, :] |= vertical
-    for _ in range(width - 1):
+    for axis in (0, 1):
+        a = instances.take(range(0, instances.shape[axis] - 1), axis)
+        b = instances.take(range(1, instances.shape[axis]), axis)
+        near_first, near_second = (a > b), (b > a)
+        lead = [slice(None)] * 2
+        lead[axis] = slice(0, -1)
+        trail = [slice(None)] * 2
+        trail[axis] = slice(1, None)
+        band[tuple(lead)] |= near_second | (near_first if width >= 2 else False)
+        band[tuple(trail)] |= near_first | (near_second if width >= 2 else False)
+    for _ in range(max(width - 2, 0) // 2):
         grown = band.copy()
         grown[1:, :] |= band[:-1, :]
         grown[:-1, :] |= band[1:, :]
@@ -302,8 +267,8 @@ def make_voc_tree(root: str | Path, spec: SyntheticSpec = SyntheticSpec(), progr
     ids = [f"syn_{i:06d}" for i in range(total)]
     for i, image_id in enumerate(tqdm(ids, desc="synthetic scenes", disable=not progress, unit="img")):
         rng = np.random.default_rng([spec.seed, i])
-        rgb, labels, instances, depth = render_scene(rng, spec.size, spec.max_objects)
-        band = boundary_band(instances, spec.boundary_px)
+        rgb, labels, instances, depth, *_ = render_scene(rng, spec.size)
+        band = boundary_band(instances, spec.boundary_px or max(1, round(spec.size / 100)))
         labels[band], instances[band] = IGNORE_INDEX, IGNORE_INDEX
         Image.fromarray((rgb * 255).round().astype(np.uint8)).save(
             folders["JPEGImages"] / f"{image_id}.jpg", quality=spec.jpeg_quality

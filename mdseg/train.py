@@ -20,13 +20,14 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset
 from tqdm.auto import tqdm
 
 from . import checkpoint
+from .arrays import ArraySplit, Batches
 from . import distributed as dist
 from .device import amp_dtype, pick_device
 from .losses import depth_loss, focal_loss
 from .metrics import SegMetrics
 from .model import MultiDecoderUNet
 from .multitask import UncertaintyWeighting, encoder_gradients, gradient_stats, pcgrad
-from .schedule import Schedule, Stage, budget
+from .schedule import Schedule, Stage, budget, learning_rate
 
 CHECKPOINT = "checkpoint.safetensors"
 LOG = "log.jsonl"
@@ -60,6 +61,8 @@ def _oom_advice(config: "TrainConfig", images: torch.Tensor):
 class TrainConfig:
     """Attributes:
         lr: Adam learning rate (paper: 1e-4); a fresh Adam starts every stage.
+        lr_schedule: ``"constant"`` (paper) or ``"cosine"`` (warm-up, then cosine decay to 0
+            over each stage; see :func:`mdseg.schedule.learning_rate`).
         batch_size, num_workers: data loading.
         seed: seeds weights init (by the caller), shuffling and augmentation per epoch.
         device: ``None`` picks CUDA when available.
@@ -73,6 +76,7 @@ class TrainConfig:
     """
 
     lr: float = 1e-4
+    lr_schedule: str = "constant"
     batch_size: int = 16
     num_workers: int = 0
     seed: int = 0
@@ -142,13 +146,15 @@ def backward(model: MultiDecoderUNet, stage: Stage, terms: dict[str, torch.Tenso
 
 
 @torch.no_grad()
-def evaluate(model: MultiDecoderUNet, loader: DataLoader, device: torch.device, with_depth: bool,
+def evaluate(model: MultiDecoderUNet, loader: DataLoader | Batches, device: torch.device, with_depth: bool,
              progress: bool = False) -> dict:
     """Segmentation metrics (:class:`SegMetrics`) and, with ``with_depth``, the depth MSE.
     Under torch.distributed the loader's dataset is split between processes (each item once)
     and the counts are summed, so every process returns the one-process result."""
     rank, size = dist.world()
-    if size > 1:
+    if size > 1 and isinstance(loader, Batches):
+        loader = loader.split.batches(loader.batch_size, False, 0, device, shard=True)
+    elif size > 1:
         loader = DataLoader(Subset(loader.dataset, dist.shard(len(loader.dataset))), batch_size=loader.batch_size,
                             num_workers=loader.num_workers)
     was_training = model.training
@@ -172,9 +178,13 @@ def evaluate(model: MultiDecoderUNet, loader: DataLoader, device: torch.device, 
     return result
 
 
-def _loader(dataset: Dataset, config: TrainConfig, shuffle: bool, seed: int, device: torch.device) -> DataLoader:
+def _loader(dataset: Dataset | ArraySplit, config: TrainConfig, shuffle: bool, seed: int,
+            device: torch.device) -> DataLoader | Batches:
     """Seeded per epoch (a resumed run sees the same batches); under torch.distributed each
-    process gets its own shard of every training epoch (batch_size is per process)."""
+    process gets its own shard of every training epoch (batch_size is per process). An
+    :class:`~mdseg.arrays.ArraySplit` makes its batches on the device itself."""
+    if isinstance(dataset, ArraySplit):
+        return dataset.batches(config.batch_size, shuffle, seed, device)
     generator = torch.Generator().manual_seed(seed)
     rank, size = dist.world()
     sampler = None
@@ -210,6 +220,9 @@ def run(model: MultiDecoderUNet, schedule: Schedule, train_set: Dataset, val_set
     out.mkdir(parents=True, exist_ok=True)
     device = pick_device(config.device)
     model.to(device)
+    for split in (train_set, val_set):
+        if isinstance(split, ArraySplit):
+            split.to(device)  # the GPU-resident path: every batch is gathered and augmented there
     cuda = device.type == "cuda"
     if cuda and config.channels_last:
         model.to(memory_format=torch.channels_last)
@@ -300,6 +313,9 @@ def run(model: MultiDecoderUNet, schedule: Schedule, train_set: Dataset, val_set
                 if weighting is not None and size > 1:  # not inside DDP: average its gradients by hand
                     for p in weighting.parameters():
                         dist.all_sum(p.grad).div_(size)
+                for group in optimizer.param_groups:
+                    group["lr"] = learning_rate(config.lr, epoch * len(loader) + steps, stage.epochs * len(loader),
+                                                config.lr_schedule)
                 scaler.step(optimizer)
                 scaler.update()
                 for k, v in values.items():

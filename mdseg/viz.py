@@ -7,21 +7,26 @@ from collections.abc import Iterable, Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.patches import Patch
+from matplotlib.ticker import MaxNLocator
 
 from .data import denormalize, depth_dir, find_voc, read_depth, read_image
 from .synthetic import MAX_DEPTH_M, read_true_depth
-from .teachers import align_inverse, depth_quality
+from .pseudo_depth import align_inverse, depth_quality
 from .voc import CLASSES, IGNORE_INDEX, PALETTE, colorize
 
 DEPTH_CMAP = "magma"
 
 
 def class_legend(fig: plt.Figure, labels: Iterable[np.ndarray] = ()) -> None:
-    """A legend of the VOC classes present in ``labels`` (all classes when empty), under the figure."""
+    """A legend of the VOC classes present in ``labels`` (all classes when empty), under the
+    figure's axes: the axes are laid out again above it, so it never covers an image."""
     present = sorted({int(v) for lab in labels for v in np.unique(lab)} - {IGNORE_INDEX}) or list(range(len(CLASSES)))
     handles = [Patch(color=PALETTE[i] / 255, label=CLASSES[i]) for i in present]
     handles.append(Patch(color=PALETTE[IGNORE_INDEX] / 255, label="ignore (255)"))
-    fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 7), fontsize=8, frameon=False)
+    legend = fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 7), fontsize=8, frameon=False)
+    fig.canvas.draw()
+    height = legend.get_window_extent().transformed(fig.transFigure.inverted()).height
+    fig.tight_layout(rect=(0, min(height + 0.01, 0.5), 1, 1))
 
 
 def _show_depth(ax, depth: np.ndarray, title: str, fig, colorbar: bool = True):
@@ -61,7 +66,6 @@ def dataset_grid(dataset, indices: Iterable[int], true_depth: bool = False) -> p
                 _show_depth(axes[row, 2], 1.0 / read_true_depth(dataset.root, item["id"]),
                             "true inverse depth (1/m)", fig)
     _off(axes)
-    fig.tight_layout(rect=(0, 0.06 if len(indices) < 3 else 0.03, 1, 1))
     class_legend(fig, masks)
     return fig
 
@@ -83,7 +87,9 @@ def depth_gallery(root, teacher: str, ids: Sequence[str]) -> plt.Figure:
         axes[row, 0].set_title(image_id)
         _show_depth(axes[row, 1], pred, f"{teacher} (normalised inverse depth)", fig)
         _show_depth(axes[row, 2], ref, "reference inverse depth (1/m)", fig)
-        err = axes[row, 3].imshow(np.where(valid, aligned - ref, np.nan), cmap="coolwarm")
+        error = np.where(valid, aligned - ref, np.nan)
+        limit = float(np.nanmax(np.abs(error))) if np.isfinite(error).any() else 1.0
+        err = axes[row, 3].imshow(error, cmap="coolwarm", vmin=-limit, vmax=limit)  # white = no error
         axes[row, 3].set_title(f"aligned error  AbsRel {q['abs_rel']:.3f}  δ1 {q['delta1']:.2f}")
         fig.colorbar(err, ax=axes[row, 3], fraction=0.046, pad=0.02, label="1/m")
     _off(axes)
@@ -94,25 +100,28 @@ def depth_gallery(root, teacher: str, ids: Sequence[str]) -> plt.Figure:
 # ----------------------------------------------------------------------------- training
 def training_curves(histories: dict[str, list[dict]], metric: str = "mIoU",
                     boundaries: dict[str, list[int]] | None = None) -> plt.Figure:
-    """Per run: training loss terms per epoch (left: seg, middle: depth) and a validation
-    metric (right), by global epoch; dashed lines mark stage boundaries."""
-    fig, axes = plt.subplots(1, 3, figsize=(16, 4.2))
-    panels = (("seg", "train focal loss L_seg"), ("depth", "train depth MSE L_depth"), (metric, f"val {metric}"))
+    """Per run: training loss terms per epoch (seg, and depth when any run trains it) and a
+    validation metric, by global epoch (integer ticks); dashed lines mark stage boundaries."""
+    panels = [("seg", "train focal loss L_seg"), ("depth", "train depth MSE L_depth"), (metric, f"val {metric}")]
+    if not any("depth" in r["train"] for history in histories.values() for r in history):
+        panels.pop(1)  # no run trained the depth decoder: no empty panel
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.4 * len(panels), 4.2))
     for name, history in histories.items():
         epochs = [r["global_epoch"] for r in history]
         for ax, (key, _) in zip(axes, panels):
             source = [r.get("val", {}) if key == metric else r["train"] for r in history]
             values = [s.get(key, np.nan) for s in source]
-            line, = ax.plot(epochs, values, marker="o", ms=3, label=name)
+            line, = ax.plot(epochs, values, marker="o", ms=4, label=name)
             for edge in (boundaries or {}).get(name, [])[:-1]:
                 ax.axvline(edge + 0.5, color=line.get_color(), ls="--", lw=0.8, alpha=0.6)
     for ax, (_, title) in zip(axes, panels):
         ax.set_title(title)
         ax.set_xlabel("epoch (all stages)")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("loss")
-    axes[2].set_ylabel(metric)
-    axes[2].legend(fontsize=8)
+    axes[-1].set_ylabel(metric)
+    axes[-1].legend(fontsize=8)
     fig.tight_layout()
     return fig
 
@@ -205,7 +214,6 @@ def figure3(items: Sequence[dict], predictions: dict[str, np.ndarray]) -> plt.Fi
         if "depth" in item:
             _show_depth(axes[row, -1], item["depth"][0].numpy(), "pseudo depth", fig, colorbar=row == 0)
     _off(axes)
-    fig.tight_layout(rect=(0, 0.05, 1, 1))
     class_legend(fig, [item["mask"].numpy() for item in items] + list(predictions.values()))
     return fig
 
@@ -237,7 +245,6 @@ def explorer_figure(items: Sequence[dict], predictions: dict[str, np.ndarray], i
     axes[2].imshow(colorize(item["mask"].numpy()))
     axes[2].set_title("ground truth")
     _off(axes)
-    fig.tight_layout(rect=(0, 0.08, 1, 1))
     class_legend(fig, [item["mask"].numpy(), pred])
     return fig
 
@@ -248,9 +255,12 @@ def explorer(items: Sequence[dict], predictions: dict[str, np.ndarray]):
     ``children`` are the controls (set ``.value`` in tests) and ``result`` the last figure."""
     import ipywidgets as widgets
 
+    from IPython.display import display
+
     def show(index, model, opacity, errors):
         fig = explorer_figure(items, predictions, index, model, opacity, errors)
-        plt.show()
+        display(fig)
+        plt.close(fig)  # displayed once; no figure left open per change, whatever the backend
         return fig
 
     return widgets.interactive(
@@ -271,11 +281,14 @@ def diagnostics_figure(diagnostics: dict[str, list[dict]]) -> plt.Figure:
     for name, records in diagnostics.items():
         steps = [r["global_step"] for r in records]
         two = [(s, r) for s, r in zip(steps, records) if "grad_cosine" in r]
-        line, = axes[0].plot(steps, [r["loss"].get("seg", np.nan) for r in records], label=f"{name}: L_seg")
+        style = {"marker": "o", "ms": 3} if len(records) <= 30 else {}  # few points: show each one
+        line, = axes[0].plot(steps, [r["loss"].get("seg", np.nan) for r in records], label=f"{name}: L_seg", **style)
         axes[0].plot(steps, [r["loss"].get("depth", np.nan) for r in records], ls="--", color=line.get_color(),
-                     label=f"{name}: L_depth")
-        axes[1].plot([s for s, _ in two], [r["grad_ratio_seg_depth"] for _, r in two], color=line.get_color(), label=name)
-        axes[2].plot([s for s, _ in two], [r["grad_cosine"] for _, r in two], color=line.get_color(), label=name)
+                     label=f"{name}: L_depth", **style)
+        axes[1].plot([s for s, _ in two], [r["grad_ratio_seg_depth"] for _, r in two], color=line.get_color(),
+                     label=name, **style)
+        axes[2].plot([s for s, _ in two], [r["grad_cosine"] for _, r in two], color=line.get_color(), label=name,
+                     **style)
     axes[0].set_yscale("log")
     axes[0].set_title("raw loss terms (log)")
     axes[1].set_yscale("log")
@@ -285,6 +298,7 @@ def diagnostics_figure(diagnostics: dict[str, list[dict]]) -> plt.Figure:
     axes[2].axhline(0, color="black", lw=0.7)
     for ax in axes:
         ax.set_xlabel("training step")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
     fig.tight_layout()

@@ -42,7 +42,7 @@ def voc_samples() -> Path:
 @pytest.fixture(scope="session")
 def tiny_models(tmp_path_factory):
     """Random-weight models of the two hub teachers' architectures, saved with save_pretrained."""
-    from mdseg.teachers import tiny_teacher
+    from tiny_teachers import tiny_teacher
 
     base = tmp_path_factory.mktemp("tiny")
     return {kind: tiny_teacher(kind, base / kind) for kind in ("dpt-dinov2", "depth-anything-v2")}
@@ -52,7 +52,7 @@ def tiny_models(tmp_path_factory):
 def data(tmp_path_factory, synthetic_root):
     """(train, val) datasets of the tiny tree with simulated pseudo depth, 32 px."""
     from mdseg.data import VOCDepth, eval_transforms, train_transforms
-    from mdseg.teachers import generate
+    from mdseg.pseudo_depth import generate
 
     root = tmp_path_factory.mktemp("train-data")
     shutil.copytree(synthetic_root / "VOCdevkit", root / "VOCdevkit")

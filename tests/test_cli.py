@@ -6,7 +6,7 @@ from mdseg.cli import main
 
 def test_help_lists_every_subcommand():
     out = subprocess.run([sys.executable, "-m", "mdseg", "--help"], capture_output=True, text=True, check=True).stdout
-    for command in ("data", "depth", "train", "evaluate", "reproduce", "export"):
+    for command in ("data", "depth", "pretrain", "train", "evaluate", "reproduce", "export"):
         assert command in out
 
 
@@ -42,8 +42,8 @@ def test_reproduce_reuses_runs_when_only_the_seed_list_changes(tmp_path):
     profile = get_profile("ci", data_root=str(tmp_path / "data"), stage_epochs=1)
     reproduce(profile, tmp_path / "runs", seeds=[0], recipes=["single-decoder"], progress=False)
     stamp = (tmp_path / "runs/single-decoder/seed0/checkpoint.safetensors").stat().st_mtime_ns
-    table = reproduce(get_profile("ci", data_root=str(tmp_path / "data"), stage_epochs=1, seeds=(0, 1)),
-                      tmp_path / "runs", seeds=[0], recipes=["single-decoder"], progress=False)
+    table = str(reproduce(get_profile("ci", data_root=str(tmp_path / "data"), stage_epochs=1, seeds=(0, 1)),
+                          tmp_path / "runs", seeds=[0], recipes=["single-decoder"], progress=False))
     assert (tmp_path / "runs/single-decoder/seed0/checkpoint.safetensors").stat().st_mtime_ns == stamp
     assert "| single-decoder | 2 / 0 / 2 | 1 |" in table
 

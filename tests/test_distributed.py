@@ -12,6 +12,7 @@ import torch.multiprocessing as mp
 from torch.utils.data import DataLoader
 
 from helpers import tiny_model
+from mdseg.profiles import get_profile
 from mdseg.train import evaluate
 
 
@@ -56,5 +57,6 @@ def test_torchrun_trains_with_two_processes(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads((out / "result.json").read_text())
     assert [r["stage"] for r in result["history"]] == [0, 1, 2]
-    assert result["history"][0]["steps"] == 96 // 2 // 8  # each process sees half of every epoch
+    n_train = get_profile("ci").synthetic.n_train
+    assert result["history"][0]["steps"] == n_train // 2 // 8  # each process sees half of every epoch
     assert 0 <= result["metrics"]["mIoU"] <= 1

@@ -5,7 +5,9 @@ import pytest
 
 from mdseg.cli import main
 from mdseg.data import depth_dir, read_depth
-from mdseg.teachers import MANIFEST, generate, make_teacher
+from mdseg.data import MANIFEST
+from mdseg.pseudo_depth import generate
+from mdseg.teachers import make_teacher
 from helpers import depth_files
 
 

@@ -110,7 +110,8 @@ def test_reproduce_accepts_beyond_recipes():
 
 
 def test_summarize_diagnostics_uses_only_steps_where_both_tasks_train():
-    from mdseg.multitask import diagnostics_markdown, summarize_diagnostics
+    from mdseg.multitask import summarize_diagnostics
+    from mdseg.report import diagnostics_markdown
 
     records = [{"loss": {"seg": 9.0}},  # a seg-only stage: no cosine, ignored
                {"loss": {"seg": 2.0, "depth": 0.1}, "grad_ratio_seg_depth": 4.0, "grad_cosine": -0.2},
@@ -124,9 +125,9 @@ def test_summarize_diagnostics_uses_only_steps_where_both_tasks_train():
     empty = summarize_diagnostics(records[:1])
     assert empty["steps"] == 0 and math.isnan(empty["cosine"])
     table = diagnostics_markdown({"naive-joint": [summary, {**summary, "cosine": 0.3}], "baseline": [empty]})
-    assert ("| naive-joint | 2 | 1.500 ± 0.000 | 0.2000 ± 0.0000 | 7.5 ± 0.0 | 2.00 ± 0.00 | +0.200 ± 0.141 "
+    assert ("| naive-joint | 2 | 4 | 1.500 ± 0.000 | 0.2000 ± 0.0000 | 7.50 ± 0.00 | 2.00 ± 0.00 | +0.200 ± 0.141 "
             "| 50% ± 0% |") in table
-    assert "| baseline | 1 | - | - | - | - | - | - |" in table
+    assert "| baseline | 1 | 0 | - | - | - | - | - | - |" in table
 
 
 def test_diagnostics_observe_without_changing_training(data, tmp_path):
@@ -142,11 +143,16 @@ def test_diagnostics_observe_without_changing_training(data, tmp_path):
 
 
 def test_read_diagnostics_follows_the_numbers():
-    from mdseg.multitask import read_diagnostics
+    from mdseg.report import MIN_DIAGNOSED_STEPS, read_diagnostics
 
-    base = {"steps": 10, "loss_ratio": 15.0, "grad_ratio": 36.0, "cosine": 0.25, "conflict": 0.2}
+    base = {"steps": 15, "loss_ratio": 15.0, "grad_ratio": 36.0, "cosine": 0.25, "conflict": 0.2}
     text = read_diagnostics("naive-joint", [base, base])
-    assert "36.0x the depth one" in text and "does not fit" in text and "mostly agree" in text and "2 seeds" in text
-    text = read_diagnostics("x", [{**base, "grad_ratio": 0.25, "cosine": -0.1, "conflict": 0.7}])
-    assert "4.0x the segmentation one" in text and "conflict in 70% of steps" in text and "(1 seed)" in text
-    assert "no diagnosed step" in read_diagnostics("x", [{**base, "steps": 0}])
+    assert "36.0x the depth one: segmentation leads" in text and "mostly agree" in text
+    assert "(2 seeds, 30 diagnosed steps)" in text and "in 20% of steps" in text
+    text = read_diagnostics("x", [{**base, "steps": 25, "grad_ratio": 0.25, "cosine": -0.1, "conflict": 0.7}])
+    assert "4.0x the segmentation one: depth leads" in text and "mostly conflict" in text and "(1 seed," in text
+    text = read_diagnostics("x", [{**base, "steps": 25, "grad_ratio": 1.2}])
+    assert "of similar size (seg/depth 1.20)" in text
+    few = read_diagnostics("x", [{**base, "steps": MIN_DIAGNOSED_STEPS - 1}])
+    assert f"at least {MIN_DIAGNOSED_STEPS} are needed" in few and "leads" not in few and "agree" not in few
+    assert "0 diagnosed steps" in read_diagnostics("x", [{**base, "steps": 0}])

@@ -1,5 +1,6 @@
 """Notebook hygiene. Executing them is nbval's job (`make test` runs it in the ci profile)."""
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +15,22 @@ def test_the_notebooks_exist_in_order():
     assert [p.stem[:3] for p in NOTEBOOKS] == ["00_", "01_", "02_", "03_", "04_", "05_", "06_"]
 
 
+def test_badges_and_install_cells_follow_the_configured_home():
+    result = subprocess.run([sys.executable, str(ROOT / "tools/colab.py"), "--check", *map(str, NOTEBOOKS)],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_notebooks_name_no_repository_but_the_configured_one():
+    sys.path.insert(0, str(ROOT / "tools"))
+    from colab import home
+
+    configured = home()
+    for path in NOTEBOOKS:
+        for url in re.findall(r"github\.com/([\w.-]+/[\w.-]+)", path.read_text()):
+            assert configured and url.removesuffix(".git") in configured, f"{path.name} names github.com/{url}"
+
+
 def test_notebooks_are_committed_clean():
     result = subprocess.run([sys.executable, str(ROOT / "tools/nbclean.py"), "--check", *map(str, NOTEBOOKS)],
                             capture_output=True, text=True)
@@ -24,7 +41,7 @@ def test_notebooks_are_committed_clean():
 def test_notebook_structure(path):
     cells = json.loads(path.read_text())["cells"]
     text = ["".join(c["source"]) for c in cells]
-    assert text[0].startswith("# ") and "colab-badge.svg" in text[0] and "What this notebook teaches" in text[0]
+    assert text[0].startswith("# ") and "What this notebook teaches" in text[0]
     assert 'if "google.colab" in sys.modules' in text[1] and "torch" not in text[1].split("\n", 1)[1].replace(
         "torch stays", "")
     assert 'os.environ.get("MDSEG_PROFILE", "cpu")' in text[3]

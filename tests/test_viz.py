@@ -7,7 +7,7 @@ import torch
 from mdseg import viz
 from mdseg.data import VOCDepth, eval_transforms
 from mdseg.schedule import recipes
-from mdseg.teachers import generate
+from mdseg.pseudo_depth import generate
 from mdseg.voc import PALETTE
 
 
@@ -35,6 +35,18 @@ def _titles(fig):
     return [ax.get_title() for ax in fig.axes]
 
 
+def _legend_clear_of_images(fig) -> bool:
+    """No legend of the figure overlaps an axes that shows an image."""
+    fig.canvas.draw()
+    boxes = [ax.get_window_extent() for ax in fig.axes if ax.get_images()]
+    return bool(fig.legends) and not any(lg.get_window_extent().overlaps(b) for lg in fig.legends for b in boxes)
+
+
+def _integer_ticks(ax) -> bool:
+    ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
+    return bool(ticks) and all(float(t).is_integer() for t in ticks)
+
+
 def test_explorer_widget_drives_the_figure(items, predictions):
     _, its = items
     widget = viz.explorer(its, predictions)
@@ -54,6 +66,11 @@ def test_explorer_widget_drives_the_figure(items, predictions):
     wrong = (predictions["single decoder"][2] != mask) & (mask != 255)
     assert wrong.any() and np.all(shown[wrong] == [1.0, 0.0, 0.0])
     assert "errors" in _titles(widget.result)[1]
+    assert _legend_clear_of_images(widget.result)
+    open_before = len(plt.get_fignums())
+    for index in (0, 1, 2, 0):
+        controls["image"].value = index
+    assert len(plt.get_fignums()) == open_before  # no figure left open per change
     plt.close("all")
 
 
@@ -65,19 +82,36 @@ def test_figure3_grid(items, predictions):
     assert "ground truth" in _titles(fig) and "pseudo depth" in _titles(fig)
     assert any(t.startswith("multi decoder\npixel acc 1.000") for t in _titles(fig))
     assert fig.legends and "background" in [t.get_text() for t in fig.legends[0].get_texts()]
+    assert _legend_clear_of_images(fig)
     plt.close(fig)
+
+
+def test_dataset_grid_legend_leaves_every_row_visible(items):
+    root, _ = items
+    for rows in (1, 3, 6):
+        fig = viz.dataset_grid(VOCDepth(root, "val"), range(min(rows, 4)), true_depth=True)
+        assert _legend_clear_of_images(fig), rows
+        plt.close(fig)
 
 
 def test_depth_gallery_and_curves(items):
     root, its = items
     fig = viz.depth_gallery(root, "simulated", [its[0]["id"], its[1]["id"]])
     assert sum(1 for t in _titles(fig) if t.startswith("aligned error")) == 2
+    error_map = [ax for ax in fig.axes if ax.get_title().startswith("aligned error")][0].get_images()[0]
+    low, high = error_map.get_clim()
+    assert low == pytest.approx(-high) and high > 0  # centred on zero: white means no error
     history = [{"global_epoch": e, "train": {"seg": 1 / e, "depth": 0.1, "total": 1}, "val": {"mIoU": e / 10}}
                for e in (1, 2, 3)]
     fig = viz.training_curves({"a": history}, boundaries={"a": [1, 3]})
     assert [ax.get_title() for ax in fig.axes] == ["train focal loss L_seg", "train depth MSE L_depth", "val mIoU"]
     assert len(fig.axes[2].lines) == 2  # the curve and one stage boundary
     np.testing.assert_allclose(fig.axes[2].lines[0].get_ydata(), [0.1, 0.2, 0.3])
+    assert all(_integer_ticks(ax) for ax in fig.axes)
+    seg_only = [{**r, "train": {"seg": r["train"]["seg"], "total": 1}} for r in history[:2]]
+    fig = viz.training_curves({"single-decoder": seg_only})
+    assert [ax.get_title() for ax in fig.axes] == ["train focal loss L_seg", "val mIoU"]  # no empty depth panel
+    assert all(ax.lines and ax.lines[0].get_marker() == "o" for ax in fig.axes)  # two points still show
     plt.close("all")
 
 

@@ -1,0 +1,39 @@
+"""The notebooks' set-up: profile and seeds from the environment, the runs folder, the working directory."""
+import pytest
+
+from mdseg.notebook import setup
+from mdseg.profiles import PROFILES, from_environment
+
+
+def test_profile_and_seeds_come_from_the_environment(monkeypatch):
+    monkeypatch.setenv("MDSEG_PROFILE", "ci")
+    monkeypatch.setenv("MDSEG_SEEDS", "0, 2")
+    profile = from_environment()
+    assert profile.name == "ci" and profile.seeds == (0, 2)
+    monkeypatch.delenv("MDSEG_SEEDS")
+    assert from_environment().seeds == PROFILES["ci"].seeds
+    monkeypatch.delenv("MDSEG_PROFILE")
+    assert from_environment().name == "cpu"
+
+
+def test_bad_seeds_say_what_is_expected(monkeypatch):
+    monkeypatch.setenv("MDSEG_SEEDS", "zero")
+    with pytest.raises(ValueError, match="MDSEG_SEEDS must be seed numbers"):
+        from_environment()
+
+
+def test_setup_runs_from_the_repository_root(tmp_path, monkeypatch, capsys):
+    (tmp_path / "mdseg").mkdir()
+    (tmp_path / "notebooks").mkdir()
+    monkeypatch.chdir(tmp_path / "notebooks")
+    monkeypatch.setenv("MDSEG_PROFILE", "ci")
+    profile, runs = setup()
+    assert profile.name == "ci" and str(runs) == "runs/ci"
+    from pathlib import Path
+
+    assert Path.cwd() == tmp_path
+    assert "smoke test" in capsys.readouterr().out
+
+
+def test_every_profile_says_what_it_is_for():
+    assert all(len(p.about) > 20 for p in PROFILES.values())

@@ -1,0 +1,88 @@
+"""Train the runs of ``reproduce`` (or of ``reproduce --suite failure``) in N processes at once.
+
+Small models (the ``ci`` and ``cpu`` profiles) use a fraction of a GPU: several trainers side by
+side finish a table many times sooner. Each run is an ordinary ``python -m mdseg train`` into the
+folder ``reproduce`` would use, so a later ``python -m mdseg reproduce ...`` reuses them all and
+prints the tables. Data and pseudo depth are prepared first, in this process.
+
+    python tools/parallel_runs.py --profile cpu --jobs 8 --device cuda
+    python tools/parallel_runs.py --profile cpu --jobs 8 --device cuda --suite failure
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from pathlib import Path
+
+from mdseg import train
+from mdseg.experiments import datasets, prepare_data, run_dir, runs_root
+from mdseg.profiles import get_profile
+from mdseg.schedule import WEIGHT_MARK, get_recipe, recipes as all_recipes
+
+
+def jobs(profile, suite: str, targets: list[str], seeds: list[int]) -> list[tuple[str, str, int]]:
+    """``(depth target, recipe, seed)`` of every run the suite needs that is not finished."""
+    names = list(profile.recipes or all_recipes(profile.stage_epochs))
+    wanted = [("normalised", n) for n in names]
+    if suite == "failure":
+        wanted = [("normalised", "single-decoder")]
+        naive = [f"naive-joint{WEIGHT_MARK}{w:g}" for w in profile.depth_weights]
+        wanted += [(t, n) for t in targets for n in dict.fromkeys(naive + [n for n in names if n != "single-decoder"])]
+    todo = []
+    for target, name in wanted:
+        units = replace(profile, depth_target=target)
+        canonical = get_recipe(name, profile.stage_epochs, depth_weight=profile.depth_weight).name
+        todo += [(target, name, s) for s in seeds
+                 if not (run_dir(runs_root(units), canonical, s) / train.RESULT).exists()]
+    return todo
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--profile", default="cpu")
+    parser.add_argument("--jobs", type=int, default=4, help="trainers at once")
+    parser.add_argument("--threads", type=int, default=2, help="CPU threads per trainer")
+    parser.add_argument("--suite", choices=["tables", "failure"], default="tables")
+    parser.add_argument("--targets", nargs="+", default=["normalised", "metric"])
+    parser.add_argument("--seeds", type=int, nargs="+", default=None)
+    parser.add_argument("--device", default=None)
+    parser.add_argument("--logs", default=None, help="folder for each run's output (default: runs/parallel-logs)")
+    args = parser.parse_args()
+    profile = get_profile(args.profile)
+    targets = args.targets if args.suite == "failure" else ["normalised"]
+    for target in targets:  # once, before the trainers start
+        units = replace(profile, depth_target=target)
+        prepare_data(units, with_depth=True)
+        datasets(units, with_depth=True)
+    datasets(profile, with_depth=False)
+    todo = jobs(profile, args.suite, targets, list(args.seeds or profile.seeds))
+    logs = Path(args.logs or "runs/parallel-logs")
+    logs.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "TQDM_DISABLE": "1"}
+    print(f"{len(todo)} runs to train, {args.jobs} at a time", flush=True)
+    start = time.perf_counter()
+
+    def run(job: tuple[str, str, int]) -> int:
+        target, name, seed = job
+        cmd = [sys.executable, "-m", "mdseg", "train", "--profile", profile.name, "--recipe", name,
+               "--seed", str(seed), "--depth-target", target] + (["--device", args.device] if args.device else [])
+        log = logs / f"{target}-{name.replace('/', '__').replace('>', '')}-seed{seed}.log"
+        with open(log, "w") as handle:
+            code = subprocess.run(cmd, stdout=handle, stderr=subprocess.STDOUT, env=env).returncode
+        print(f"[{time.perf_counter() - start:6.0f} s] {'done' if code == 0 else f'FAILED ({code}), see ' + str(log)}: "
+              f"{name} seed {seed} ({target})", flush=True)
+        return code
+
+    with ThreadPoolExecutor(args.jobs) as pool:
+        codes = list(pool.map(run, todo))
+    print(f"{len(todo)} runs in {time.perf_counter() - start:.0f} s, {sum(c != 0 for c in codes)} failed")
+    return int(any(codes))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
