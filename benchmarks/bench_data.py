@@ -66,9 +66,10 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=20)
     parser.add_argument("--device", default=None)
     parser.add_argument("--data", default=None, help="a prepared VOC-layout tree (default: the profile's)")
+    parser.add_argument("--teacher", default=None, help="pseudo-depth teacher (default: the profile's)")
     parser.add_argument("--skip-teachers", action="store_true", help="leave out the pseudo-depth timing")
     args = parser.parse_args()
-    profile = get_profile(args.profile, data_root=args.data)
+    profile = get_profile(args.profile, data_root=args.data, teacher=args.teacher)
     device = pick_device(args.device)
     root = Path(profile.data_root)
     if profile.synthetic is not None and args.data is None:

@@ -28,7 +28,7 @@ $PY -c "import segmentation_models_pytorch" 2>/dev/null || $PY -m pip install --
 say() { echo "$@" | tee -a "$LOG"; }
 step() {
   say ""; say "\$ $*"; local t0=$SECONDS
-  "$@" 2>&1 | grep -v "^\s*$" | tee -a "$LOG"
+  "$@" 2>&1 | tr '\r' '\n' | grep -v -E '^\s*$|[0-9]+%\||UserWarning|check_worker_number' | tee -a "$LOG"
   local code=${PIPESTATUS[0]}
   say "($((SECONDS - t0)) s$([ "$code" = 0 ] || echo ", FAILED with exit code $code"))"
 }
@@ -43,7 +43,7 @@ step $PY -m mdseg depth --root "$DATA" --teacher simulated
 step $PY benchmarks/bench_train.py --encoder resnet50 --size "$SIZE" --batch "$BATCH" --device "$DEVICE" --steps "$STEPS"
 step $PY benchmarks/bench_train.py --encoder resnet50 --size "$SIZE" --batch "$BATCH" --device "$DEVICE" --steps "$STEPS" --amp --channels-last
 
-step $PY benchmarks/bench_data.py --profile gpu --data "$DATA" --device "$DEVICE" --workers 0 4 8 --batches "$((STEPS * 2))" --skip-teachers
+step $PY benchmarks/bench_data.py --profile gpu --data "$DATA" --device "$DEVICE" --workers 0 4 8 --batches "$((STEPS * 2))" --skip-teachers --teacher simulated
 
 for path in loader arrays; do
   rm -rf "/tmp/epoch-$path"

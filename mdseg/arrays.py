@@ -49,7 +49,9 @@ def fingerprint(dataset: VOCDepth) -> str:
 
 
 def cache_dir(dataset: VOCDepth, size: int) -> Path:
-    return dataset.base / CACHE_DIR / f"{dataset.split}-{dataset.teacher or 'nodepth'}-{size}"
+    """``ArrayCache/<split>-<teacher>-<depth target>-<size>`` (``nodepth`` without a teacher)."""
+    depth = f"{dataset.teacher}-{dataset.depth_target}" if dataset.teacher else "nodepth"
+    return dataset.base / CACHE_DIR / f"{dataset.split}-{depth}-{size}"
 
 
 def _letterbox(item: dict, size: int) -> dict[str, np.ndarray]:
@@ -81,7 +83,8 @@ def build(dataset: VOCDepth, size: int, progress: bool = True) -> Path:
     always whole, also when several processes build it at once; under torch.distributed rank 0
     builds while the others wait."""
     folder = cache_dir(dataset, size)
-    stamp = {"ids": len(dataset.ids), "size": size, "teacher": dataset.teacher, "fingerprint": fingerprint(dataset)}
+    stamp = {"ids": len(dataset.ids), "size": size, "teacher": dataset.teacher, "fingerprint": fingerprint(dataset),
+             "depth_target": dataset.depth_target if dataset.teacher else None}
     rank, world_size = dist.world()
     if world_size > 1:
         if rank == 0:

@@ -32,6 +32,31 @@ def writable_root(synthetic_root, tmp_path) -> Path:
     return tmp_path
 
 
+CI_SPLITS = {"train": 96, "val": 32}
+
+
+@pytest.fixture(scope="session")
+def ci_tree(tmp_path_factory) -> Path:
+    """The ci profile's synthetic tree with its split lists cut to :data:`CI_SPLITS` images, so
+    that command-line trainings in tests take seconds (read-only: use ``ci_root``)."""
+    from mdseg.datasets import prepare_synthetic
+    from mdseg.profiles import get_profile
+
+    root = tmp_path_factory.mktemp("ci-tree")
+    base = prepare_synthetic(root, get_profile("ci").synthetic, progress=False)
+    for split, n in CI_SPLITS.items():
+        path = base / "ImageSets" / "Segmentation" / f"{split}.txt"
+        path.write_text("\n".join(path.read_text().split()[:n]) + "\n")
+    return root
+
+
+@pytest.fixture
+def ci_root(ci_tree, tmp_path) -> Path:
+    """A private copy of :func:`ci_tree` at ``tmp_path / "data"``."""
+    shutil.copytree(ci_tree, tmp_path / "data")
+    return tmp_path / "data"
+
+
 @pytest.fixture
 def voc_samples() -> Path:
     if not (VOC_SAMPLES / "VOCdevkit").is_dir():

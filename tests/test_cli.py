@@ -35,7 +35,7 @@ def test_voc_download_fails_fast_offline(tmp_path, capsys, monkeypatch):
     assert "Cannot reach" in err and "VOCtrainval_11-May-2012.tar" in err and "data synthetic" in err
 
 
-def test_reproduce_reuses_runs_when_only_the_seed_list_changes(tmp_path):
+def test_reproduce_reuses_runs_when_only_the_seed_list_changes(tmp_path, ci_root):
     from mdseg.experiments import reproduce
     from mdseg.profiles import get_profile
 
@@ -48,7 +48,7 @@ def test_reproduce_reuses_runs_when_only_the_seed_list_changes(tmp_path):
     assert "| single-decoder | 2 / 0 / 2 | 1 |" in table
 
 
-def test_train_with_diagnostics_logs_gradient_stats(tmp_path, capsys):
+def test_train_with_diagnostics_logs_gradient_stats(tmp_path, ci_root, capsys):
     from mdseg.train import read_records
 
     out = tmp_path / "run"

@@ -11,8 +11,8 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 from torch.utils.data import DataLoader
 
+from conftest import CI_SPLITS
 from helpers import tiny_model
-from mdseg.profiles import get_profile
 from mdseg.train import evaluate
 
 
@@ -48,15 +48,15 @@ def test_metrics_gathered_across_ranks_equal_one_process(data, tmp_path):
         assert gathered["iIoU"] == pytest.approx(single["iIoU"], rel=1e-6)
 
 
-def test_torchrun_trains_with_two_processes(tmp_path):
+def test_torchrun_trains_with_two_processes(tmp_path, ci_root):
     out = tmp_path / "run"
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(_free_port()),
-           "-m", "mdseg", "train", "--recipe", "depth-first/copy/s->b", "--profile", "ci", "--data", str(tmp_path),
+           "-m", "mdseg", "train", "--recipe", "depth-first/copy/s->b", "--profile", "ci", "--data", str(ci_root),
            "--out", str(out), "--epochs", "1", "--batch-size", "8"]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env={**os.environ, "MPLBACKEND": "Agg"})
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads((out / "result.json").read_text())
     assert [r["stage"] for r in result["history"]] == [0, 1, 2]
-    n_train = get_profile("ci").synthetic.n_train
+    n_train = CI_SPLITS["train"]
     assert result["history"][0]["steps"] == n_train // 2 // 8  # each process sees half of every epoch
     assert 0 <= result["metrics"]["mIoU"] <= 1

@@ -3,6 +3,7 @@ a checkpoint. The rerun resumes, finished stages are not redone, and the result 
 uninterrupted run's for the same seed."""
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -40,9 +41,10 @@ def _wait_for_progress(out: Path, stage: int, epoch: int, proc: subprocess.Popen
 
 
 @pytest.fixture(scope="module")
-def straight(tmp_path_factory):
+def straight(tmp_path_factory, ci_tree):
     """An uninterrupted run of the recipe in the ci profile (shared data root)."""
     root = tmp_path_factory.mktemp("ci-data")
+    shutil.copytree(ci_tree / "VOCdevkit", root / "VOCdevkit")
     out = root / "straight"
     proc = _train(root, out)
     assert proc.wait(timeout=300) == 0, proc.communicate()

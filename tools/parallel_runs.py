@@ -39,7 +39,8 @@ def jobs(profile, suite: str, targets: list[str], seeds: list[int]) -> list[tupl
         canonical = get_recipe(name, profile.stage_epochs, depth_weight=profile.depth_weight).name
         todo += [(target, name, s) for s in seeds
                  if not (run_dir(runs_root(units), canonical, s) / train.RESULT).exists()]
-    return todo
+    # longest first, so that the last runs to start are short ones
+    return sorted(todo, key=lambda job: -get_recipe(job[1], profile.stage_epochs, depth_weight=profile.depth_weight).epochs)
 
 
 def main() -> int:
@@ -52,6 +53,7 @@ def main() -> int:
     parser.add_argument("--seeds", type=int, nargs="+", default=None)
     parser.add_argument("--device", default=None)
     parser.add_argument("--logs", default=None, help="folder for each run's output (default: runs/parallel-logs)")
+    parser.add_argument("--prepare-only", action="store_true", help="prepare data, pseudo depth and caches, then stop")
     args = parser.parse_args()
     profile = get_profile(args.profile)
     targets = args.targets if args.suite == "failure" else ["normalised"]
@@ -60,6 +62,8 @@ def main() -> int:
         prepare_data(units, with_depth=True)
         datasets(units, with_depth=True)
     datasets(profile, with_depth=False)
+    if args.prepare_only:
+        return 0
     todo = jobs(profile, args.suite, targets, list(args.seeds or profile.seeds))
     logs = Path(args.logs or "runs/parallel-logs")
     logs.mkdir(parents=True, exist_ok=True)
