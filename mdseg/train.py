@@ -167,7 +167,7 @@ def evaluate(model: MultiDecoderUNet, loader: DataLoader | Batches, device: torc
         out = model(images, tasks=tasks)
         metrics.update(out["seg"].argmax(1), batch["mask"], batch["instances"])
         if with_depth:
-            depth_sum += depth_loss(out["depth"].float().cpu(), batch["depth"]).item() * len(images)
+            depth_sum += depth_loss(out["depth"].float(), batch["depth"].to(device)).item() * len(images)
             depth_n += len(images)
     model.train(was_training)
     metrics.all_reduce()

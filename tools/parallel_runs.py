@@ -39,8 +39,9 @@ def jobs(profile, suite: str, targets: list[str], seeds: list[int]) -> list[tupl
         canonical = get_recipe(name, profile.stage_epochs, depth_weight=profile.depth_weight).name
         todo += [(target, name, s) for s in seeds
                  if not (run_dir(runs_root(units), canonical, s) / train.RESULT).exists()]
-    # longest first, so that the last runs to start are short ones
-    return sorted(todo, key=lambda job: -get_recipe(job[1], profile.stage_epochs, depth_weight=profile.depth_weight).epochs)
+    # normalised depth (the main tables) first, each target's longest runs first
+    return sorted(todo, key=lambda job: (job[0] != "normalised",
+                                         -get_recipe(job[1], profile.stage_epochs, depth_weight=profile.depth_weight).epochs))
 
 
 def main() -> int:
