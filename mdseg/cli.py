@@ -46,8 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     data = commands.add_parser("data", help="get, generate or check a VOC-layout dataset")
     data_cmds = data.add_subparsers(dest="data_command", required=True, metavar="ACTION")
-    voc = data_cmds.add_parser("voc", help="download PASCAL VOC 2012 through torchvision (2 GB)")
-    voc.add_argument("--root", required=True, help="folder that will hold VOCdevkit")
+    voc = data_cmds.add_parser("voc", help="download PASCAL VOC 2012 (2 GB; official host, else a mirror; MD5 checked)")
+    voc.add_argument("--root", required=True, help="folder that will hold VOCdevkit (may be on Google Drive)")
     syn = data_cmds.add_parser("synthetic", help="write the procedural VOC-format dataset (offline)")
     syn.add_argument("--root", required=True, help="folder that will hold VOCdevkit")
     syn.add_argument("--n-train", type=int, default=400)

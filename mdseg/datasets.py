@@ -15,29 +15,48 @@ from .voc import CLASSES, NUM_CLASSES
 PREVIEW_NAME = "preview.png"
 
 
-def download_voc(root: str | Path, timeout: float = 5.0) -> Path:
-    """Download and extract VOC 2012 trainval through torchvision into ``root/VOCdevkit``.
+# A mirror of the same archive for when the official host does not answer (it is often down); the
+# archive is verified against the official MD5 whichever host served it.
+VOC_MIRROR = "https://pjreddie.com/media/files/VOCtrainval_11-May-2012.tar"
 
-    Fails within ``timeout`` seconds when the mirror is unreachable, saying how to proceed.
+
+def download_voc(root: str | Path, timeout: float = 5.0) -> Path:
+    """Download PASCAL VOC 2012 trainval (2 GB) into ``root`` and extract ``root/VOCdevkit``.
+
+    Tries the official host, then :data:`VOC_MIRROR`; the archive must have the published MD5
+    (torchvision's record of it), else it is refused. An archive already at ``root`` is verified
+    and reused, so a rerun after a disconnect does not download again. ``root`` may be on Google
+    Drive (e.g. ``/content/drive/MyDrive/mdseg/data/voc``) so that it survives the runtime.
     """
-    from torchvision.datasets import VOCSegmentation
+    from torchvision.datasets.utils import check_integrity, download_url, extract_archive
     from torchvision.datasets.voc import DATASET_YEAR_DICT
 
     info = DATASET_YEAR_DICT["2012"]
     root = Path(root)
     archive = root / info["filename"]
-    if not archive.exists():
-        host = urlparse(info["url"]).hostname
-        try:
-            socket.create_connection((host, 443), timeout=timeout).close()
-        except OSError as error:
-            raise RuntimeError(
-                f"Cannot reach {host} to download VOC 2012 ({error}). Download {info['url']} by other means, "
-                f"put it at {archive} and rerun this command (it checks the MD5 and extracts it), "
-                f"or work offline with `python -m mdseg data synthetic --root {root}`."
-            ) from error
+    if (root / "VOCdevkit" / "VOC2012" / "JPEGImages").is_dir():
+        return find_voc(root)
     root.mkdir(parents=True, exist_ok=True)
-    VOCSegmentation(str(root), year="2012", image_set="trainval", download=True)
+    if not archive.exists():
+        tried = []
+        for url in (info["url"], VOC_MIRROR):
+            host = urlparse(url).hostname
+            try:
+                socket.create_connection((host, 443 if url.startswith("https") else 80), timeout=timeout).close()
+            except OSError as error:
+                tried.append(f"{host} ({error})")
+                continue
+            download_url(url, str(root), info["filename"], info["md5"])
+            break
+        else:
+            raise RuntimeError(
+                f"Cannot reach any host of VOC 2012: {'; '.join(tried)}. Download {info['url']} (or {VOC_MIRROR}) "
+                f"by other means, put it at {archive} and rerun this command (it checks the MD5 {info['md5']} and "
+                f"extracts it), or work offline with `python -m mdseg data synthetic --root {root}`.")
+    if not check_integrity(str(archive), info["md5"]):
+        raise RuntimeError(f"{archive} does not have VOC 2012's published MD5 {info['md5']}: the download is "
+                           "incomplete or not the official archive. Delete it and rerun this command.")
+    extract_archive(str(archive), str(root))
     return find_voc(root)
 
 

@@ -268,6 +268,17 @@ class Results:
     def _repr_markdown_(self) -> str:
         return self.markdown()
 
+    def diagnostics(self, name: str) -> list[dict[str, float]]:
+        """One :func:`~mdseg.multitask.summarize_diagnostics` per seed of run ``name`` (steps 0
+        where a run logged none); :func:`mdseg.report.read_diagnostics` reads them."""
+        from .multitask import summarize_diagnostics
+
+        out = []
+        for run in self.runs.get(name, []):
+            path = Path(run["run_dir"]) / train.DIAGNOSTICS
+            out.append(summarize_diagnostics(train.read_records(path) if path.exists() else []))
+        return out
+
 
 def reproduce(profile: Profile, out: str | Path, seeds: list[int] | None = None, recipes: list[str] | None = None,
               device: str | None = None, progress: bool = True, report: str = "results",

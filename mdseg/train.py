@@ -22,6 +22,7 @@ from tqdm.auto import tqdm
 from . import checkpoint
 from .arrays import ArraySplit, Batches
 from . import distributed as dist
+from . import runs
 from .device import amp_dtype, pick_device
 from .losses import depth_loss, focal_loss
 from .metrics import SegMetrics
@@ -214,10 +215,16 @@ def run(model: MultiDecoderUNet, schedule: Schedule, train_set: Dataset, val_set
     """Train ``model`` through ``schedule``, resuming from ``out_dir`` when it holds a checkpoint.
 
     Returns the result (also written to ``result.json``): final validation metrics, the
-    schedule's budget, per-epoch history and wall time.
+    schedule's budget, per-epoch history and wall time. The folder is locked while it trains
+    (:func:`mdseg.runs.exclusive`): a second trainer into it gets a clear error.
     """
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    with runs.exclusive(out) if dist.world()[0] == 0 else contextlib.nullcontext():
+        return _run(model, schedule, train_set, val_set, out, config)
+
+
+def _run(model: MultiDecoderUNet, schedule: Schedule, train_set: Dataset, val_set: Dataset | None,
+         out: Path, config: TrainConfig) -> dict:
     device = pick_device(config.device)
     model.to(device)
     for split in (train_set, val_set):

@@ -303,3 +303,29 @@ def diagnostics_figure(diagnostics: dict[str, list[dict]]) -> plt.Figure:
         ax.legend(fontsize=7)
     fig.tight_layout()
     return fig
+
+
+def weight_curve(suite: dict[str, dict[str, dict]], baseline: str = "single-decoder") -> plt.Figure:
+    """Naive joint training's val mIoU against the depth weight ``w`` (log axis), one line per depth
+    target with error bars of one sample std over seeds, the baseline as a band (mean ± std).
+    ``suite``: depth target -> :func:`mdseg.report.summarize` result (naive runs named
+    ``naive-joint`` for the paper's 0.15, ``naive-joint@w=<w>`` otherwise)."""
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    for target, summary in suite.items():
+        points = sorted((float(n.partition("@w=")[2] or 0.15), summary[n]["mIoU"]) for n in summary
+                        if n.startswith("naive-joint") and "/" not in n)
+        if points:
+            ax.errorbar([w for w, _ in points], [s["mean"] for _, s in points],
+                        yerr=[s["std"] for _, s in points], marker="o", capsize=4,
+                        label=f"naive joint, {target} depth")
+    base = next(iter(suite.values()))[baseline]["mIoU"]
+    ax.axhspan(base["mean"] - base["std"], base["mean"] + base["std"], color="grey", alpha=0.3,
+               label=f"{baseline} (mean ± std)")
+    ax.axhline(base["mean"], color="grey", lw=1)
+    ax.set_xscale("log")
+    ax.set_xlabel("depth weight w in (1 - w) L_seg + w L_depth")
+    ax.set_ylabel("val mIoU")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig

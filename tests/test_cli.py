@@ -58,3 +58,43 @@ def test_train_with_diagnostics_logs_gradient_stats(tmp_path, ci_root, capsys):
     records = read_records(out / "diagnostics.jsonl")
     assert records and all(r["step"] % 3 == 1 for r in records)  # steps 1, 4, 7, ... of each epoch
     assert all({"grad_norm_seg", "grad_norm_depth", "grad_cosine"} <= set(r) for r in records)
+
+
+def test_voc_download_names_the_mirror_and_refuses_a_bad_archive(tmp_path, capsys, monkeypatch):
+    import socket
+
+    from torchvision.datasets.voc import DATASET_YEAR_DICT
+
+    from mdseg.datasets import VOC_MIRROR
+
+    monkeypatch.setattr(socket, "create_connection", lambda *a, **k: (_ for _ in ()).throw(OSError("offline")))
+    assert main(["data", "voc", "--root", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    official = DATASET_YEAR_DICT["2012"]["url"].split("/")[2]
+    assert official in err and "pjreddie.com" in err and VOC_MIRROR in err
+    (tmp_path / "VOCtrainval_11-May-2012.tar").write_bytes(b"not the archive")  # a broken download
+    assert main(["data", "voc", "--root", str(tmp_path)]) == 2
+    assert "does not have VOC 2012's published MD5" in capsys.readouterr().err
+
+
+def test_every_flag_the_package_mentions_exists():
+    """Error messages and help texts name only flags that the CLI (or torchrun) really has."""
+    import argparse
+    import re
+    from pathlib import Path
+
+    from mdseg.cli import build_parser
+
+    flags = set()
+
+    def collect(parser):
+        for action in parser._actions:
+            flags.update(action.option_strings)
+            if isinstance(action, argparse._SubParsersAction):
+                for sub in action.choices.values():
+                    collect(sub)
+
+    collect(build_parser())
+    source = "\n".join(p.read_text() for p in (Path(__file__).parents[1] / "mdseg").glob("*.py"))
+    mentioned = set(re.findall(r"(?<![\w-])--[a-z][a-z-]+", source)) - {"--nproc"}  # torchrun's --nproc_per_node
+    assert mentioned and mentioned <= flags, sorted(mentioned - flags)

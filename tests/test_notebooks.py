@@ -44,6 +44,6 @@ def test_notebook_structure(path):
     assert text[0].startswith("# ") and "What this notebook teaches" in text[0]
     assert 'if "google.colab" in sys.modules' in text[1] and "torch" not in text[1].split("\n", 1)[1].replace(
         "torch stays", "")
-    assert 'os.environ.get("MDSEG_PROFILE", "cpu")' in text[3]
+    assert "profile, RUNS = setup()" in text[3]  # MDSEG_PROFILE / MDSEG_SEEDS: tests/test_setup.py
     assert any(t.startswith("## What we saw") for t in text) and cells[-1]["cell_type"] == "code"
     assert all(c.get("outputs", []) == [] for c in cells)

@@ -1,4 +1,6 @@
 """The notebooks' set-up: profile and seeds from the environment, the runs folder, the working directory."""
+from pathlib import Path
+
 import pytest
 
 from mdseg.notebook import setup
@@ -37,3 +39,20 @@ def test_setup_runs_from_the_repository_root(tmp_path, monkeypatch, capsys):
 
 def test_every_profile_says_what_it_is_for():
     assert all(len(p.about) > 20 for p in PROFILES.values())
+
+
+def test_setup_works_in_mdseg_workdir_when_set(tmp_path, monkeypatch, capsys):
+    work = tmp_path / "drive" / "mdseg"
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MDSEG_WORKDIR", str(work))
+    monkeypatch.setenv("MDSEG_PROFILE", "ci")
+    profile, runs = setup()
+    assert Path.cwd() == work and runs == Path("runs/ci")
+
+
+def test_profiles_document_their_sizes():
+    colab = PROFILES["colab"]
+    assert colab.synthetic is None and colab.teacher == "dpt-dinov2" and colab.encoder == "resnet50"
+    assert colab.encoder_weights == "imagenet" and colab.data_path == "arrays" and len(colab.seeds) == 1
+    assert "depth-first/copy/s->b" in colab.recipes and "Colab" in colab.about
+    assert all(p.about for p in PROFILES.values())

@@ -133,3 +133,21 @@ def test_predict_works_for_multi_and_single_decoder_models(items):
     model = MultiDecoderUNet("resnet18", encoder_weights=None).eval()
     images = torch.stack([it["image"] for it in its])
     np.testing.assert_array_equal(viz.predict(model, images), viz.predict(model.to_single_decoder(), images))
+
+
+def test_weight_curve_has_one_line_per_target_and_the_baseline_band():
+    from mdseg.report import mean_std
+    from mdseg.viz import weight_curve
+
+    def summary(offset):
+        return {"single-decoder": {"mIoU": mean_std([0.5, 0.52])},
+                "naive-joint": {"mIoU": mean_std([0.4 + offset, 0.42 + offset])},
+                "naive-joint@w=0.5": {"mIoU": mean_std([0.3 + offset, 0.31 + offset])}}
+
+    fig = weight_curve({"normalised": summary(0.0), "metric": summary(0.05)})
+    ax = fig.axes[0]
+    assert ax.get_xscale() == "log"
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert sorted(labels) == ["naive joint, metric depth", "naive joint, normalised depth", "single-decoder (mean ± std)"]
+    lines = [c for c in ax.containers]  # one errorbar container per target, two points each
+    assert len(lines) == 2 and list(lines[1].lines[0].get_xdata()) == [0.15, 0.5]
