@@ -11,6 +11,7 @@ import contextlib
 import json
 import math
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -210,6 +211,59 @@ def _append_record(path: Path, record: dict) -> None:
         handle.write(json.dumps(record) + "\n")
 
 
+def train_one_epoch(net: torch.nn.Module, model: MultiDecoderUNet, stage: Stage, loader, optimizer: torch.optim.Optimizer,
+                    scaler: torch.amp.GradScaler, config: TrainConfig, device: torch.device, dtype: torch.dtype | None,
+                    epoch: int, weighting: UncertaintyWeighting | None = None,
+                    on_diagnosis: Callable[[int, dict, dict], None] | None = None, where: str = "",
+                    last: str = "") -> tuple[dict[str, float], int]:
+    """One pass over ``loader`` (batches of the training dict): forward under autocast, the
+    stage's losses, the non-finite guard (``where`` and ``last`` name the place and the kept
+    checkpoint in its message), backward (every ``config.diagnose_every`` steps with gradient
+    diagnostics, passed to ``on_diagnosis(step, loss values, stats)``), the learning rate of
+    the step, the optimizer step. Returns the summed loss terms and the number of steps."""
+    size = dist.world()[1]
+    cuda = device.type == "cuda"
+    sums: dict[str, float] = {}
+    steps = 0
+    for batch in loader:
+        batch = {k: v.to(device, non_blocking=True) if torch.is_tensor(v) else v for k, v in batch.items()}
+        images = batch["image"]
+        if cuda and config.channels_last:
+            images = images.contiguous(memory_format=torch.channels_last)
+        autocast = torch.autocast(device.type, dtype=dtype) if dtype else contextlib.nullcontext()
+        with _oom_advice(config, images):
+            with autocast:
+                outputs = net(images, tasks=stage.tasks)
+            terms = compute_losses(outputs, batch, stage, config, weighting)
+        values = {k: v.item() for k, v in terms.items()}
+        if dist.any_rank(not all(math.isfinite(v) for v in values.values()), device):
+            bad = ", ".join(f"{k}={v}" for k, v in values.items())
+            raise NonFiniteLoss(
+                f"Non-finite loss in {where}, step {steps + 1}: {bad}. Training stopped; {last}. "
+                "Lower the learning rate (--lr), or check the data with `python -m mdseg data check`."
+            )
+        optimizer.zero_grad(set_to_none=True)
+        diagnose = config.diagnose_every > 0 and steps % config.diagnose_every == 0
+        with _oom_advice(config, images):
+            stats = backward(model, stage, terms, scaler, weighting, diagnose)
+        if stats is not None and on_diagnosis is not None:
+            on_diagnosis(steps + 1, values, stats)
+        if weighting is not None and size > 1:  # not inside DDP: average its gradients by hand
+            for p in weighting.parameters():
+                dist.all_sum(p.grad).div_(size)
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate(config.lr, epoch * len(loader) + steps, stage.epochs * len(loader),
+                                        config.lr_schedule)
+        scaler.step(optimizer)
+        scaler.update()
+        for k, v in values.items():
+            sums[k] = sums.get(k, 0.0) + v
+        steps += 1
+        if hasattr(loader, "set_postfix"):
+            loader.set_postfix({k: f"{v:.3f}" for k, v in values.items()})
+    return sums, steps
+
+
 def run(model: MultiDecoderUNet, schedule: Schedule, train_set: Dataset, val_set: Dataset | None,
         out_dir: str | Path, config: TrainConfig = TrainConfig()) -> dict:
     """Train ``model`` through ``schedule``, resuming from ``out_dir`` when it holds a checkpoint.
@@ -281,54 +335,24 @@ def _run(model: MultiDecoderUNet, schedule: Schedule, train_set: Dataset, val_se
             model.train()
             if not stage.train_encoder:
                 model.encoder.eval()
-            sums: dict[str, float] = {}
-            steps = 0
             loader = _loader(train_set, config, True, seed, device)
             global_epoch = sum(s.epochs for s in schedule.stages[:stage_index]) + epoch + 1
             bar = tqdm(loader, disable=not (config.progress and main), leave=False,
                        desc=f"{schedule.name} | stage {stage_index + 1}/{len(schedule.stages)} {stage.name} "
                             f"| epoch {epoch + 1}/{stage.epochs}")
-            for batch in bar:
-                batch = {k: v.to(device, non_blocking=True) if torch.is_tensor(v) else v for k, v in batch.items()}
-                images = batch["image"]
-                if cuda and config.channels_last:
-                    images = images.contiguous(memory_format=torch.channels_last)
-                autocast = torch.autocast(device.type, dtype=dtype) if dtype else contextlib.nullcontext()
-                with _oom_advice(config, images):
-                    with autocast:
-                        outputs = net(images, tasks=stage.tasks)
-                    terms = compute_losses(outputs, batch, stage, config, weighting)
-                values = {k: v.item() for k, v in terms.items()}
-                if dist.any_rank(not all(math.isfinite(v) for v in values.values()), device):
-                    bad = ", ".join(f"{k}={v}" for k, v in values.items())
-                    last = f"the last good checkpoint {ckpt_path} is kept" if ckpt_path.exists() else "no checkpoint yet"
-                    raise NonFiniteLoss(
-                        f"Non-finite loss in '{schedule.name}', stage {stage_index + 1} '{stage.name}', "
-                        f"epoch {epoch + 1}, step {steps + 1}: {bad}. Training stopped; {last}. "
-                        "Lower the learning rate (--lr), or check the data with `python -m mdseg data check`."
-                    )
-                optimizer.zero_grad(set_to_none=True)
-                diagnose = config.diagnose_every > 0 and steps % config.diagnose_every == 0
-                with _oom_advice(config, images):
-                    stats = backward(model, stage, terms, scaler, weighting, diagnose)
-                if stats is not None and main:
-                    entry = {"stage": stage_index, "epoch": epoch + 1, "step": steps + 1,
-                             "global_step": (global_epoch - 1) * len(loader) + steps + 1, "loss": values, **stats}
-                    if weighting is not None:
-                        entry["weights"] = weighting.weights()
+
+            def log_diagnosis(step: int, values: dict, stats: dict) -> None:
+                entry = {"stage": stage_index, "epoch": epoch + 1, "step": step,
+                         "global_step": (global_epoch - 1) * len(loader) + step, "loss": values, **stats}
+                if weighting is not None:
+                    entry["weights"] = weighting.weights()
+                if main:
                     _append_record(diag_path, entry)
-                if weighting is not None and size > 1:  # not inside DDP: average its gradients by hand
-                    for p in weighting.parameters():
-                        dist.all_sum(p.grad).div_(size)
-                for group in optimizer.param_groups:
-                    group["lr"] = learning_rate(config.lr, epoch * len(loader) + steps, stage.epochs * len(loader),
-                                                config.lr_schedule)
-                scaler.step(optimizer)
-                scaler.update()
-                for k, v in values.items():
-                    sums[k] = sums.get(k, 0.0) + v
-                steps += 1
-                bar.set_postfix({k: f"{v:.3f}" for k, v in values.items()})
+
+            where = f"'{schedule.name}', stage {stage_index + 1} '{stage.name}', epoch {epoch + 1}"
+            last = f"the last good checkpoint {ckpt_path} is kept" if ckpt_path.exists() else "no checkpoint yet"
+            sums, steps = train_one_epoch(net, model, stage, bar, optimizer, scaler, config, device, dtype, epoch,
+                                          weighting, log_diagnosis, where, last)
             record = {"stage": stage_index, "epoch": epoch + 1, "stage_name": stage.name,
                       "global_epoch": global_epoch,
                       "train": {k: v / max(steps, 1) for k, v in sums.items()}, "steps": steps,
