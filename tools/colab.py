@@ -16,6 +16,9 @@ from pathlib import Path
 
 import nbformat
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from nbclean import rewrite_all  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 BADGE = re.compile(r"\n*\[!\[Open In Colab\]\([^)]*\)\]\([^)]*\)\n*")
 GITHUB = re.compile(r"^https://github\.com/([\w.-]+/[\w.-]+?)(?:\.git)?/?$")
@@ -62,19 +65,9 @@ def render(text: str, notebook: Path, url: str | None) -> str:
 
 
 def main(argv: list[str]) -> int:
-    check = "--check" in argv
     url = home()
-    stale = []
-    for path in (Path(a) for a in argv if a != "--check"):
-        text = path.read_text()
-        new = render(text, path, url)
-        if new != text:
-            stale.append(path)
-            if not check:
-                path.write_text(new)
-    for path in stale:
-        print(f"{'out of date' if check else 'updated'}: {path} (home: {url or 'not set'})")
-    return 1 if check and stale else 0
+    where = f"(home: {url or 'not set'})"
+    return rewrite_all(argv, lambda text, path: render(text, path, url), f"updated {where}", f"out of date {where}")
 
 
 if __name__ == "__main__":

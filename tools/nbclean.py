@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import nbformat
@@ -22,19 +23,26 @@ def clean(text: str) -> str:
     return nbformat.writes(nb) + "\n"
 
 
-def main(argv: list[str]) -> int:
+def rewrite_all(argv: list[str], transform: Callable[[str, Path], str], changed: str, stale: str) -> int:
+    """Apply ``transform(text, path)`` to every notebook path in ``argv`` and write what changes,
+    printing ``<changed>: path``; with ``--check`` write nothing, print ``<stale>: path`` and
+    return 1 if any notebook would change."""
     check = "--check" in argv
-    dirty = []
+    differing = []
     for path in (Path(a) for a in argv if a != "--check"):
         text = path.read_text()
-        cleaned = clean(text)
-        if cleaned != text:
-            dirty.append(path)
+        new = transform(text, path)
+        if new != text:
+            differing.append(path)
             if not check:
-                path.write_text(cleaned)
-    for path in dirty:
-        print(f"{'not clean' if check else 'cleaned'}: {path}")
-    return 1 if (check and dirty) else 0
+                path.write_text(new)
+    for path in differing:
+        print(f"{stale if check else changed}: {path}")
+    return 1 if (check and differing) else 0
+
+
+def main(argv: list[str]) -> int:
+    return rewrite_all(argv, lambda text, path: clean(text), "cleaned", "not clean")
 
 
 if __name__ == "__main__":
