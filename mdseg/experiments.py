@@ -215,12 +215,26 @@ def step_seconds(profile: Profile, device: str | None = None, steps: int = 2) ->
     return out
 
 
+def recipe_names(profile: Profile, recipes: list[str] | None = None) -> list[str]:
+    """Canonical names of ``recipes`` (default: the profile's, else all of Tables 2 and 3), in
+    order, each once (``naive-joint@w=0.15`` is ``naive-joint``)."""
+    return list(dict.fromkeys(get_recipe(n, profile.stage_epochs, depth_weight=profile.depth_weight).name
+                              for n in recipes or profile.recipes or all_recipes(profile.stage_epochs)))
+
+
+def failure_recipes(profile: Profile, recipes: list[str] | None = None,
+                    weights: tuple[float, ...] | None = None) -> list[str]:
+    """What :func:`failure_suite` trains for each depth target besides the baseline: naive joint
+    training at each weight (default: the profile's ``depth_weights``), then ``recipes``."""
+    naive = [f"naive-joint{WEIGHT_MARK}{w:g}" for w in (weights or profile.depth_weights)]
+    return [n for n in recipe_names(profile, naive + recipe_names(profile, recipes)) if n != "single-decoder"]
+
+
 def plan(profile: Profile, out: str | Path, recipes: list[str] | None = None, seeds: list[int] | None = None,
          device: str | None = None) -> Plan:
     """The :class:`Plan` of ``reproduce(profile, out, seeds, recipes)``: which runs are finished
     (reused), which will train or resume, and how long that should take here."""
-    names = list(dict.fromkeys(get_recipe(n, profile.stage_epochs, depth_weight=profile.depth_weight).name
-                               for n in recipes or profile.recipes or all_recipes(profile.stage_epochs)))
+    names = recipe_names(profile, recipes)
     todo, finished = [], 0
     for name, seed in ((n, s) for n in names for s in (seeds or profile.seeds)):
         folder = run_dir(out, name, seed)
@@ -286,8 +300,7 @@ def reproduce(profile: Profile, out: str | Path, seeds: list[int] | None = None,
     """Run recipes x seeds (reusing finished runs under ``out``), write ``<report>.json`` and
     ``<report>.md`` there and return the :class:`Results`. A progress bar counts runs; ``detail``
     adds each run's per-epoch bars and lines (notebooks turn it off to keep output small)."""
-    names = list(dict.fromkeys(get_recipe(n, profile.stage_epochs, depth_weight=profile.depth_weight).name
-                               for n in recipes or profile.recipes or all_recipes(profile.stage_epochs)))
+    names = recipe_names(profile, recipes)
     seeds = list(seeds or profile.seeds)
     runs: dict[str, list[dict]] = {name: [] for name in names}
     jobs = tqdm([(n, s) for n in names for s in seeds], desc=f"reproduce [{profile.name}]", unit="run",
@@ -309,13 +322,12 @@ def failure_suite(profile: Profile, targets: tuple[str, ...] = ("normalised", "m
     depth weight (default: the profile's ``depth_weights``) beside the baseline, and the profile's
     Table 3 recipes at the paper's weight. Runs go to each target's :func:`runs_root` (shared with
     the notebooks); the baseline, which has no depth, trains once. Returns ``{target: Results}``."""
-    names = [n for n in (recipes or profile.recipes or all_recipes(profile.stage_epochs)) if n != "single-decoder"]
-    naive = [f"naive-joint{WEIGHT_MARK}{w:g}" for w in (weights or profile.depth_weights)]
+    names = failure_recipes(profile, recipes, weights)
     out = {}
     baseline = None
     for target in targets:
         units = replace(profile, depth_target=target)
-        wanted = (["single-decoder"] if baseline is None else []) + list(dict.fromkeys(naive + names))
+        wanted = (["single-decoder"] if baseline is None else []) + names
         if progress:
             tqdm.write(str(plan(units, runs_root(units), wanted, seeds, device)))
         results = reproduce(units, runs_root(units), seeds, wanted, device, progress, report="failure", detail=False)

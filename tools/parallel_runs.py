@@ -20,27 +20,21 @@ from dataclasses import replace
 from pathlib import Path
 
 from mdseg import train
-from mdseg.experiments import datasets, prepare_data, run_dir, runs_root
+from mdseg.experiments import datasets, failure_recipes, prepare_data, recipe_names, run_dir, runs_root
 from mdseg.profiles import get_profile
-from mdseg.schedule import WEIGHT_MARK, get_recipe, recipes as all_recipes
+from mdseg.schedule import get_recipe
 
 
 def jobs(profile, suite: str, targets: list[str], seeds: list[int]) -> list[tuple[str, str, int]]:
-    """``(depth target, recipe, seed)`` of every run the suite needs that is not finished."""
-    names = list(profile.recipes or all_recipes(profile.stage_epochs))
-    wanted = [("normalised", n) for n in names]
+    """``(depth target, recipe, seed)`` of every run the suite needs that is not finished, in the
+    folders ``reproduce`` and ``failure_suite`` use (the baseline, without depth, under the first target)."""
+    wanted = [(targets[0], n) for n in recipe_names(profile)]
     if suite == "failure":
-        wanted = [("normalised", "single-decoder")]
-        naive = [f"naive-joint{WEIGHT_MARK}{w:g}" for w in profile.depth_weights]
-        wanted += [(t, n) for t in targets for n in dict.fromkeys(naive + [n for n in names if n != "single-decoder"])]
-    todo = []
-    for target, name in wanted:
-        units = replace(profile, depth_target=target)
-        canonical = get_recipe(name, profile.stage_epochs, depth_weight=profile.depth_weight).name
-        todo += [(target, name, s) for s in seeds
-                 if not (run_dir(runs_root(units), canonical, s) / train.RESULT).exists()]
-    # normalised depth (the main tables) first, each target's longest runs first
-    return sorted(todo, key=lambda job: (job[0] != "normalised",
+        wanted = [(targets[0], "single-decoder")] + [(t, n) for t in targets for n in failure_recipes(profile)]
+    todo = [(target, name, s) for target, name in wanted for s in seeds
+            if not (run_dir(runs_root(replace(profile, depth_target=target)), name, s) / train.RESULT).exists()]
+    # the first target's runs (the main tables) first, each target's longest runs first
+    return sorted(todo, key=lambda job: (job[0] != targets[0],
                                          -get_recipe(job[1], profile.stage_epochs, depth_weight=profile.depth_weight).epochs))
 
 
@@ -57,7 +51,7 @@ def main() -> int:
     parser.add_argument("--prepare-only", action="store_true", help="prepare data, pseudo depth and caches, then stop")
     args = parser.parse_args()
     profile = get_profile(args.profile)
-    targets = args.targets if args.suite == "failure" else ["normalised"]
+    targets = args.targets if args.suite == "failure" else [profile.depth_target]
     for target in targets:  # once, before the trainers start
         units = replace(profile, depth_target=target)
         prepare_data(units, with_depth=True)
