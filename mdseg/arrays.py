@@ -87,7 +87,7 @@ def build(dataset: VOCDepth, size: int, progress: bool = True) -> Path:
              "depth_target": dataset.depth_target if dataset.teacher else None}
     rank, world_size = dist.world()
     if world_size > 1:
-        if rank == 0:
+        if rank == 0 and not _is_current(folder, stamp):
             _build(dataset, size, folder, stamp, progress)
         dist.barrier()
     if not _is_current(folder, stamp):
@@ -96,8 +96,6 @@ def build(dataset: VOCDepth, size: int, progress: bool = True) -> Path:
 
 
 def _build(dataset: VOCDepth, size: int, folder: Path, stamp: dict, progress: bool) -> None:
-    if _is_current(folder, stamp):
-        return
     n = len(dataset)
     arrays = {"image": np.zeros((n, size, size, 3), np.uint8), "mask": np.zeros((n, size, size), np.uint8),
               "instances": np.zeros((n, size, size), np.uint8), "size": np.zeros((n, 2), np.int32)}
