@@ -8,6 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
+from .schedule import NAIVE, PAPER_DEPTH_WEIGHT, WEIGHT_MARK
+
 # Kim, Kim & Lee (2024). "iIoU" is the paper's name; see PAPER.md for why its definition is unclear.
 PAPER: dict[str, dict[str, float]] = {
     "single-decoder": {"mIoU": 0.7703, "iIoU": 0.48, "acc": 0.986},
@@ -249,13 +251,13 @@ def weights_markdown(suite: dict[str, dict[str, dict]], baseline: str = "single-
     """Naive joint training at each depth weight, one column per depth target: mIoU mean ± std and
     the test against ``baseline``. ``suite``: target -> :func:`summarize` result."""
     targets = list(suite)
-    weights = sorted({_weight(n) for s in suite.values() for n in s if n.startswith(NAIVE_NAME)})
+    weights = sorted({w for s in suite.values() for w in naive_runs(s)})
     lines = ["| depth weight w | " + " | ".join(f"{t}: mIoU | {t}: vs {baseline}" for t in targets) + " |",
              "|---|" + "---|---|" * len(targets)]
     for w in weights:
         cells = []
         for t in targets:
-            name = _naive(w, suite[t])
+            name = naive_runs(suite[t]).get(w)
             cells += ([format_stat(suite[t][name]["mIoU"]), comparison(suite[t], name, baseline).cell()]
                       if name else ["-", "-"])
         lines.append(f"| {w:g}{' (paper)' if w == PAPER_WEIGHT else ''} | " + " | ".join(cells) + " |")
@@ -277,16 +279,16 @@ def table3_markdown(suite: dict[str, dict[str, dict]]) -> str:
     return "\n".join(lines)
 
 
-NAIVE_NAME, PAPER_WEIGHT = "naive-joint", 0.15
+NAIVE_NAME, PAPER_WEIGHT = NAIVE, PAPER_DEPTH_WEIGHT
 
 
-def _weight(name: str) -> float:
-    return float(name.partition("@w=")[2] or PAPER_WEIGHT)
-
-
-def _naive(w: float, summary: dict) -> str | None:
-    names = [n for n in summary if n.startswith(NAIVE_NAME) and "/" not in n and _weight(n) == w]
-    return names[0] if names else None
+def naive_runs(summary: dict) -> dict[float, str]:
+    """``{depth weight: recipe name}`` of the plain naive joint runs in ``summary``
+    (``naive-joint`` is the paper's 0.15, ``naive-joint@w=<w>`` another weight; variants such as
+    ``naive-joint/ssi`` are not plain naive runs), by increasing weight."""
+    runs = {float(n.partition(WEIGHT_MARK)[2] or PAPER_WEIGHT): n for n in summary
+            if n == NAIVE_NAME or n.startswith(NAIVE_NAME + WEIGHT_MARK)}
+    return dict(sorted(runs.items()))
 
 
 def failure_conclusion(suite: dict[str, dict[str, dict]], diagnostics: dict[str, list[dict]] | None = None,
@@ -314,9 +316,8 @@ def failure_conclusion(suite: dict[str, dict[str, dict]], diagnostics: dict[str,
         out.append("Loss scale (units): with no depth target tried does naive joint training fall below the "
                    "baseline by the test, so the paper's naive failure does not appear here, in either unit.")
     for target, summary in suite.items():
-        worse_at = [w for w in sorted({_weight(n) for n in summary if n.startswith(NAIVE_NAME) and "/" not in n})
-                    if comparison(summary, _naive(w, summary), baseline).verdict == "worse"]
-        tried = sorted({_weight(n) for n in summary if n.startswith(NAIVE_NAME) and "/" not in n})
+        tried = list(naive_runs(summary))
+        worse_at = [w for w, n in naive_runs(summary).items() if comparison(summary, n, baseline).verdict == "worse"]
         if len(tried) > 1:
             verdict = (f"below the baseline at w = {', '.join(f'{w:g}' for w in worse_at)} and not at the others"
                        if worse_at and len(worse_at) < len(tried) else

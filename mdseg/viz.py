@@ -12,6 +12,7 @@ from matplotlib.ticker import MaxNLocator
 from .data import denormalize, depth_dir, find_voc, read_depth, read_image
 from .synthetic import MAX_DEPTH_M, read_true_depth
 from .pseudo_depth import align_inverse, depth_quality
+from .report import naive_runs
 from .voc import CLASSES, IGNORE_INDEX, PALETTE, colorize
 
 DEPTH_CMAP = "magma"
@@ -312,8 +313,7 @@ def weight_curve(suite: dict[str, dict[str, dict]], baseline: str = "single-deco
     ``naive-joint`` for the paper's 0.15, ``naive-joint@w=<w>`` otherwise)."""
     fig, ax = plt.subplots(figsize=(6.5, 4))
     for target, summary in suite.items():
-        points = sorted((float(n.partition("@w=")[2] or 0.15), summary[n]["mIoU"]) for n in summary
-                        if n.startswith("naive-joint") and "/" not in n)
+        points = [(w, summary[n]["mIoU"]) for w, n in naive_runs(summary).items()]
         if points:
             ax.errorbar([w for w, _ in points], [s["mean"] for _, s in points],
                         yerr=[s["std"] for _, s in points], marker="o", capsize=4,
