@@ -67,7 +67,8 @@ def prepare_synthetic(root: str | Path, spec: SyntheticSpec, progress: bool = Tr
     if not preview.exists():
         from .viz import dataset_grid
 
-        fig = dataset_grid(VOCDepth(root, "train"), range(6), true_depth=True)
+        train_set = VOCDepth(root, "train")
+        fig = dataset_grid(train_set, range(min(6, len(train_set))), true_depth=True)
         fig.savefig(preview, dpi=100)
         import matplotlib.pyplot as plt
 
