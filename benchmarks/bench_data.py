@@ -20,11 +20,12 @@ from torch.utils.data import DataLoader
 
 from common import machine, sync, time_interleaved
 from mdseg.arrays import ArraySplit
-from mdseg.data import VOCDepth, train_transforms
-from mdseg.datasets import prepare_synthetic
+from mdseg.dataset import VOCDepth, train_transforms
+from mdseg.prepare import prepare_synthetic
 from mdseg.device import amp_dtype, pick_device
 from mdseg.schedule import JOINT_WEIGHTS, Stage
-from mdseg.train import TrainConfig, compute_losses
+from mdseg.multitask import compute_losses
+from mdseg.train import TrainConfig
 from mdseg.model import MultiDecoderUNet
 from mdseg.profiles import get_profile
 from mdseg.synthetic import SyntheticSpec

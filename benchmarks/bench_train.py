@@ -15,7 +15,8 @@ from common import machine, model_parser, time_interleaved
 from mdseg import MultiDecoderUNet
 from mdseg.device import pick_device
 from mdseg.schedule import JOINT_WEIGHTS, Stage
-from mdseg.train import TrainConfig, compute_losses
+from mdseg.multitask import compute_losses
+from mdseg.train import TrainConfig
 
 
 def main() -> None:

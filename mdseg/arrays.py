@@ -1,7 +1,7 @@
 """The fast data path: each split decoded once into arrays, and the joint random scale / crop /
 flip applied to whole batches on the device.
 
-The v2 loader (:mod:`mdseg.data`) decodes a JPEG, a PNG or three and transforms every sample on
+The v2 loader (:mod:`mdseg.dataset`) decodes a JPEG, a PNG or three and transforms every sample on
 the CPU, every epoch; a GPU needs more images per second than a few CPU cores can prepare that
 way. Here a split is decoded and letterboxed once (longer side to ``size``, padded) into a cache
 under ``VOC2012/ArrayCache/`` (uint8 images, masks and instance masks, uint16 depth), verified
@@ -27,7 +27,7 @@ from torchvision.transforms.v2 import functional as TF
 from tqdm.auto import tqdm
 
 from . import distributed as dist
-from .data import VOCDepth
+from .dataset import VOCDepth
 from .voc import IGNORE_INDEX, IMAGENET_MEAN, IMAGENET_STD
 
 CACHE_DIR = "ArrayCache"
@@ -137,10 +137,10 @@ class ArraySplit:
     """A split held as tensors (moved to the training device on first use) that yields batches.
 
     Args:
-        dataset: the split as a :class:`~mdseg.data.VOCDepth` without transforms.
+        dataset: the split as a :class:`~mdseg.dataset.VOCDepth` without transforms.
         size: cache canvas (longer side); evaluation batches are this letterbox.
         crop, scale: with ``crop``, training batches: random shorter side in ``scale`` x ``crop``
-            (as :func:`~mdseg.data.train_transforms`), random ``crop`` x ``crop`` window, flip.
+            (as :func:`~mdseg.dataset.train_transforms`), random ``crop`` x ``crop`` window, flip.
     Batches are the loader's dicts: ``image`` (B, 3, H, W) normalised float, ``mask`` and
     ``instances`` (B, H, W) int64, ``depth`` (B, 1, H, W) float with NaN, ``id`` list.
     """

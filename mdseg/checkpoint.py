@@ -1,20 +1,29 @@
 """Checkpoints as one safetensors file: weights and optimizer tensors, plus JSON state in the
 header's metadata. Written to a temporary file and renamed, so a checkpoint on disk is always
-whole; read without unpickling anything."""
+whole; read without unpickling anything. :func:`load_model` rebuilds a model from one and
+:func:`export_checkpoint` writes its deployable single-decoder U-Net."""
 from __future__ import annotations
 
 import json
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, safe_open, save_file
 
+from .device import pick_device
+from .errors import MdsegError
+from .runs import CHECKPOINT
+
+if TYPE_CHECKING:  # annotations only
+    from .model import MultiDecoderUNet
+
 META_KEY = "mdseg"
 
 
-class CheckpointError(RuntimeError):
+class CheckpointError(MdsegError, RuntimeError):
     """A checkpoint that cannot be used here, with the reason and the fix."""
 
 
@@ -105,3 +114,42 @@ def load(path: str | Path, model: torch.nn.Module, optimizer: torch.optim.Optimi
             per_param.setdefault(int(index), {})[name] = value
         optimizer.load_state_dict({"state": per_param, "param_groups": meta["optimizer"]["param_groups"]})
     return meta
+
+
+def load_model(path: str | Path, device: str | None = None) -> tuple["MultiDecoderUNet", dict]:
+    """Rebuild a :class:`~mdseg.MultiDecoderUNet` from a checkpoint's own architecture record;
+    ``path`` is a checkpoint file or a run folder. Returns the model in eval mode and the meta."""
+    if Path(path).is_dir():
+        path = Path(path) / CHECKPOINT
+    meta = read_meta(path)
+    from .model import MultiDecoderUNet
+
+    arch = meta["model"]
+    model = MultiDecoderUNet(arch["encoder_name"], encoder_weights=None, num_classes=arch["num_classes"],
+                             decoder_channels=arch["decoder_channels"])
+    load(path, model)
+    return model.to(pick_device(device)).eval(), meta
+
+
+def export_checkpoint(path: str | Path, out: str | Path | None = None, size: int = 256) -> list[Path]:
+    """Write the deployable seg-only ``smp.Unet``: ``unet.safetensors`` + ``unet.json`` (its
+    constructor arguments), and ``unet.onnx`` when ``onnx`` is installed."""
+    model, meta = load_model(path, "cpu")
+    unet = model.to_single_decoder().eval()
+    folder = Path(out) if out else Path(path).parent / "export"
+    folder.mkdir(parents=True, exist_ok=True)
+    arch = meta["model"]
+    written = [folder / "unet.safetensors", folder / "unet.json"]
+    save_file({k: v.contiguous() for k, v in unet.state_dict().items()}, str(written[0]))
+    written[1].write_text(json.dumps({"encoder_name": arch["encoder_name"], "encoder_weights": None,
+                                      "classes": arch["num_classes"],
+                                      "decoder_channels": arch["decoder_channels"]}, indent=1))
+    try:
+        import onnx  # noqa: F401
+    except ImportError:
+        return written
+    onnx_path = folder / "unet.onnx"
+    torch.onnx.export(unet, torch.randn(1, 3, size, size), str(onnx_path), input_names=["image"],
+                      output_names=["logits"], dynamic_axes={"image": {0: "batch"}, "logits": {0: "batch"}},
+                      dynamo=False)
+    return written + [onnx_path]

@@ -7,8 +7,9 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from .data import TARGETS
+from .dataset import TARGETS
 from .profiles import ENV_VAR, PROFILES
+from .errors import MdsegError, SettingError
 
 
 def _add_profile(parser: argparse.ArgumentParser) -> None:
@@ -132,40 +133,40 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from .data import DatasetError
-
     try:
         return HANDLERS[args.command](args) or 0
     except KeyboardInterrupt:
         print(f"mdseg {args.command}: interrupted; rerun the same command to resume.", file=sys.stderr)
         return 130
-    except (DatasetError, FileNotFoundError, FileExistsError, KeyError, ValueError, RuntimeError) as error:
-        message = error.args[0] if isinstance(error, KeyError) and error.args else error
-        print(f"mdseg {args.command}: error: {message}", file=sys.stderr)
+    except MdsegError as error:  # anything else is a bug: its traceback shows
+        print(f"mdseg {args.command}: error: {error}", file=sys.stderr)
         return 2
 
 
 def _data(args) -> int:
-    from . import datasets
+    from . import prepare
 
     if args.data_command == "voc":
-        datasets.download_voc(args.root)
+        prepare.download_voc(args.root)
     elif args.data_command == "stats":
         from .stats import stats_markdown, tree_stats
 
         columns = {}
         for root in args.root:
-            split = args.split or datasets.default_split(root)
+            split = args.split or prepare.default_split(root)
             columns[f"{root} ({split})"] = tree_stats(root, split, args.limit, progress=True)
         print(stats_markdown(columns))
     elif args.data_command == "synthetic":
         from .synthetic import SyntheticSpec
 
         spec = SyntheticSpec(n_train=args.n_train, n_val=args.n_val, size=args.size, seed=args.seed)
-        datasets.prepare_synthetic(args.root, spec)
-        print(datasets.summary_text(args.root))
+        base = prepare.prepare_synthetic(args.root, spec)
+        from .viz import save_preview
+
+        save_preview(args.root, base / prepare.PREVIEW_NAME)
+        print(prepare.summary_text(args.root))
     else:
-        problems = datasets.check(args.root, args.split or ["train", "val"], args.teacher)
+        problems = prepare.check(args.root, args.split or ["train", "val"], args.teacher)
         if problems:
             print(f"{len(problems)} problem(s) in {args.root}:", *problems, sep="\n  ", file=sys.stderr)
             return 1
@@ -240,7 +241,7 @@ def _evaluate(args) -> int:
 
 
 def _export(args) -> int:
-    from .experiments import export_checkpoint
+    from .checkpoint import export_checkpoint
 
     for path in export_checkpoint(args.checkpoint, args.out, size=args.size):
         print(f"wrote {path}")
@@ -248,7 +249,8 @@ def _export(args) -> int:
 
 
 def _reproduce(args) -> int:
-    from .experiments import reproduce, runs_root
+    from .experiments import reproduce
+    from .runs import runs_root
     from .profiles import get_profile
 
     profile = _with_weights(get_profile(args.profile, data_root=args.data, depth_target=args.depth_target,
@@ -267,7 +269,7 @@ def _failure_suite(profile, args) -> int:
     from .report import failure_conclusion, table3_markdown, weights_markdown
 
     if args.out:
-        raise ValueError("--suite failure writes under runs/<profile>[-<target>] (shared with the notebooks); "
+        raise SettingError("--suite failure writes under runs/<profile>[-<target>] (shared with the notebooks); "
                          "drop --out, or choose the data with --data.")
     targets = tuple(args.targets or ("normalised", "metric"))
     suite = failure_suite(profile, targets, recipes=args.recipes, seeds=args.seeds, device=args.device)

@@ -1,7 +1,13 @@
-"""Pick the device and precision once, so notebooks and the CLI never branch on hardware."""
+"""Pick the device and precision once, so notebooks and the CLI never branch on hardware; say what
+to change when the device runs out of memory."""
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 import torch
+
+from .errors import MdsegError
 
 
 def pick_device(name: str | None = None) -> torch.device:
@@ -18,3 +24,22 @@ def amp_dtype(device: torch.device) -> torch.dtype | None:
     if device.type != "cuda":
         return None
     return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+
+
+class OutOfMemory(MdsegError, RuntimeError):
+    """The device ran out of memory, with the settings to change."""
+
+
+@contextlib.contextmanager
+def oom_advice(batch_size: int, images: torch.Tensor) -> Iterator[None]:
+    """Turn a CUDA out-of-memory error while processing ``images`` (B, 3, H, W) into
+    :class:`OutOfMemory` naming the settings to change."""
+    try:
+        yield
+    except torch.cuda.OutOfMemoryError as error:
+        size = "x".join(str(s) for s in images.shape[-2:])
+        raise OutOfMemory(
+            f"Out of memory training batches of {batch_size} images of {size} px ({error}). Use a smaller "
+            f"batch (--batch-size {max(batch_size // 2, 1)}) or crop size, or a smaller encoder; "
+            "rerun the same command to resume from the last checkpoint."
+        ) from error

@@ -7,14 +7,14 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import torch
-from safetensors.torch import save_file
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from . import checkpoint, distributed, train
+from . import checkpoint, distributed, runs, train
+from .checkpoint import load_model
 from .arrays import ArraySplit
-from .data import VOCDepth, eval_transforms, find_voc, train_transforms
-from .datasets import prepare_synthetic
+from .dataset import VOCDepth, eval_transforms, find_voc, train_transforms
+from .prepare import prepare_synthetic
 from .device import pick_device
 from .model import MultiDecoderUNet
 from .profiles import Profile
@@ -22,6 +22,8 @@ from .report import results_markdown, summarize
 from .schedule import WEIGHT_MARK, Schedule, get_recipe
 from .schedule import recipes as all_recipes
 from .pseudo_depth import generate
+from .errors import SettingError
+from .runs import run_dir, runs_root
 
 
 def prepare_data(profile: Profile, with_depth: bool, progress: bool = True) -> Path:
@@ -37,7 +39,7 @@ def prepare_data(profile: Profile, with_depth: bool, progress: bool = True) -> P
     return root
 
 
-def datasets(profile: Profile, with_depth: bool) -> tuple[VOCDepth | ArraySplit, VOCDepth | ArraySplit]:
+def train_val_sets(profile: Profile, with_depth: bool) -> tuple[VOCDepth | ArraySplit, VOCDepth | ArraySplit]:
     """Train and val datasets of a profile with its transforms (or its array path)."""
     teacher = profile.teacher if with_depth else None
     units = {"depth_target": profile.depth_target}
@@ -46,7 +48,7 @@ def datasets(profile: Profile, with_depth: bool) -> tuple[VOCDepth | ArraySplit,
                            profile.crop_size, profile.scale),
                 ArraySplit(VOCDepth(profile.data_root, "val", teacher, **units), profile.eval_size))
     if profile.data_path != "loader":
-        raise ValueError(f"Unknown data_path '{profile.data_path}' in profile '{profile.name}': use loader or arrays.")
+        raise SettingError(f"Unknown data_path '{profile.data_path}' in profile '{profile.name}': use loader or arrays.")
     train_set = VOCDepth(profile.data_root, "train", teacher, train_transforms(profile.crop_size, profile.scale),
                          **units)
     val_set = VOCDepth(profile.data_root, "val", teacher, eval_transforms(profile.eval_size), **units)
@@ -56,18 +58,6 @@ def datasets(profile: Profile, with_depth: bool) -> tuple[VOCDepth | ArraySplit,
 def build_model(profile: Profile) -> MultiDecoderUNet:
     return MultiDecoderUNet(profile.encoder, encoder_weights=profile.encoder_weights,
                             decoder_channels=profile.decoder_channels)
-
-
-def runs_root(profile: Profile) -> Path:
-    """Default folder of a profile's runs: ``runs/<profile>``, or ``runs/<profile>-<target>`` for
-    a depth target other than normalised (so runs of other units never meet)."""
-    target = "" if profile.depth_target == "normalised" else f"-{profile.depth_target}"
-    return Path("runs") / f"{profile.name}{target}"
-
-
-def run_dir(out: str | Path, recipe: str, seed: int) -> Path:
-    """``out/<recipe with '/' as '__'>/seed<k>``."""
-    return Path(out) / recipe.replace("/", "__").replace(">", "") / f"seed{seed}"
 
 
 NOT_IDENTITY = ("about", "seeds", "recipes", "depth_weights", "diagnose_every")  # they do not change a run's result
@@ -88,40 +78,21 @@ def train_recipe(profile: Profile, recipe: str | Schedule, seed: int = 0, out: s
     trained_with = {k: v for k, v in asdict(profile).items() if k not in NOT_IDENTITY}
     settings = {"profile": trained_with, "schedule": schedule.name, "seed": seed,
                 "stages": [asdict(s) for s in schedule.stages]}
-    config_path = folder / "config.json"
-    if config_path.exists():
-        stored = json.loads(config_path.read_text())
-        if stored != json.loads(json.dumps(settings)):
-            raise FileExistsError(
-                f"{folder} holds a run with other settings (see {config_path}); "
-                "use another --out or delete that folder to retrain."
-            )
-        if (folder / train.RESULT).exists():
-            return {**json.loads((folder / train.RESULT).read_text()), "seed": seed, "run_dir": str(folder)}
     main = distributed.world()[0] == 0
-    if main:  # one process prepares data and the run folder; the others wait for it
+    finished = runs.claim(folder, settings, write=main)
+    if finished is not None:
+        return {**finished, "seed": seed, "run_dir": str(folder)}
+    if main:  # one process prepares the data; the others wait for it
         prepare_data(profile, schedule.uses_depth, progress)
-        folder.mkdir(parents=True, exist_ok=True)
-        config_path.write_text(json.dumps(settings, indent=1))
     distributed.barrier()
     torch.manual_seed(seed)
     model = build_model(profile)
-    train_set, val_set = datasets(profile, schedule.uses_depth)
+    train_set, val_set = train_val_sets(profile, schedule.uses_depth)
     config = train.TrainConfig(lr=profile.lr, lr_schedule=profile.lr_schedule, batch_size=profile.batch_size,
                                num_workers=profile.num_workers, seed=seed, device=device, depth_loss=profile.depth_loss,
                                focal_gamma=profile.focal_gamma, progress=progress, diagnose_every=diagnose_every)
     result = train.run(model, schedule, train_set, val_set, folder, config)
     return {**result, "seed": seed, "run_dir": str(folder)}
-
-
-def load_model(path: str | Path, device: str | None = None) -> tuple[MultiDecoderUNet, dict]:
-    """Rebuild a :class:`MultiDecoderUNet` from a checkpoint's own architecture record."""
-    meta = checkpoint.read_meta(path)
-    arch = meta["model"]
-    model = MultiDecoderUNet(arch["encoder_name"], encoder_weights=None, num_classes=arch["num_classes"],
-                             decoder_channels=arch["decoder_channels"])
-    checkpoint.load(path, model)
-    return model.to(pick_device(device)).eval(), meta
 
 
 def evaluate_checkpoint(path: str | Path, profile: Profile, split: str = "val", device: str | None = None) -> dict:
@@ -130,30 +101,6 @@ def evaluate_checkpoint(path: str | Path, profile: Profile, split: str = "val", 
     dataset = VOCDepth(profile.data_root, split, None, eval_transforms(profile.eval_size))
     loader = DataLoader(dataset, batch_size=profile.batch_size, num_workers=profile.num_workers)
     return train.evaluate(model, loader, next(model.parameters()).device, with_depth=False, progress=True)
-
-
-def export_checkpoint(path: str | Path, out: str | Path | None = None, size: int = 256) -> list[Path]:
-    """Write the deployable seg-only ``smp.Unet``: ``unet.safetensors`` + ``unet.json`` (its
-    constructor arguments), and ``unet.onnx`` when ``onnx`` is installed."""
-    model, meta = load_model(path, "cpu")
-    unet = model.to_single_decoder().eval()
-    folder = Path(out) if out else Path(path).parent / "export"
-    folder.mkdir(parents=True, exist_ok=True)
-    arch = meta["model"]
-    written = [folder / "unet.safetensors", folder / "unet.json"]
-    save_file({k: v.contiguous() for k, v in unet.state_dict().items()}, str(written[0]))
-    written[1].write_text(json.dumps({"encoder_name": arch["encoder_name"], "encoder_weights": None,
-                                      "classes": arch["num_classes"],
-                                      "decoder_channels": arch["decoder_channels"]}, indent=1))
-    try:
-        import onnx  # noqa: F401
-    except ImportError:
-        return written
-    onnx_path = folder / "unet.onnx"
-    torch.onnx.export(unet, torch.randn(1, 3, size, size), str(onnx_path), input_names=["image"],
-                      output_names=["logits"], dynamic_axes={"image": {0: "batch"}, "logits": {0: "batch"}},
-                      dynamo=False)
-    return written + [onnx_path]
 
 
 @dataclass
@@ -238,13 +185,13 @@ def plan(profile: Profile, out: str | Path, recipes: list[str] | None = None, se
     todo, finished = [], 0
     for name, seed in ((n, s) for n in names for s in (seeds or profile.seeds)):
         folder = run_dir(out, name, seed)
-        if (folder / train.RESULT).exists():
+        if (folder / runs.RESULT).exists():
             finished += 1
             continue
         schedule = get_recipe(name, profile.stage_epochs, depth_weight=profile.depth_weight)
         done = 0
-        if (folder / train.CHECKPOINT).exists():
-            meta = checkpoint.read_meta(folder / train.CHECKPOINT)
+        if (folder / runs.CHECKPOINT).exists():
+            meta = checkpoint.read_meta(folder / runs.CHECKPOINT)
             done = sum(s.epochs for s in schedule.stages[:meta["stage"]]) + meta["epoch"]
         todo.append((name, seed, schedule.epochs - done, schedule.epochs))
     seconds = 0.0
@@ -289,8 +236,7 @@ class Results:
 
         out = []
         for run in self.runs.get(name, []):
-            path = Path(run["run_dir"]) / train.DIAGNOSTICS
-            out.append(summarize_diagnostics(train.read_records(path) if path.exists() else []))
+            out.append(summarize_diagnostics(runs.read_records(Path(run["run_dir"]) / runs.DIAGNOSTICS)))
         return out
 
 
@@ -302,13 +248,14 @@ def reproduce(profile: Profile, out: str | Path, seeds: list[int] | None = None,
     adds each run's per-epoch bars and lines (notebooks turn it off to keep output small)."""
     names = recipe_names(profile, recipes)
     seeds = list(seeds or profile.seeds)
-    runs: dict[str, list[dict]] = {name: [] for name in names}
+    by_recipe: dict[str, list[dict]] = {name: [] for name in names}
     jobs = tqdm([(n, s) for n in names for s in seeds], desc=f"reproduce [{profile.name}]", unit="run",
                 disable=not progress)
     for name, seed in jobs:
         jobs.set_postfix_str(f"{name} seed {seed}")
-        runs[name].append(train_recipe(profile, name, seed, run_dir(out, name, seed), device, progress and detail))
-    results = Results(profile.name, summarize(runs), runs, f"Results, profile '{profile.name}' (ours beside the paper's)")
+        by_recipe[name].append(train_recipe(profile, name, seed, run_dir(out, name, seed), device,
+                                            progress and detail))
+    results = Results(profile.name, summarize(by_recipe), by_recipe, f"Results, profile '{profile.name}' (ours beside the paper's)")
     out = Path(out)
     (out / f"{report}.json").write_text(json.dumps({"profile": profile.name, "recipes": results.summary}, indent=1))
     (out / f"{report}.md").write_text(results.markdown() + "\n")

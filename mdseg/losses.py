@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from .voc import IGNORE_INDEX
+from .errors import SettingError
 
 
 def focal_loss(logits: torch.Tensor, target: torch.Tensor, gamma: float = 2.0, alpha: float = 1.0,
@@ -77,6 +78,6 @@ def depth_loss(pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor | N
     elif kind == "norm":
         pred, target = standardize(pred, mask), standardize(target, mask)
     elif kind != "mse":
-        raise ValueError(f"Unknown depth loss '{kind}'; use 'mse', 'ssi' or 'norm'.")
+        raise SettingError(f"Unknown depth loss '{kind}'; use 'mse', 'ssi' or 'norm'.")
     error = (pred - torch.nan_to_num(target)).pow(2)
     return error[mask].sum() / mask.sum().clamp(min=1)

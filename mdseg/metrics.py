@@ -1,9 +1,15 @@
-"""Streaming segmentation metrics from a confusion matrix (torch.bincount) plus instance counts."""
+"""Streaming segmentation metrics from a confusion matrix (torch.bincount) plus instance counts,
+and :func:`evaluate`: a model's metrics over a split."""
 from __future__ import annotations
 
 import torch
+from torch.utils.data import DataLoader, Subset
+from tqdm.auto import tqdm
 
+from . import distributed as dist
+from .arrays import Batches
 from .distributed import all_sum
+from .losses import depth_loss
 from .voc import IGNORE_INDEX, NUM_CLASSES
 
 
@@ -112,3 +118,36 @@ class SegMetrics:
 def _nanmean(values: torch.Tensor) -> float:
     kept = values[~torch.isnan(values)]
     return float(kept.mean()) if kept.numel() else float("nan")
+
+
+@torch.no_grad()
+def evaluate(model: torch.nn.Module, loader: DataLoader | Batches, device: torch.device, with_depth: bool,
+             progress: bool = False) -> dict:
+    """Segmentation metrics (:class:`SegMetrics`) and, with ``with_depth``, the depth MSE.
+    Under torch.distributed the loader's dataset is split between processes (each item once)
+    and the counts are summed, so every process returns the one-process result."""
+    rank, size = dist.world()
+    if size > 1 and isinstance(loader, Batches):
+        loader = loader.split.batches(loader.batch_size, False, 0, device, shard=True)
+    elif size > 1:
+        loader = DataLoader(Subset(loader.dataset, dist.shard(len(loader.dataset))), batch_size=loader.batch_size,
+                            num_workers=loader.num_workers)
+    was_training = model.training
+    model.eval()
+    metrics = SegMetrics(num_classes=model.num_classes)
+    depth_sum, depth_n = 0.0, 0
+    tasks = ("seg", "depth") if with_depth else ("seg",)
+    for batch in tqdm(loader, desc="eval", leave=False, disable=not progress):
+        images = batch["image"].to(device)
+        out = model(images, tasks=tasks)
+        metrics.update(out["seg"].argmax(1), batch["mask"], batch["instances"])
+        if with_depth:
+            depth_sum += depth_loss(out["depth"].float(), batch["depth"].to(device)).item() * len(images)
+            depth_n += len(images)
+    model.train(was_training)
+    metrics.all_reduce()
+    result = metrics.compute()
+    if with_depth:
+        total = dist.all_sum(torch.tensor([depth_sum, float(depth_n)], dtype=torch.float64, device=device))
+        result["depth_mse"] = float(total[0] / total[1].clamp(min=1))
+    return result

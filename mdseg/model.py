@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 import segmentation_models_pytorch as smp
 import torch
@@ -10,6 +11,10 @@ from torch import nn
 from .hub import offline_unless_reachable
 from .pretrain import SYNTHETIC, load_encoder
 from .voc import NUM_CLASSES
+from .errors import DownloadError, SettingError
+
+if TYPE_CHECKING:  # annotations only
+    from .schedule import Stage
 
 TASKS = ("seg", "depth")
 DECODER_CHANNELS = (256, 128, 64, 32, 16)
@@ -31,7 +36,7 @@ def _unet(encoder_name: str, encoder_weights: str | None, classes: int,
                             decoder_channels=decoder_channels)
         except Exception as error:  # smp raises hub, HTTP or OS errors depending on the source
             where = "the hub is unreachable (offline)" if not online else f"{type(error).__name__}: {error}"
-            raise RuntimeError(
+            raise DownloadError(
                 f"Could not load '{encoder_weights}' weights for encoder '{encoder_name}': {where}. "
                 "Offline, use --encoder-weights synthetic (the shipped stand-in, pretrained on synthetic scenes; "
                 "encoder_weights='synthetic' in Python) or --encoder-weights none (random init; encoder_weights=None); "
@@ -100,5 +105,18 @@ class MultiDecoderUNet(nn.Module):
 
 def _check_task(task: str) -> str:
     if task not in TASKS:
-        raise ValueError(f"Unknown task '{task}'; tasks are {TASKS}.")
+        raise SettingError(f"Unknown task '{task}'; tasks are {TASKS}.")
     return task
+
+
+def trainable_parameters(model: MultiDecoderUNet, stage: "Stage") -> list[torch.nn.Parameter]:
+    """Freeze everything, then unfreeze what ``stage`` trains; returns those parameters."""
+    model.requires_grad_(False)
+    modules = [model.encoder] if stage.train_encoder else []
+    for task in stage.tasks:
+        modules += [model.decoder(task), model.head(task)]
+    params = []
+    for module in modules:
+        module.requires_grad_(True)
+        params += list(module.parameters())
+    return params

@@ -6,14 +6,25 @@
   :mod:`mdseg.report`).
 * :class:`UncertaintyWeighting`: Kendall, Gal & Cipolla (CVPR 2018), learned task weights.
 * :func:`pcgrad`: Yu et al. (NeurIPS 2020), project conflicting task gradients on the encoder.
+* :func:`compute_losses` / :func:`backward`: one training step's loss terms and backward pass,
+  with any of the above.
 """
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 import math
 import statistics
 
 import torch
 from torch import nn
+
+from .losses import depth_loss, focal_loss
+
+if TYPE_CHECKING:  # annotations only
+    from .model import MultiDecoderUNet
+    from .schedule import Stage
+    from .train import TrainConfig
 
 
 REGRESSION_TASKS = ("depth",)
@@ -110,3 +121,39 @@ class UncertaintyWeighting(nn.Module):
         """The effective weight on each raw loss: ``exp(-s)`` or ``exp(-s) / 2``."""
         return {t: float((0.5 if t in REGRESSION_TASKS else 1.0) * torch.exp(-s.detach()))
                 for t, s in self.log_vars.items()}
+
+
+def compute_losses(outputs: dict, batch: dict, stage: Stage, config: "TrainConfig",
+                   weighting: UncertaintyWeighting | None = None) -> dict[str, torch.Tensor]:
+    """Named loss terms for the stage's tasks plus their combination under ``"total"``:
+    the stage's fixed weights, or the learned ``weighting``."""
+    terms = {}
+    if "seg" in stage.weights:
+        terms["seg"] = focal_loss(outputs["seg"], batch["mask"], gamma=config.focal_gamma, alpha=config.focal_alpha)
+    if "depth" in stage.weights:
+        terms["depth"] = depth_loss(outputs["depth"], batch["depth"], kind=stage.depth_loss or config.depth_loss)
+    if weighting is not None:
+        terms["total"] = weighting(terms)
+    else:
+        terms["total"] = sum(stage.weights[k] * terms[k] for k in stage.weights)
+    return terms
+
+
+def backward(model: MultiDecoderUNet, stage: Stage, terms: dict[str, torch.Tensor], scaler: torch.amp.GradScaler,
+             weighting: UncertaintyWeighting | None = None, diagnose: bool = False) -> dict | None:
+    """Backpropagate ``terms["total"]``; with PCGrad, replace the encoder's gradient by the
+    projected sum of the task gradients. With ``diagnose``, return :func:`gradient_stats`."""
+    grads = None
+    if stage.train_encoder and (stage.weighting == "pcgrad" or diagnose):
+        weights = weighting.weights() if weighting is not None else stage.weights
+        grads = encoder_gradients(model.encoder, {t: weights[t] * terms[t] for t in stage.tasks})
+    scaler.scale(terms["total"]).backward()
+    if stage.weighting == "pcgrad" and grads is not None and len(grads) > 1:
+        combined = pcgrad(list(grads.values()))
+        if scaler.is_enabled():  # scaler.step unscales every gradient, this one too
+            combined = combined * scaler.get_scale()
+        offset = 0
+        for p in (p for p in model.encoder.parameters() if p.requires_grad):
+            p.grad.copy_(combined[offset:offset + p.numel()].view_as(p))
+            offset += p.numel()
+    return gradient_stats(grads) if diagnose and grads is not None else None

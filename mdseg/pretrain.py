@@ -31,6 +31,7 @@ from . import checkpoint
 from .schedule import learning_rate
 from .synthetic import PRETRAIN_SEEDS, render_scene
 from .voc import CLASSES, IMAGENET_MEAN, IMAGENET_STD
+from .errors import MdsegError, OutputExists, SettingError
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 SYNTHETIC = "synthetic"  # the encoder_weights name that selects these weights
@@ -40,7 +41,7 @@ TASKS = {"main-object": "classify the main object of single-object scenes (20 cl
                             "labels only, multi-label)"}
 
 
-class PretrainedWeightsError(RuntimeError):
+class PretrainedWeightsError(MdsegError, RuntimeError):
     """Synthetic pretrained weights are missing, damaged or of another encoder."""
 
 
@@ -63,9 +64,9 @@ class PretrainSpec:
 
     def __post_init__(self):
         if self.task not in TASKS:
-            raise ValueError(f"Unknown pretraining task '{self.task}'; use one of {', '.join(TASKS)}.")
+            raise SettingError(f"Unknown pretraining task '{self.task}'; use one of {', '.join(TASKS)}.")
         if self.seed < PRETRAIN_SEEDS:
-            raise ValueError(f"Pretraining seeds start at {PRETRAIN_SEEDS} (below are segmentation trees'); got {self.seed}.")
+            raise SettingError(f"Pretraining seeds start at {PRETRAIN_SEEDS} (below are segmentation trees'); got {self.seed}.")
 
 
 class Classifier(nn.Module):
@@ -160,7 +161,7 @@ def pretrain(spec: PretrainSpec, out: str | Path, progress: bool = True) -> dict
     if ckpt.exists():
         meta = checkpoint.read_meta(ckpt)
         if meta.get("spec") != json.loads(json.dumps(asdict(spec))):
-            raise FileExistsError(f"{out} holds pretraining with other settings ({meta.get('spec')}); "
+            raise OutputExists(f"{out} holds pretraining with other settings ({meta.get('spec')}); "
                                   "use another --out or delete that folder.")
         checkpoint.load(ckpt, model, optimizer)
         done, history = meta["epoch"], meta["history"]

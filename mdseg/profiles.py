@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass, replace
 
 from .synthetic import SyntheticSpec
+from .errors import SettingError, UnknownName
 
 ENV_VAR = "MDSEG_PROFILE"
 SEEDS_VAR = "MDSEG_SEEDS"
@@ -115,7 +116,7 @@ def from_environment(default: str = "cpu") -> Profile:
         try:
             seeds = tuple(int(s) for s in re.split(r"[,\s]+", text))
         except ValueError:
-            raise ValueError(f"${SEEDS_VAR} must be seed numbers such as '0' or '0,1,2', not {text!r}.") from None
+            raise SettingError(f"${SEEDS_VAR} must be seed numbers such as '0' or '0,1,2', not {text!r}.") from None
     return get_profile(os.environ.get(ENV_VAR) or default, seeds=seeds)
 
 
@@ -123,5 +124,5 @@ def get_profile(name: str | None = None, **overrides) -> Profile:
     """The profile ``name``, else ``$MDSEG_PROFILE``, else ``cpu``; ``overrides`` replace fields."""
     name = name or os.environ.get(ENV_VAR) or "cpu"
     if name not in PROFILES:
-        raise KeyError(f"Unknown profile '{name}'; choose one of {', '.join(PROFILES)} (flag --profile or ${ENV_VAR}).")
+        raise UnknownName(f"Unknown profile '{name}'; choose one of {', '.join(PROFILES)} (flag --profile or ${ENV_VAR}).")
     return replace(PROFILES[name], **{k: v for k, v in overrides.items() if v is not None})

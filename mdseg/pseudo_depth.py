@@ -30,11 +30,12 @@ from PIL import Image
 from scipy import stats
 from tqdm.auto import tqdm
 
-from .data import MANIFEST, TARGETS, DatasetError, depth_dir, find_voc, read_depth, read_image, read_split
+from .dataset import MANIFEST, TARGETS, DatasetError, depth_dir, find_voc, read_depth, read_image, read_split
 from .losses import align_scale_shift
 from .synthetic import MAX_DEPTH_M, read_true_depth
 from .teachers import make_teacher, teacher_spec
 from .voc import write_depth_png
+from .errors import OutputExists, SettingError
 
 NORMALISATION = "inverse-depth/percentile-1-99/v1"
 METRIC_MAX_M = 10.0  # NYU-trained models (dpt-dinov2-small-nyu) see rooms: about 10 m at most
@@ -63,11 +64,11 @@ def to_target(raw: np.ndarray, convention: str, target: str = "normalised") -> n
         return normalise(to_inverse_depth(raw, convention))
     if target == "metric":
         if convention != "metric-depth":
-            raise ValueError("a metric target needs a teacher that outputs metres (dpt-dinov2, or simulated).")
+            raise SettingError("a metric target needs a teacher that outputs metres (dpt-dinov2, or simulated).")
         return np.clip(raw, 0.0, METRIC_MAX_M).astype(np.float32)
     if target == "disparity":
         return to_inverse_depth(raw, convention).astype(np.float32)
-    raise ValueError(f"Unknown depth target '{target}'; use one of {', '.join(TARGETS)}.")
+    raise SettingError(f"Unknown depth target '{target}'; use one of {', '.join(TARGETS)}.")
 
 
 # ----------------------------------------------------------------------------- the cache
@@ -129,7 +130,7 @@ def generate(root: str | Path, teacher: str | object, split: str = "train", mode
     """
     base = find_voc(root)
     if target not in TARGETS:
-        raise ValueError(f"Unknown depth target '{target}'; use one of {', '.join(TARGETS)}.")
+        raise SettingError(f"Unknown depth target '{target}'; use one of {', '.join(TARGETS)}.")
     if isinstance(teacher, str):
         spec = teacher_spec(teacher)
         convention = "metric-depth" if teacher == "simulated" and target == "metric" else spec.convention
@@ -137,7 +138,7 @@ def generate(root: str | Path, teacher: str | object, split: str = "train", mode
     else:
         name, wanted = teacher.name, _identity(teacher.name, teacher.model_id, teacher.convention, target)
     if target == "metric" and wanted["convention"] != "metric-depth":
-        raise ValueError(f"Teacher '{name}' gives relative inverse depth, which has no unit: a metric depth target "
+        raise SettingError(f"Teacher '{name}' gives relative inverse depth, which has no unit: a metric depth target "
                          "needs a teacher that outputs metres (dpt-dinov2, or simulated on synthetic data).")
     folder = depth_dir(root, name, target)
     manifest = read_manifest(folder)
@@ -146,7 +147,7 @@ def generate(root: str | Path, teacher: str | object, split: str = "train", mode
         stale = {k: (manifest.get(k), v) for k, v in wanted.items() if manifest.get(k) != v}
         if stale:
             detail = "; ".join(f"{k}: cache has {a!r}, asked for {b!r}" for k, (a, b) in stale.items())
-            raise FileExistsError(
+            raise OutputExists(
                 f"Pseudo-depth cache {folder} was made differently ({detail}). Mixing would corrupt the targets: "
                 f"delete {folder} to regenerate, or keep it and use the teacher and model it was made with."
             )

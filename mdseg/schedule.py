@@ -11,6 +11,8 @@ import math
 from dataclasses import dataclass, field, replace
 from itertools import product
 
+from .errors import SettingError, UnknownName
+
 PAPER_DEPTH_WEIGHT = 0.15  # joint stages: 0.85 L_seg + 0.15 L_depth
 JOINT_WEIGHTS = {"seg": 1 - PAPER_DEPTH_WEIGHT, "depth": PAPER_DEPTH_WEIGHT}
 WEIGHT_MARK = "@w="  # "naive-joint@w=0.05": a recipe whose joint stages use depth weight 0.05
@@ -51,13 +53,13 @@ class Stage:
     def __post_init__(self):
         unknown = set(self.weights) - {"seg", "depth"}
         if unknown or not self.weights:
-            raise ValueError(f"Stage '{self.name}': weights must name 'seg' and/or 'depth', got {self.weights}.")
+            raise SettingError(f"Stage '{self.name}': weights must name 'seg' and/or 'depth', got {self.weights}.")
         if self.epochs < 0:
-            raise ValueError(f"Stage '{self.name}': epochs must be >= 0, got {self.epochs}.")
+            raise SettingError(f"Stage '{self.name}': epochs must be >= 0, got {self.epochs}.")
         if self.weighting not in ("fixed", "uncertainty", "pcgrad"):
-            raise ValueError(f"Stage '{self.name}': weighting must be fixed, uncertainty or pcgrad.")
+            raise SettingError(f"Stage '{self.name}': weighting must be fixed, uncertainty or pcgrad.")
         if self.weighting != "fixed" and len(self.weights) < 2:
-            raise ValueError(f"Stage '{self.name}': {self.weighting} needs two tasks.")
+            raise SettingError(f"Stage '{self.name}': {self.weighting} needs two tasks.")
 
 
 @dataclass(frozen=True)
@@ -105,7 +107,7 @@ def single_decoder(epochs: int) -> Schedule:
 def joint_weights(depth_weight: float = PAPER_DEPTH_WEIGHT) -> dict[str, float]:
     """``{"seg": 1 - w, "depth": w}``: the loss weights of a joint stage (paper: w = 0.15)."""
     if not 0 < depth_weight < 1:
-        raise ValueError(f"The depth weight must be between 0 and 1 (exclusive), got {depth_weight}.")
+        raise SettingError(f"The depth weight must be between 0 and 1 (exclusive), got {depth_weight}.")
     return {"seg": 1 - depth_weight, "depth": depth_weight}
 
 
@@ -150,7 +152,7 @@ def table3(stage_epochs: int, depth_weight: float = PAPER_DEPTH_WEIGHT) -> dict[
 def equal_budget(baseline: Schedule, reference: Schedule) -> Schedule:
     """``baseline`` (one stage) stretched to as many segmentation-updating epochs as ``reference``."""
     if len(baseline.stages) != 1:
-        raise ValueError("equal_budget stretches single-stage schedules only.")
+        raise SettingError("equal_budget stretches single-stage schedules only.")
     return replace(baseline, stages=(replace(baseline.stages[0], epochs=seg_epochs(reference)),))
 
 
@@ -193,7 +195,7 @@ def learning_rate(base: float, step: int, steps: int, kind: str = "constant", wa
     if kind == "constant":
         return base
     if kind != "cosine":
-        raise ValueError(f"Unknown learning-rate schedule '{kind}'; use one of {', '.join(LR_SCHEDULES)}.")
+        raise SettingError(f"Unknown learning-rate schedule '{kind}'; use one of {', '.join(LR_SCHEDULES)}.")
     ramp = max(int(warmup * steps), 1)
     if step < ramp:
         return base * (step + 1) / ramp
@@ -211,11 +213,11 @@ def get_recipe(name: str, stage_epochs: int, equal: bool = True,
     try:
         w = float(weight) if weight else depth_weight
     except ValueError:
-        raise KeyError(f"Recipe '{name}': the weight after '{WEIGHT_MARK}' must be a number, e.g. naive-joint@w=0.05.")
+        raise UnknownName(f"Recipe '{name}': the weight after '{WEIGHT_MARK}' must be a number, e.g. naive-joint@w=0.05.")
     known = recipes(stage_epochs, equal, w)
     known.update(beyond(known[BASELINE].epochs, w))
     if base not in known:
-        raise KeyError(f"Unknown recipe '{base}'. Recipes: {', '.join(known)} (any may end in {WEIGHT_MARK}W).")
+        raise UnknownName(f"Unknown recipe '{base}'. Recipes: {', '.join(known)} (any may end in {WEIGHT_MARK}W).")
     schedule = known[base]
     if schedule.uses_depth and any(len(s.tasks) == 2 for s in schedule.stages) and w != PAPER_DEPTH_WEIGHT:
         schedule = replace(schedule, name=f"{base}{WEIGHT_MARK}{w:g}")

@@ -12,7 +12,7 @@ import torch
 from scipy import ndimage
 from tqdm.auto import tqdm
 
-from .data import read_image, read_labels, read_split
+from .dataset import read_image, read_labels, read_split
 from .metrics import SegMetrics
 from .voc import CLASSES, IGNORE_INDEX, NUM_CLASSES, voc_dir
 

@@ -46,6 +46,7 @@ from .objects import CLASS_LOOKS, ObjectClass, paint
 from .scenes import (CAMERA_HEIGHT, MAX_DEPTH_M, Camera, background, class_in, clutter_look, context_of,
                      main_class)
 from .voc import CLASSES, IGNORE_INDEX, read_depth_png, save_label_png, voc_dir, write_depth_png
+from .errors import MissingInput, OutputExists, SettingError
 
 TRUE_DEPTH_DIR = "TrueDepth"
 DEPTH_SCALE_MM = 1000.0
@@ -75,7 +76,7 @@ class SyntheticSpec:
 
     def __post_init__(self):
         if not 0 <= self.seed < PRETRAIN_SEEDS:
-            raise ValueError(f"Synthetic seed {self.seed} is outside 0..{PRETRAIN_SEEDS - 1}; seeds from "
+            raise SettingError(f"Synthetic seed {self.seed} is outside 0..{PRETRAIN_SEEDS - 1}; seeds from "
                              f"{PRETRAIN_SEEDS} on are the pretraining world's (python -m mdseg pretrain).")
 
 
@@ -255,7 +256,7 @@ def make_voc_tree(root: str | Path, spec: SyntheticSpec = SyntheticSpec(), progr
         existing = json.loads(stamp.read_text())
         if existing == asdict(spec):
             return base
-        raise FileExistsError(
+        raise OutputExists(
             f"{base} already holds a synthetic dataset made with {existing}, not {asdict(spec)}. "
             f"Choose another --root or delete {base.parent} to regenerate."
         )
@@ -288,7 +289,7 @@ def read_true_depth(root: str | Path, image_id: str) -> np.ndarray:
     """True depth of a synthetic scene: (H, W) float32 in metres."""
     path = voc_dir(root) / TRUE_DEPTH_DIR / f"{image_id}.png"
     if not path.exists():
-        raise FileNotFoundError(
+        raise MissingInput(
             f"No true depth at {path}: only synthetic trees (python -m mdseg data synthetic) have {TRUE_DEPTH_DIR}/."
         )
     return read_depth_png(path).astype(np.float32) / DEPTH_SCALE_MM

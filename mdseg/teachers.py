@@ -21,10 +21,11 @@ import numpy as np
 import torch
 from scipy import ndimage
 
-from .data import DatasetError
+from .dataset import DatasetError
 from .device import amp_dtype, pick_device
 from .hub import offline_unless_reachable
 from .synthetic import MAX_DEPTH_M, read_true_depth
+from .errors import MdsegError, UnknownName
 
 
 
@@ -42,14 +43,14 @@ TEACHERS: dict[str, TeacherSpec] = {
 }
 
 
-class TeacherUnavailable(RuntimeError):
+class TeacherUnavailable(MdsegError, RuntimeError):
     """A teacher's weights cannot be loaded (offline, wrong id or path)."""
 
 
 def teacher_spec(name: str) -> TeacherSpec:
     """The :data:`TEACHERS` entry of ``name``, with a clear error listing the teachers."""
     if name not in TEACHERS:
-        raise KeyError(f"Unknown teacher '{name}'. Teachers: {', '.join(TEACHERS)}.")
+        raise UnknownName(f"Unknown teacher '{name}'. Teachers: {', '.join(TEACHERS)}.")
     return TEACHERS[name]
 
 

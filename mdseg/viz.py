@@ -3,13 +3,14 @@ widgets are thin factories over those builders (tests set their values and read 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
-from .data import denormalize, depth_dir, find_voc, read_depth, read_image
+from .dataset import VOCDepth, denormalize, depth_dir, find_voc, read_depth, read_image
 from .synthetic import MAX_DEPTH_M, read_true_depth
 from .pseudo_depth import align_inverse, depth_quality
 from .report import naive_runs
@@ -72,6 +73,18 @@ def dataset_grid(dataset, indices: Iterable[int], true_depth: bool = False) -> p
 
 
 # ----------------------------------------------------------------------------- pseudo depth
+def save_preview(root: str | Path, path: str | Path, count: int = 6) -> Path:
+    """Save :func:`dataset_grid` of the first ``count`` training images of the tree at ``root``
+    (with their true depth) to ``path``, once; returns ``path``."""
+    path = Path(path)
+    if not path.exists():
+        train_set = VOCDepth(root, "train")
+        fig = dataset_grid(train_set, range(min(count, len(train_set))), true_depth=True)
+        fig.savefig(path, dpi=100)
+        plt.close(fig)
+    return path
+
+
 def depth_gallery(root, teacher: str, ids: Sequence[str]) -> plt.Figure:
     """Rows of (image, teacher depth, reference inverse depth, error after scale-and-shift
     alignment) for synthetic images; the reference is the scene's true depth."""

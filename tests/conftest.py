@@ -39,7 +39,7 @@ CI_SPLITS = {"train": 96, "val": 32}
 def ci_tree(tmp_path_factory) -> Path:
     """The ci profile's synthetic tree with its split lists cut to :data:`CI_SPLITS` images, so
     that command-line trainings in tests take seconds (read-only: use ``ci_root``)."""
-    from mdseg.datasets import prepare_synthetic
+    from mdseg.prepare import prepare_synthetic
     from mdseg.profiles import get_profile
 
     root = tmp_path_factory.mktemp("ci-tree")
@@ -76,7 +76,7 @@ def tiny_models(tmp_path_factory):
 @pytest.fixture(scope="session")
 def data(tmp_path_factory, synthetic_root):
     """(train, val) datasets of the tiny tree with simulated pseudo depth, 32 px."""
-    from mdseg.data import VOCDepth, eval_transforms, train_transforms
+    from mdseg.dataset import VOCDepth, eval_transforms, train_transforms
     from mdseg.pseudo_depth import generate
 
     root = tmp_path_factory.mktemp("train-data")

@@ -3,7 +3,7 @@ import torch
 from safetensors.torch import load_file
 
 from mdseg import MultiDecoderUNet
-from mdseg.data import depth_dir
+from mdseg.dataset import depth_dir
 from mdseg.train import TrainConfig
 
 CONFIG = TrainConfig(lr=1e-3, batch_size=4, progress=False)

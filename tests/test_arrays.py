@@ -10,7 +10,7 @@ from PIL import Image
 from torch.utils.data import DataLoader
 
 from mdseg.arrays import ArraySplit, augment, build, cache_dir
-from mdseg.data import VOCDepth, train_transforms
+from mdseg.dataset import VOCDepth, train_transforms
 from mdseg.pseudo_depth import generate
 from mdseg.voc import IGNORE_INDEX, save_label_png, voc_dir
 

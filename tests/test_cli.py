@@ -1,6 +1,8 @@
 import subprocess
 import sys
 
+import pytest
+
 from mdseg.cli import main
 
 
@@ -21,6 +23,21 @@ def test_data_synthetic_writes_tree_summary_and_preview(tmp_path, capsys):
 def test_errors_are_one_line_with_exit_code_2(tmp_path, capsys):
     assert main(["data", "check", "--root", str(tmp_path / "missing")]) == 1
     assert "No PASCAL VOC 2012 tree" in capsys.readouterr().err
+
+
+def test_mdseg_errors_are_one_line_and_bugs_keep_their_traceback(tmp_path, capsys, monkeypatch):
+    from mdseg import cli
+
+    assert main(["train", "--profile", "ci", "--recipe", "no-such-recipe", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("mdseg train: error: Unknown recipe 'no-such-recipe'") and err.count("\n") == 1
+
+    def bug(args):
+        raise ValueError("a bug, not a user error")
+
+    monkeypatch.setitem(cli.HANDLERS, "train", bug)
+    with pytest.raises(ValueError, match="a bug"):
+        main(["train", "--profile", "ci", "--recipe", "single-decoder", "--out", str(tmp_path)])
 
 
 def test_voc_download_fails_fast_offline(tmp_path, capsys, monkeypatch):
@@ -49,7 +66,7 @@ def test_reproduce_reuses_runs_when_only_the_seed_list_changes(tmp_path, ci_root
 
 
 def test_train_with_diagnostics_logs_gradient_stats(tmp_path, ci_root, capsys):
-    from mdseg.train import read_records
+    from mdseg.runs import read_records
 
     out = tmp_path / "run"
     assert main(["train", "--recipe", "naive-joint", "--profile", "ci", "--data", str(tmp_path / "data"),
@@ -65,7 +82,7 @@ def test_voc_download_names_the_mirror_and_refuses_a_bad_archive(tmp_path, capsy
 
     from torchvision.datasets.voc import DATASET_YEAR_DICT
 
-    from mdseg.datasets import VOC_MIRROR
+    from mdseg.prepare import VOC_MIRROR
 
     monkeypatch.setattr(socket, "create_connection", lambda *a, **k: (_ for _ in ()).throw(OSError("offline")))
     assert main(["data", "voc", "--root", str(tmp_path)]) == 2

@@ -3,8 +3,8 @@ import pytest
 import torch
 from PIL import Image
 
-from mdseg import datasets
-from mdseg.data import (DatasetError, VOCDepth, depth_dir, eval_transforms, find_voc, read_split,
+from mdseg import prepare
+from mdseg.dataset import (DatasetError, VOCDepth, depth_dir, eval_transforms, find_voc, read_split,
                         train_transforms)
 from mdseg.voc import IGNORE_INDEX, save_label_png, voc_dir, write_depth_png
 
@@ -76,7 +76,7 @@ def test_real_voc_samples(voc_samples):
 
 
 def test_dataset_check_passes_on_good_data(synthetic_root):
-    assert datasets.check(synthetic_root, ["train", "val"], progress=False) == []
+    assert prepare.check(synthetic_root, ["train", "val"], progress=False) == []
 
 
 # ---------------------------------------------------------------- bad input: one clear error each

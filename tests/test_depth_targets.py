@@ -6,11 +6,12 @@ import pytest
 import torch
 
 from mdseg.arrays import ArraySplit
-from mdseg.data import DatasetError, VOCDepth, depth_dir, read_split
+from mdseg.dataset import DatasetError, VOCDepth, depth_dir, read_split
 from mdseg.pseudo_depth import METRIC_MAX_M, generate, to_target
 from mdseg.schedule import PAPER_DEPTH_WEIGHT, get_recipe
 from mdseg.synthetic import read_true_depth
-from mdseg.train import TrainConfig, compute_losses
+from mdseg.multitask import compute_losses
+from mdseg.train import TrainConfig
 
 
 def test_metres_stay_metres_through_the_cache_and_both_loaders(writable_root):

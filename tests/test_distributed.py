@@ -13,7 +13,7 @@ from torch.utils.data import DataLoader
 
 from conftest import CI_SPLITS
 from helpers import tiny_model
-from mdseg.train import evaluate
+from mdseg.metrics import evaluate
 
 
 def _evaluate_on_rank(rank, world, port, val_set, out_path):

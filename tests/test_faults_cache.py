@@ -4,8 +4,8 @@ import json
 import pytest
 
 from mdseg.cli import main
-from mdseg.data import depth_dir, read_depth
-from mdseg.data import MANIFEST
+from mdseg.dataset import depth_dir, read_depth
+from mdseg.dataset import MANIFEST
 from mdseg.pseudo_depth import generate
 from mdseg.teachers import make_teacher
 from helpers import depth_files

@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mdseg import datasets
-from mdseg.data import DatasetError, VOCDepth, find_voc
+from mdseg import prepare
+from mdseg.dataset import DatasetError, VOCDepth, find_voc
 from mdseg.voc import save_label_png, voc_dir
 
 
@@ -45,7 +45,7 @@ def test_mask_with_out_of_range_labels(writable_root):
     save_label_png(labels, path)
     with pytest.raises(DatasetError, match=r"syn_000001.png has labels \[42\] outside 0..20"):
         VOCDepth(writable_root, "train")[1]
-    assert any("[42]" in p for p in datasets.check(writable_root, ["train"], progress=False))
+    assert any("[42]" in p for p in prepare.check(writable_root, ["train"], progress=False))
 
 
 def test_rgb_mask_is_refused(writable_root):

@@ -16,7 +16,8 @@ import torch
 from helpers import CONFIG, tiny_model, weights_of
 from mdseg import checkpoint
 from mdseg.schedule import table3
-from mdseg.train import CHECKPOINT, LOG, RESULT, read_records, run
+from mdseg.runs import CHECKPOINT, LOG, RESULT, read_records
+from mdseg.train import run
 
 RECIPE = "depth-first/copy/s->b"
 

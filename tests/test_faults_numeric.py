@@ -6,7 +6,8 @@ import torch
 
 from mdseg import train as train_module
 from mdseg.schedule import Schedule, Stage
-from mdseg.train import CHECKPOINT, NonFiniteLoss, run
+from mdseg.runs import CHECKPOINT
+from mdseg.train import NonFiniteLoss, run
 from helpers import CONFIG, tiny_model as _model, weights_of as _weights
 
 

@@ -7,7 +7,9 @@ import torch
 from helpers import CONFIG, tiny_model, weights_of
 from mdseg import MultiDecoderUNet, checkpoint
 from mdseg.schedule import Schedule, Stage
-from mdseg.train import CHECKPOINT, OutOfMemory, run
+from mdseg.device import OutOfMemory
+from mdseg.runs import CHECKPOINT
+from mdseg.train import run
 
 
 def test_out_of_memory_suggests_a_smaller_batch(data, tmp_path, monkeypatch):

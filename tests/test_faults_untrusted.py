@@ -6,7 +6,7 @@ import torch
 
 from helpers import tiny_model
 from mdseg import MultiDecoderUNet, checkpoint
-from mdseg.experiments import export_checkpoint, load_model
+from mdseg.checkpoint import export_checkpoint, load_model
 
 
 class RunsCode:

@@ -9,7 +9,9 @@ from mdseg import depth_loss, focal_loss
 from mdseg.checkpoint import read_meta
 from mdseg.multitask import UncertaintyWeighting, encoder_gradients, gradient_stats, pcgrad
 from mdseg.schedule import Stage, beyond, get_recipe
-from mdseg.train import CHECKPOINT, DIAGNOSTICS, backward, compute_losses, read_records, run
+from mdseg.multitask import backward, compute_losses
+from mdseg.runs import CHECKPOINT, DIAGNOSTICS, read_records
+from mdseg.train import run
 
 
 def _batch(seed=0):

@@ -1,15 +1,19 @@
-"""The run folder's lock, with two real processes: a second trainer is refused with the holder's
-PID, and a lock left by a killed trainer is taken over."""
+"""The run folder: its lock, with two real processes (a second trainer is refused with the
+holder's PID, and a lock left by a killed trainer is taken over), its records, identity and names."""
 import os
 import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
 from mdseg.cli import main
-from mdseg.runs import LOCK, RunLocked, exclusive
+from mdseg.errors import OutputExists
+from mdseg.runs import (CONFIG, LOCK, LOG, BrokenRecords, RunLocked, append_record, claim, exclusive, keep_records,
+                        read_records, rewrite_records, run_dir, runs_root, write_result)
 
 
 def _holder(out, proc, timeout=120):
@@ -51,3 +55,48 @@ def test_the_lock_is_released_after_the_block(tmp_path):
         pass
     with exclusive(tmp_path / "a"):
         pass
+
+
+def test_records_survive_a_torn_last_line_but_not_a_broken_middle_one(tmp_path):
+    path = tmp_path / LOG
+    for epoch in (1, 2):
+        append_record(path, {"stage": 0, "epoch": epoch})
+    with path.open("a") as handle:
+        handle.write('{"stage": 0, "ep')  # a crash while writing the third record
+    assert [r["epoch"] for r in read_records(path)] == [1, 2]
+    path.write_text('{"stage": 0, "epoch": 1}\nnot json\n{"stage": 0, "epoch": 3}\n')
+    with pytest.raises(BrokenRecords, match="line 2"):
+        read_records(path)
+
+
+def test_resume_keeps_only_the_records_up_to_the_checkpoint(tmp_path):
+    path = tmp_path / LOG
+    for stage, epoch in ((0, 1), (0, 2), (1, 1)):
+        append_record(path, {"stage": stage, "epoch": epoch})
+    kept = keep_records(path, (0, 2))
+    rewrite_records(path, kept)
+    assert [(r["stage"], r["epoch"]) for r in read_records(path)] == [(0, 1), (0, 2)]
+    rewrite_records(tmp_path / "none.jsonl", [])
+    assert not (tmp_path / "none.jsonl").exists()
+
+
+def test_a_folder_is_claimed_by_one_identity_and_returns_its_result(tmp_path):
+    folder = tmp_path / "run"
+    identity = {"schedule": "single-decoder", "seed": 0, "sizes": (64, 32)}
+    assert claim(folder, identity) is None and (folder / CONFIG).exists()
+    assert claim(folder, identity) is None  # same identity, not finished: train (resume)
+    write_result(folder, {"metrics": {"mIoU": 0.5}})
+    assert claim(folder, identity)["metrics"]["mIoU"] == 0.5
+    with pytest.raises(OutputExists, match="other settings"):
+        claim(folder, {**identity, "seed": 1})
+    assert claim(tmp_path / "other", identity, write=False) is None
+    assert not (tmp_path / "other").exists()
+
+
+def test_run_folders_are_named_by_profile_target_recipe_and_seed():
+    from mdseg.profiles import get_profile
+
+    cpu = get_profile("cpu")
+    assert runs_root(cpu) == Path("runs/cpu")
+    assert runs_root(replace(cpu, depth_target="metric")) == Path("runs/cpu-metric")
+    assert run_dir("runs/cpu", "depth-first/copy/s->b", 2) == Path("runs/cpu/depth-first__copy__s-b/seed2")

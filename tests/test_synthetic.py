@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mdseg.data import read_split
+from mdseg.dataset import read_split
 from mdseg.objects import CLASS_LOOKS
 from mdseg.scenes import CLASS_CONTEXTS, CONTEXTS, VOC_IMAGES_PER_CLASS, Camera
 from mdseg.stats import tree_stats

@@ -7,7 +7,7 @@ import pytest
 
 from helpers import depth_files
 from mdseg.cli import main
-from mdseg.data import MANIFEST, VOCDepth, depth_dir, read_depth, read_split
+from mdseg.dataset import MANIFEST, VOCDepth, depth_dir, read_depth, read_split
 from mdseg.pseudo_depth import NORMALISATION, depth_quality, evaluate_teacher, generate, normalise, to_inverse_depth
 from mdseg.teachers import TeacherUnavailable, make_teacher
 from tiny_teachers import tiny_teacher

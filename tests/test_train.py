@@ -6,7 +6,9 @@ import torch
 
 from mdseg import MultiDecoderUNet, checkpoint
 from mdseg.schedule import Schedule, Stage, table3
-from mdseg.train import CHECKPOINT, LOG, RESULT, read_records, run, trainable_parameters
+from mdseg.model import trainable_parameters
+from mdseg.runs import CHECKPOINT, LOG, RESULT, read_records
+from mdseg.train import run
 from helpers import CONFIG, tiny_model as _model, weights_of as _weights
 
 

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from mdseg import viz
-from mdseg.data import VOCDepth, eval_transforms
+from mdseg.dataset import VOCDepth, eval_transforms
 from mdseg.schedule import recipes
 from mdseg.pseudo_depth import generate
 from mdseg.voc import PALETTE

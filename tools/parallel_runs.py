@@ -19,8 +19,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
-from mdseg import train
-from mdseg.experiments import datasets, failure_recipes, prepare_data, recipe_names, run_dir, runs_root
+from mdseg import runs
+from mdseg.experiments import failure_recipes, prepare_data, recipe_names, train_val_sets
+from mdseg.runs import run_dir, runs_root
 from mdseg.profiles import get_profile
 from mdseg.schedule import get_recipe
 
@@ -32,7 +33,7 @@ def jobs(profile, suite: str, targets: list[str], seeds: list[int]) -> list[tupl
     if suite == "failure":
         wanted = [(targets[0], "single-decoder")] + [(t, n) for t in targets for n in failure_recipes(profile)]
     todo = [(target, name, s) for target, name in wanted for s in seeds
-            if not (run_dir(runs_root(replace(profile, depth_target=target)), name, s) / train.RESULT).exists()]
+            if not (run_dir(runs_root(replace(profile, depth_target=target)), name, s) / runs.RESULT).exists()]
     # the first target's runs (the main tables) first, each target's longest runs first
     return sorted(todo, key=lambda job: (job[0] != targets[0],
                                          -get_recipe(job[1], profile.stage_epochs, depth_weight=profile.depth_weight).epochs))
@@ -55,8 +56,8 @@ def main() -> int:
     for target in targets:  # once, before the trainers start
         units = replace(profile, depth_target=target)
         prepare_data(units, with_depth=True)
-        datasets(units, with_depth=True)
-    datasets(profile, with_depth=False)
+        train_val_sets(units, with_depth=True)
+    train_val_sets(profile, with_depth=False)
     if args.prepare_only:
         return 0
     todo = jobs(profile, args.suite, targets, list(args.seeds or profile.seeds))

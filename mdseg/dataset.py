@@ -25,6 +25,7 @@ from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as TF
 
 from .voc import IGNORE_INDEX, IMAGENET_MEAN, IMAGENET_STD, NUM_CLASSES, read_depth_png, voc_dir
+from .errors import MdsegError
 
 PSEUDO_DEPTH_DIR = "PseudoDepth"
 DEPTH_MAX_CODE = 65535
@@ -32,7 +33,7 @@ MANIFEST = "manifest.json"
 TARGETS = ("normalised", "metric", "disparity")  # pseudo-depth target units, see mdseg.pseudo_depth
 
 
-class DatasetError(ValueError):
+class DatasetError(MdsegError, ValueError):
     """Bad or missing data, with the file at fault and what to do about it."""
 
 

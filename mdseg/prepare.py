@@ -8,9 +8,10 @@ from urllib.parse import urlparse
 import numpy as np
 from tqdm.auto import tqdm
 
-from .data import DatasetError, VOCDepth, find_voc, read_labels, read_split
+from .dataset import DatasetError, VOCDepth, find_voc, read_labels, read_split
 from .synthetic import SyntheticSpec, make_voc_tree
 from .voc import CLASSES, NUM_CLASSES
+from .errors import DownloadError
 
 PREVIEW_NAME = "preview.png"
 
@@ -49,31 +50,21 @@ def download_voc(root: str | Path, timeout: float = 5.0) -> Path:
             download_url(url, str(root), info["filename"], info["md5"])
             break
         else:
-            raise RuntimeError(
+            raise DownloadError(
                 f"Cannot reach any host of VOC 2012: {'; '.join(tried)}. Download {info['url']} (or {VOC_MIRROR}) "
                 f"by other means, put it at {archive} and rerun this command (it checks the MD5 {info['md5']} and "
                 f"extracts it), or work offline with `python -m mdseg data synthetic --root {root}`.")
     if not check_integrity(str(archive), info["md5"]):
-        raise RuntimeError(f"{archive} does not have VOC 2012's published MD5 {info['md5']}: the download is "
+        raise DownloadError(f"{archive} does not have VOC 2012's published MD5 {info['md5']}: the download is "
                            "incomplete or not the official archive. Delete it and rerun this command.")
     extract_archive(str(archive), str(root))
     return find_voc(root)
 
 
 def prepare_synthetic(root: str | Path, spec: SyntheticSpec, progress: bool = True) -> Path:
-    """Write the synthetic tree (once) and its preview image; returns the ``VOC2012`` folder."""
-    base = make_voc_tree(root, spec, progress=progress)
-    preview = base / PREVIEW_NAME
-    if not preview.exists():
-        from .viz import dataset_grid
-
-        train_set = VOCDepth(root, "train")
-        fig = dataset_grid(train_set, range(min(6, len(train_set))), true_depth=True)
-        fig.savefig(preview, dpi=100)
-        import matplotlib.pyplot as plt
-
-        plt.close(fig)
-    return base
+    """Write the synthetic tree (once); returns the ``VOC2012`` folder. (``mdseg data synthetic``
+    also saves a preview image there, :func:`mdseg.viz.save_preview`.)"""
+    return make_voc_tree(root, spec, progress=progress)
 
 
 def default_split(root: str | Path) -> str:
