@@ -24,7 +24,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .objects import (Choices, ObjectClass, choose, colour, ellipse, legs, rect, smooth_noise, triangle)
+from .drawing import Choices, choose, colour, ellipse, legs, rect, smooth_noise, triangle
+from .objects import ObjectClass
 
 MAX_DEPTH_M = 50.0  # sky and anything farther
 

@@ -4,7 +4,7 @@ from dataclasses import replace
 import pytest
 import torch
 
-from mdseg import train as train_module
+from mdseg import multitask as train_module  # where the training step computes its losses
 from mdseg.schedule import Schedule, Stage
 from mdseg.runs import CHECKPOINT
 from mdseg.train import NonFiniteLoss, run

@@ -1,7 +1,8 @@
 """The one way results are compared: n seeds, mean ± std, and a stated test behind every verdict."""
 import pytest
 
-from mdseg.report import Comparison, comparison, results_markdown, summarize
+from mdseg.report import results_markdown, summarize
+from mdseg.seeds import Comparison, comparison
 
 
 def _summary(**recipes):

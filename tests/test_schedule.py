@@ -54,7 +54,8 @@ def test_bad_names_and_stages():
 
 
 def test_report_tables_and_comparisons():
-    from mdseg.report import PAPER, compare, results_markdown, summarize
+    from mdseg.report import PAPER, results_markdown, summarize
+    from mdseg.seeds import compare
 
     def result(m, seed):
         return {"seed": seed, "budget": {"epochs": 4, "seg_epochs": 4, "depth_epochs": 0},

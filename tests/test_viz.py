@@ -136,7 +136,7 @@ def test_predict_works_for_multi_and_single_decoder_models(items):
 
 
 def test_weight_curve_has_one_line_per_target_and_the_baseline_band():
-    from mdseg.report import mean_std
+    from mdseg.seeds import mean_std
     from mdseg.viz import weight_curve
 
     def summary(offset):

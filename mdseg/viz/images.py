@@ -1,5 +1,4 @@
-"""Figures and widgets. Every builder returns a matplotlib Figure and works without a browser;
-widgets are thin factories over those builders (tests set their values and read the figure)."""
+"""Images: dataset samples, depth maps, predictions (Figure 3) and the widget explorer over them."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
@@ -8,13 +7,11 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.patches import Patch
-from matplotlib.ticker import MaxNLocator
 
-from .dataset import VOCDepth, denormalize, depth_dir, find_voc, read_depth, read_image
-from .synthetic import MAX_DEPTH_M, read_true_depth
-from .pseudo_depth import align_inverse, depth_quality
-from .report import naive_runs
-from .voc import CLASSES, IGNORE_INDEX, PALETTE, colorize
+from ..dataset import VOCDepth, denormalize, depth_dir, find_voc, read_depth, read_image
+from ..synthetic import MAX_DEPTH_M, read_true_depth
+from ..pseudo_depth import align_inverse, depth_quality
+from ..voc import CLASSES, IGNORE_INDEX, PALETTE, colorize
 
 DEPTH_CMAP = "magma"
 
@@ -112,89 +109,6 @@ def depth_gallery(root, teacher: str, ids: Sequence[str]) -> plt.Figure:
 
 
 # ----------------------------------------------------------------------------- training
-def training_curves(histories: dict[str, list[dict]], metric: str = "mIoU",
-                    boundaries: dict[str, list[int]] | None = None) -> plt.Figure:
-    """Per run: training loss terms per epoch (seg, and depth when any run trains it) and a
-    validation metric, by global epoch (integer ticks); dashed lines mark stage boundaries."""
-    panels = [("seg", "train focal loss L_seg"), ("depth", "train depth MSE L_depth"), (metric, f"val {metric}")]
-    if not any("depth" in r["train"] for history in histories.values() for r in history):
-        panels.pop(1)  # no run trained the depth decoder: no empty panel
-    fig, axes = plt.subplots(1, len(panels), figsize=(5.4 * len(panels), 4.2))
-    for name, history in histories.items():
-        epochs = [r["global_epoch"] for r in history]
-        for ax, (key, _) in zip(axes, panels):
-            source = [r.get("val", {}) if key == metric else r["train"] for r in history]
-            values = [s.get(key, np.nan) for s in source]
-            line, = ax.plot(epochs, values, marker="o", ms=4, label=name)
-            for edge in (boundaries or {}).get(name, [])[:-1]:
-                ax.axvline(edge + 0.5, color=line.get_color(), ls="--", lw=0.8, alpha=0.6)
-    for ax, (_, title) in zip(axes, panels):
-        ax.set_title(title)
-        ax.set_xlabel("epoch (all stages)")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.grid(alpha=0.3)
-    axes[0].set_ylabel("loss")
-    axes[-1].set_ylabel(metric)
-    axes[-1].legend(fontsize=8)
-    fig.tight_layout()
-    return fig
-
-
-TASK_COLOURS = {("seg",): "tab:blue", ("depth",): "tab:orange", ("seg", "depth"): "tab:green"}
-
-
-def schedule_timeline(schedules: Sequence) -> plt.Figure:
-    """One row per schedule, one bar per stage (colour = decoders trained, width = epochs);
-    a '⇢ copy' label where a decoder body is copied before the stage."""
-    fig, ax = plt.subplots(figsize=(11, 0.6 * len(schedules) + 1.2))
-    for row, schedule in enumerate(schedules):
-        start = 0
-        for stage in schedule.stages:
-            ax.barh(row, stage.epochs, left=start, color=TASK_COLOURS[tuple(sorted(stage.tasks, reverse=True))],
-                    edgecolor="white")
-            label = "+".join(f"{w:g}·{t}" for t, w in stage.weights.items())
-            if stage.copy:
-                label = f"copy {stage.copy[0]}→{stage.copy[1]}, " + label
-            ax.text(start + stage.epochs / 2, row, label, ha="center", va="center", fontsize=7, color="white")
-            start += stage.epochs
-    ax.set_yticks(range(len(schedules)), [s.name for s in schedules])
-    ax.invert_yaxis()
-    ax.set_xlabel("epoch")
-    ax.set_title("Training schedules: which decoders train when")
-    handles = [Patch(color=c, label=" + ".join(t)) for t, c in TASK_COLOURS.items()]
-    ax.legend(handles=handles, loc="lower right", fontsize=8, title="decoders trained")
-    fig.tight_layout()
-    return fig
-
-
-def per_class_iou_difference(ours: Sequence[float], baseline: Sequence[float],
-                             title: str = "IoU(staged) − IoU(baseline)") -> plt.Figure:
-    """A bar per VOC class of the IoU difference between two models (NaN classes skipped)."""
-    diff = np.array(ours, dtype=float) - np.array(baseline, dtype=float)
-    fig, ax = plt.subplots(figsize=(12, 3.8))
-    colours = ["tab:green" if d >= 0 else "tab:red" for d in np.nan_to_num(diff)]
-    ax.bar(range(len(diff)), np.nan_to_num(diff), color=colours)
-    ax.set_xticks(range(len(diff)), CLASSES[: len(diff)], rotation=60, ha="right")
-    ax.axhline(0, color="black", lw=0.8)
-    ax.set_ylabel("IoU difference")
-    ax.set_title(title)
-    fig.tight_layout()
-    return fig
-
-
-def per_class_iou(ious: Sequence[float], title: str = "per-class IoU") -> plt.Figure:
-    fig, ax = plt.subplots(figsize=(12, 3.5))
-    ax.bar(range(len(ious)), np.nan_to_num(np.array(ious, dtype=float)),
-           color=[PALETTE[i] / 255 for i in range(len(ious))], edgecolor="black", lw=0.4)
-    ax.set_xticks(range(len(ious)), CLASSES[: len(ious)], rotation=60, ha="right")
-    ax.set_ylabel("IoU")
-    ax.set_ylim(0, 1)
-    ax.set_title(title)
-    fig.tight_layout()
-    return fig
-
-
-# ----------------------------------------------------------------------------- predictions
 def predict(model, images) -> np.ndarray:
     """(N, 3, H, W) normalised images -> (N, H, W) predicted class ids (semantic decoder only)."""
     import torch
@@ -287,58 +201,3 @@ def explorer(items: Sequence[dict], predictions: dict[str, np.ndarray]):
 
 
 # ----------------------------------------------------------------------------- diagnostics
-def diagnostics_figure(diagnostics: dict[str, list[dict]]) -> plt.Figure:
-    """Per run, over training steps: the two weighted loss terms, the seg/depth ratio of the
-    encoder gradient norms (log scale) and the cosine between the two task gradients.
-    ``diagnostics`` maps a run name to its ``diagnostics.jsonl`` records."""
-    fig, axes = plt.subplots(1, 3, figsize=(16, 4.2))
-    for name, records in diagnostics.items():
-        steps = [r["global_step"] for r in records]
-        two = [(s, r) for s, r in zip(steps, records) if "grad_cosine" in r]
-        style = {"marker": "o", "ms": 3} if len(records) <= 30 else {}  # few points: show each one
-        line, = axes[0].plot(steps, [r["loss"].get("seg", np.nan) for r in records], label=f"{name}: L_seg", **style)
-        axes[0].plot(steps, [r["loss"].get("depth", np.nan) for r in records], ls="--", color=line.get_color(),
-                     label=f"{name}: L_depth", **style)
-        axes[1].plot([s for s, _ in two], [r["grad_ratio_seg_depth"] for _, r in two], color=line.get_color(),
-                     label=name, **style)
-        axes[2].plot([s for s, _ in two], [r["grad_cosine"] for _, r in two], color=line.get_color(), label=name,
-                     **style)
-    axes[0].set_yscale("log")
-    axes[0].set_title("raw loss terms (log)")
-    axes[1].set_yscale("log")
-    axes[1].set_title("‖∇enc 0.85·L_seg‖ / ‖∇enc 0.15·L_depth‖ (log)")
-    axes[1].axhline(1, color="black", lw=0.7)
-    axes[2].set_title("cosine(∇enc L_seg, ∇enc L_depth)")
-    axes[2].axhline(0, color="black", lw=0.7)
-    for ax in axes:
-        ax.set_xlabel("training step")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
-    fig.tight_layout()
-    return fig
-
-
-def weight_curve(suite: dict[str, dict[str, dict]], baseline: str = "single-decoder") -> plt.Figure:
-    """Naive joint training's val mIoU against the depth weight ``w`` (log axis), one line per depth
-    target with error bars of one sample std over seeds, the baseline as a band (mean ± std).
-    ``suite``: depth target -> :func:`mdseg.report.summarize` result (naive runs named
-    ``naive-joint`` for the paper's 0.15, ``naive-joint@w=<w>`` otherwise)."""
-    fig, ax = plt.subplots(figsize=(6.5, 4))
-    for target, summary in suite.items():
-        points = [(w, summary[n]["mIoU"]) for w, n in naive_runs(summary).items()]
-        if points:
-            ax.errorbar([w for w, _ in points], [s["mean"] for _, s in points],
-                        yerr=[s["std"] for _, s in points], marker="o", capsize=4,
-                        label=f"naive joint, {target} depth")
-    base = next(iter(suite.values()))[baseline]["mIoU"]
-    ax.axhspan(base["mean"] - base["std"], base["mean"] + base["std"], color="grey", alpha=0.3,
-               label=f"{baseline} (mean ± std)")
-    ax.axhline(base["mean"], color="grey", lw=1)
-    ax.set_xscale("log")
-    ax.set_xlabel("depth weight w in (1 - w) L_seg + w L_depth")
-    ax.set_ylabel("val mIoU")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    return fig
