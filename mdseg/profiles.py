@@ -75,7 +75,9 @@ PROFILES: dict[str, Profile] = {
         synthetic=SyntheticSpec(n_train=256, n_val=64, size=64, seed=0),
         teacher="simulated", encoder="tu-resnet10t", encoder_weights="synthetic",
         crop_size=64, eval_size=64, batch_size=16, stage_epochs=2, lr=1e-3, lr_schedule="cosine", seeds=(0,),
-        scale=(0.75, 1.5), data_path="arrays", diagnose_every=4, depth_weights=(),
+        scale=(0.75, 1.5), data_path="arrays", depth_weights=(),
+        # a diagnosed step costs about two more backward passes: every 8 steps keeps the smoke test quick
+        diagnose_every=8,
         recipes=("single-decoder", "naive-joint", "depth-first/copy/s->b"),
     ),
     # a laptop CPU: the story offline, on VOC-like synthetic scenes, from an encoder pretrained offline
