@@ -112,6 +112,10 @@ def test_depth_gallery_and_curves(items):
     fig = viz.training_curves({"single-decoder": seg_only})
     assert [ax.get_title() for ax in fig.axes] == ["train focal loss L_seg", "val mIoU"]  # no empty depth panel
     assert all(ax.lines and ax.lines[0].get_marker() == "o" for ax in fig.axes)  # two points still show
+    metres = [{**r, "train": {**r["train"], "depth": 30.0 / r["global_epoch"]}} for r in history]
+    fig = viz.training_curves({"normalised": history, "metric": metres})
+    assert fig.axes[1].get_yscale() == "log" and "log scale" in fig.axes[1].get_title()  # 0.1 and 30 both visible
+    assert fig.axes[0].get_yscale() == "linear"
     plt.close("all")
 
 

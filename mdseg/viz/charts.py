@@ -16,20 +16,29 @@ from ..voc import CLASSES, PALETTE
 def training_curves(histories: dict[str, list[dict]], metric: str = "mIoU",
                     boundaries: dict[str, list[int]] | None = None) -> plt.Figure:
     """Per run: training loss terms per epoch (seg, and depth when any run trains it) and a
-    validation metric, by global epoch (integer ticks); dashed lines mark stage boundaries."""
+    validation metric, by global epoch (integer ticks); dashed lines mark stage boundaries. A loss
+    panel whose values span more than 100x (depth in metres beside normalised depth) is drawn on a
+    log scale, so every run's curve stays visible."""
     panels = [("seg", "train focal loss L_seg"), ("depth", "train depth MSE L_depth"), (metric, f"val {metric}")]
     if not any("depth" in r["train"] for history in histories.values() for r in history):
         panels.pop(1)  # no run trained the depth decoder: no empty panel
     fig, axes = plt.subplots(1, len(panels), figsize=(5.4 * len(panels), 4.2))
+    plotted: dict[str, list[float]] = {key: [] for key, _ in panels}
     for name, history in histories.items():
         epochs = [r["global_epoch"] for r in history]
         for ax, (key, _) in zip(axes, panels):
             source = [r.get("val", {}) if key == metric else r["train"] for r in history]
             values = [s.get(key, np.nan) for s in source]
+            plotted[key] += values
             line, = ax.plot(epochs, values, marker="o", ms=4, label=name)
             for edge in (boundaries or {}).get(name, [])[:-1]:
                 ax.axvline(edge + 0.5, color=line.get_color(), ls="--", lw=0.8, alpha=0.6)
-    for ax, (_, title) in zip(axes, panels):
+    for ax, (key, title) in zip(axes, panels):
+        values = np.asarray(plotted[key], float)
+        positive = values[np.isfinite(values) & (values > 0)]
+        if key != metric and positive.size and positive.max() > 100 * positive.min():
+            ax.set_yscale("log")
+            title += " (log scale)"
         ax.set_title(title)
         ax.set_xlabel("epoch (all stages)")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
