@@ -112,6 +112,6 @@ def test_every_flag_the_package_mentions_exists():
                     collect(sub)
 
     collect(build_parser())
-    source = "\n".join(p.read_text() for p in (Path(__file__).parents[1] / "mdseg").glob("*.py"))
+    source = "\n".join(p.read_text() for p in (Path(__file__).parents[1] / "mdseg").rglob("*.py"))
     mentioned = set(re.findall(r"(?<![\w-])--[a-z][a-z-]+", source)) - {"--nproc"}  # torchrun's --nproc_per_node
     assert mentioned and mentioned <= flags, sorted(mentioned - flags)
