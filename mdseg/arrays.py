@@ -23,11 +23,12 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as TF
 from tqdm.auto import tqdm
 
 from . import distributed as dist
-from .dataset import VOCDepth
+from .dataset import PadTo, VOCDepth
 from .voc import IGNORE_INDEX, IMAGENET_MEAN, IMAGENET_STD
 
 CACHE_DIR = "ArrayCache"
@@ -55,20 +56,16 @@ def cache_dir(dataset: VOCDepth, size: int) -> Path:
 
 
 def _letterbox(item: dict, size: int) -> dict[str, np.ndarray]:
-    """Longer side to ``size`` (aspect kept; image bilinear, the rest nearest), pad right and bottom."""
-    h, w = item["mask"].shape[-2:]
-    scale = size / max(h, w)
-    new = [max(1, round(h * scale)), max(1, round(w * scale))]
-    out = {"size": np.array(new, np.int32)}
-    pad = [0, 0, size - new[1], size - new[0]]
-    image = TF.resize(item["image"].as_subclass(torch.Tensor), new, antialias=True)
-    out["image"] = TF.pad(image, pad, fill=0).permute(1, 2, 0).numpy()
+    """:func:`~mdseg.dataset.eval_transforms`' letterbox (longer side to ``size``, aspect kept;
+    image bilinear, the rest nearest; pad right and bottom) of a raw item, as arrays."""
+    resized = v2.Resize(size=None, max_size=size, antialias=True)(item)
+    out = {"size": np.array(resized["mask"].shape[-2:], np.int32)}
+    padded = PadTo(size)(resized)
+    out["image"] = padded["image"].permute(1, 2, 0).numpy()
     for key in ("mask", "instances"):
-        resized = TF.resize(item[key].as_subclass(torch.Tensor)[None], new, TF.InterpolationMode.NEAREST)
-        out[key] = TF.pad(resized, pad, fill=IGNORE_INDEX)[0].numpy().astype(np.uint8)
-    if "depth" in item:
-        depth = TF.resize(item["depth"].as_subclass(torch.Tensor), new, TF.InterpolationMode.NEAREST)
-        out["depth"] = TF.pad(depth, pad, fill=float("nan"))[0].numpy()
+        out[key] = padded[key].numpy().astype(np.uint8)
+    if "depth" in padded:
+        out["depth"] = padded["depth"][0].numpy()
     return out
 
 

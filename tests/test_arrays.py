@@ -84,3 +84,26 @@ def test_same_seed_same_batches(writable_root):
     first, again = next(iter(arrays.batches(4, True, 7))), next(iter(arrays.batches(4, True, 7)))
     assert first["id"] == again["id"] and torch.equal(first["image"], again["image"])
     assert torch.equal(first["mask"], again["mask"])
+
+
+@pytest.mark.parametrize("shape", [(64, 64), (375, 500), (500, 333)])
+def test_the_cache_letterbox_is_the_evaluation_transform(shape):
+    """The array path stores what eval_transforms gives the v2 loader, pixel for pixel, on square
+    and non-square images (VOC photos are 500 px on their longer side)."""
+    from torchvision import tv_tensors
+
+    from mdseg.arrays import _letterbox
+    from mdseg.dataset import DepthMap, eval_transforms
+
+    h, w = shape
+    g = torch.Generator().manual_seed(0)
+    item = {"image": tv_tensors.Image(torch.randint(0, 255, (3, h, w), dtype=torch.uint8, generator=g)),
+            "mask": tv_tensors.Mask(torch.randint(0, 21, (h, w), generator=g)),
+            "instances": tv_tensors.Mask(torch.randint(0, 5, (h, w), generator=g)),
+            "depth": DepthMap(torch.rand(1, h, w, generator=g))}
+    cached, loaded = _letterbox(item, 64), eval_transforms(64)(item)
+    np.testing.assert_array_equal(cached["mask"], loaded["mask"].numpy())
+    np.testing.assert_array_equal(cached["instances"], loaded["instances"].numpy())
+    np.testing.assert_array_equal(cached["depth"], loaded["depth"][0].numpy())
+    valid = ~np.isnan(cached["depth"])
+    assert tuple(cached["size"]) == (valid.any(1).sum(), valid.any(0).sum())
