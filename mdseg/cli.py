@@ -126,6 +126,9 @@ def build_parser() -> argparse.ArgumentParser:
     reproduce.add_argument("--suite", choices=["tables", "failure"], default="tables",
                            help="tables: Tables 2 and 3 (default); failure: why naive joint training fails, naive joint "
                                 "at each of the profile's depth weights and the recipes under each --targets unit")
+    reproduce.add_argument("--finished-only", action="store_true",
+                           help="train nothing: the tables of the runs already finished (each row says its seeds), "
+                                "e.g. while a long suite is interrupted")
     reproduce.add_argument("--targets", nargs="+", choices=list(TARGETS), default=None,
                            help="depth targets of --suite failure (default: normalised metric)")
     return parser
@@ -260,7 +263,8 @@ def _reproduce(args) -> int:
     if args.suite == "failure":
         return _failure_suite(profile, args)
     out = Path(args.out) if args.out else runs_root(profile)
-    print(reproduce(profile, out, seeds=args.seeds, recipes=args.recipes, device=args.device))
+    print(reproduce(profile, out, seeds=args.seeds, recipes=args.recipes, device=args.device,
+                    finished_only=args.finished_only))
     return 0
 
 
@@ -272,7 +276,8 @@ def _failure_suite(profile, args) -> int:
         raise SettingError("--suite failure writes under runs/<profile>[-<target>] (shared with the notebooks); "
                          "drop --out, or choose the data with --data.")
     targets = tuple(args.targets or ("normalised", "metric"))
-    suite = failure_suite(profile, targets, recipes=args.recipes, seeds=args.seeds, device=args.device)
+    suite = failure_suite(profile, targets, recipes=args.recipes, seeds=args.seeds, device=args.device,
+                          finished_only=args.finished_only)
     summaries = {t: r.summary for t, r in suite.items()}
     print("\n## Naive joint training against the depth weight\n\n" + weights_markdown(summaries))
     print("\n## Tables 2 and 3 under each depth target\n\n" + table3_markdown(summaries))

@@ -64,10 +64,12 @@ NOT_IDENTITY = ("about", "seeds", "recipes", "depth_weights", "diagnose_every") 
 
 
 def train_recipe(profile: Profile, recipe: str | Schedule, seed: int = 0, out: str | Path | None = None,
-                 device: str | None = None, progress: bool = True, diagnose_every: int | None = None) -> dict:
+                 device: str | None = None, progress: bool = True, diagnose_every: int | None = None,
+                 train_missing: bool = True) -> dict | None:
     """Train one recipe with one seed (resuming or reusing what ``out`` already holds).
     Gradient diagnostics (see :mod:`mdseg.multitask`) are logged every ``diagnose_every`` steps
-    (default: the profile's; off under torch.distributed); they never change the result."""
+    (default: the profile's; off under torch.distributed); they never change the result. With
+    ``train_missing=False`` nothing trains: the finished result, or ``None``."""
     schedule = recipe if isinstance(recipe, Schedule) else get_recipe(recipe, profile.stage_epochs,
                                                                       depth_weight=profile.depth_weight)
     folder = Path(out) if out else run_dir(runs_root(profile), schedule.name, seed)
@@ -79,9 +81,11 @@ def train_recipe(profile: Profile, recipe: str | Schedule, seed: int = 0, out: s
     settings = {"profile": trained_with, "schedule": schedule.name, "seed": seed,
                 "stages": [asdict(s) for s in schedule.stages]}
     main = distributed.world()[0] == 0
-    finished = runs.claim(folder, settings, write=main)
+    finished = runs.claim(folder, settings, write=main and train_missing)
     if finished is not None:
         return {**finished, "seed": seed, "run_dir": str(folder)}
+    if not train_missing:
+        return None
     if main:  # one process prepares the data; the others wait for it
         prepare_data(profile, schedule.uses_depth, progress)
     distributed.barrier()
@@ -242,10 +246,13 @@ class Results:
 
 def reproduce(profile: Profile, out: str | Path, seeds: list[int] | None = None, recipes: list[str] | None = None,
               device: str | None = None, progress: bool = True, report: str = "results",
-              detail: bool = True) -> Results:
+              detail: bool = True, finished_only: bool = False) -> Results:
     """Run recipes x seeds (reusing finished runs under ``out``), write ``<report>.json`` and
     ``<report>.md`` there and return the :class:`Results`. A progress bar counts runs; ``detail``
-    adds each run's per-epoch bars and lines (notebooks turn it off to keep output small)."""
+    adds each run's per-epoch bars and lines (notebooks turn it off to keep output small).
+    ``finished_only`` trains nothing and returns the runs already finished (a recipe with none
+    is left out; each row says its number of seeds; no report is written), e.g. while a long
+    suite is interrupted."""
     names = recipe_names(profile, recipes)
     seeds = list(seeds or profile.seeds)
     by_recipe: dict[str, list[dict]] = {name: [] for name in names}
@@ -253,9 +260,14 @@ def reproduce(profile: Profile, out: str | Path, seeds: list[int] | None = None,
                 disable=not progress)
     for name, seed in jobs:
         jobs.set_postfix_str(f"{name} seed {seed}")
-        by_recipe[name].append(train_recipe(profile, name, seed, run_dir(out, name, seed), device,
-                                            progress and detail))
+        result = train_recipe(profile, name, seed, run_dir(out, name, seed), device, progress and detail,
+                              train_missing=not finished_only)
+        if result is not None:
+            by_recipe[name].append(result)
+    by_recipe = {name: done for name, done in by_recipe.items() if done}
     results = Results(profile.name, summarize(by_recipe), by_recipe, f"Results, profile '{profile.name}' (ours beside the paper's)")
+    if finished_only:
+        return results  # a partial report: shown, not written over a complete one
     out = Path(out)
     (out / f"{report}.json").write_text(json.dumps({"profile": profile.name, "recipes": results.summary}, indent=1))
     (out / f"{report}.md").write_text(results.markdown() + "\n")
@@ -264,23 +276,26 @@ def reproduce(profile: Profile, out: str | Path, seeds: list[int] | None = None,
 
 def failure_suite(profile: Profile, targets: tuple[str, ...] = ("normalised", "metric"),
                   weights: tuple[float, ...] | None = None, recipes: list[str] | None = None,
-                  seeds: list[int] | None = None, device: str | None = None, progress: bool = True) -> dict[str, Results]:
+                  seeds: list[int] | None = None, device: str | None = None, progress: bool = True,
+                  finished_only: bool = False) -> dict[str, Results]:
     """Why does naive joint training fail? For each depth target: naive joint training at each
     depth weight (default: the profile's ``depth_weights``) beside the baseline, and the profile's
     Table 3 recipes at the paper's weight. Runs go to each target's :func:`runs_root` (shared with
-    the notebooks); the baseline, which has no depth, trains once. Returns ``{target: Results}``."""
+    the notebooks); the baseline, which has no depth, trains once. Returns ``{target: Results}``.
+    ``finished_only``: train nothing, report what is finished (see :func:`reproduce`)."""
     names = failure_recipes(profile, recipes, weights)
     out = {}
     baseline = None
-    for target in targets:
+    for index, target in enumerate(targets):
         units = replace(profile, depth_target=target)
-        wanted = (["single-decoder"] if baseline is None else []) + names
-        if progress:
+        wanted = (["single-decoder"] if index == 0 else []) + names
+        if progress and not finished_only:
             tqdm.write(str(plan(units, runs_root(units), wanted, seeds, device)))
-        results = reproduce(units, runs_root(units), seeds, wanted, device, progress, report="failure", detail=False)
-        if baseline is None:
-            baseline = results.runs["single-decoder"]
-        else:
+        results = reproduce(units, runs_root(units), seeds, wanted, device, progress, report="failure", detail=False,
+                            finished_only=finished_only)
+        if index == 0:
+            baseline = results.runs.get("single-decoder")
+        elif baseline:
             results.runs = {"single-decoder": baseline, **results.runs}
             results.summary = summarize(results.runs)
         out[target] = results

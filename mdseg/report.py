@@ -123,7 +123,8 @@ COLLAPSE = ("depth-first/copy/b", "depth-first/no-copy/b")  # the paper: mIoU 0.
 
 def weights_markdown(suite: dict[str, dict[str, dict]], baseline: str = "single-decoder") -> str:
     """Naive joint training at each depth weight, one column per depth target: mIoU mean ± std and
-    the test against ``baseline``. ``suite``: target -> :func:`summarize` result."""
+    the test against ``baseline``; ``-`` where a run is not finished. ``suite``: target ->
+    :func:`summarize` result."""
     targets = list(suite)
     weights = sorted({w for s in suite.values() for w in naive_runs(s)})
     lines = ["| depth weight w | " + " | ".join(f"{t}: mIoU | {t}: vs {baseline}" for t in targets) + " |",
@@ -132,24 +133,26 @@ def weights_markdown(suite: dict[str, dict[str, dict]], baseline: str = "single-
         cells = []
         for t in targets:
             name = naive_runs(suite[t]).get(w)
-            cells += ([format_stat(suite[t][name]["mIoU"]), comparison(suite[t], name, baseline).cell()]
-                      if name else ["-", "-"])
+            versus = comparison(suite[t], name, baseline).cell() if name and baseline in suite[t] else "-"
+            cells += [format_stat(suite[t][name]["mIoU"]) if name else "-", versus]
         lines.append(f"| {w:g}{' (paper)' if w == PAPER_WEIGHT else ''} | " + " | ".join(cells) + " |")
-    base = suite[targets[0]][baseline]["mIoU"]
-    return "\n".join(lines + ["", f"{baseline} (no depth): mIoU {format_stat(base)}. Naive joint training trains "
+    base = next((s[baseline]["mIoU"] for s in suite.values() if baseline in s), None)
+    told = f"mIoU {format_stat(base)}" if base else "not finished"
+    return "\n".join(lines + ["", f"{baseline} (no depth): {told}. Naive joint training trains "
                                   "(1 - w) L_seg + w L_depth from the start; Welch t-test over seeds, p < "
                                   f"{SIGNIFICANCE}."])
 
 
 def table3_markdown(suite: dict[str, dict[str, dict]]) -> str:
-    """Tables 2 and 3 under each depth target beside the paper's mIoU."""
+    """Tables 2 and 3 under each depth target beside the paper's mIoU (``-``: not finished)."""
     targets = list(suite)
-    names = [n for n in PAPER if all(n in s for s in suite.values())]
+    names = [n for n in PAPER if any(n in s for s in suite.values())]
     lines = ["| recipe | paper mIoU | " + " | ".join(f"{t}: mIoU" for t in targets) + " |",
              "|---|---|" + "---|" * len(targets)]
     for name in names:
         lines.append(f"| {name} | {PAPER[name]['mIoU']:.4f} | "
-                     + " | ".join(format_stat(suite[t][name]["mIoU"]) for t in targets) + " |")
+                     + " | ".join(format_stat(suite[t][name]["mIoU"]) if name in suite[t] else "-" for t in targets)
+                     + " |")
     return "\n".join(lines)
 
 
@@ -171,24 +174,34 @@ def failure_conclusion(suite: dict[str, dict[str, dict]], diagnostics: dict[str,
     :func:`mdseg.experiments.failure_suite` (``target -> summarize() result``) and, optionally, the
     naive runs' diagnostics per target. Parts: naive joint training below the baseline; the
     depth-first/b recipes collapsing; depth-first/copy/s->b best. Hypotheses: depth target units
-    (loss scale), an untuned weight, gradient conflict. Every claim rests on a stated test."""
+    (loss scale), an untuned weight, gradient conflict. Every claim rests on a stated test; parts
+    whose runs are not finished are said to be so."""
+    if not any(baseline in summary for summary in suite.values()):
+        return [f"No finished {baseline} run: nothing to compare with yet."]
+    suite = {t: summary for t, summary in suite.items() if baseline in summary}
     out = []
     naive_worse = {}
     for target, summary in suite.items():
+        if NAIVE_NAME not in summary:
+            out.append(f"[{target} depth] Naive joint at the paper's weight: not finished.")
+            continue
         c = comparison(summary, NAIVE_NAME, baseline)
         naive_worse[target] = c.verdict == "worse"
         out.append(f"[{target} depth] Naive joint at the paper's weight: {c.sentence()}")
     failing = [t for t, worse in naive_worse.items() if worse]
-    if failing and len(failing) < len(suite):
+    if not naive_worse:
+        pass  # no naive run finished: nothing to say about units
+    elif failing and len(failing) < len(naive_worse):
         out.append(f"Loss scale (units): naive joint training falls below the baseline with {', '.join(failing)} "
-                   f"depth targets and not with {', '.join(t for t in suite if t not in failing)}: the depth "
+                   f"depth targets and not with {', '.join(t for t in naive_worse if t not in failing)}: the depth "
                    "target's units reproduce the paper's naive failure here.")
     elif failing:
         out.append("Loss scale (units): naive joint training falls below the baseline with every depth target "
                    "tried, so the units are not needed for the failure here.")
     else:
-        out.append("Loss scale (units): with no depth target tried does naive joint training fall below the "
-                   "baseline by the test, so the paper's naive failure does not appear here, in either unit.")
+        out.append(f"Loss scale (units): naive joint training does not fall below the baseline by the test with "
+                   f"any depth target tried ({', '.join(naive_worse)}), so the paper's naive failure does not "
+                   "appear here.")
     for target, summary in suite.items():
         tried = list(naive_runs(summary))
         worse_at = [w for w, n in naive_runs(summary).items() if comparison(summary, n, baseline).verdict == "worse"]

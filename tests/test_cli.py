@@ -65,6 +65,24 @@ def test_reproduce_reuses_runs_when_only_the_seed_list_changes(tmp_path, ci_root
     assert "| single-decoder | 2 / 0 / 2 | 1 |" in table
 
 
+def test_finished_only_reports_what_exists_and_trains_nothing(tmp_path, ci_root, capsys, monkeypatch):
+    from mdseg.experiments import reproduce
+    from mdseg.profiles import get_profile
+
+    profile = get_profile("ci", data_root=str(tmp_path / "data"), stage_epochs=1)
+    reproduce(profile, tmp_path / "runs", seeds=[0], recipes=["single-decoder"], progress=False)
+    monkeypatch.setattr("mdseg.train.run", lambda *a, **k: pytest.fail("--finished-only trained"))
+    results = reproduce(profile, tmp_path / "runs", seeds=[0, 1], recipes=["single-decoder", "naive-joint"],
+                        progress=False, finished_only=True)
+    assert list(results.summary) == ["single-decoder"] and results.summary["single-decoder"]["seeds"] == [0]
+    assert not (tmp_path / "runs/naive-joint").exists() and not (tmp_path / "runs/single-decoder/seed1").exists()
+    monkeypatch.chdir(tmp_path)  # the failure suite reads runs/<profile>[-<target>]
+    assert main(["reproduce", "--profile", "ci", "--suite", "failure", "--finished-only",
+                 "--data", str(tmp_path / "data")]) == 0
+    out = capsys.readouterr().out
+    assert "No finished single-decoder run: nothing to compare with yet." in out and not (tmp_path / "runs/ci").exists()
+
+
 def test_train_with_diagnostics_logs_gradient_stats(tmp_path, ci_root, capsys):
     from mdseg.runs import read_records
 
