@@ -21,9 +21,7 @@ STEPS=${STEPS:-10}
 IMAGE=${IMAGE:-448}
 mkdir -p "$OUT"
 LOG="$OUT/gpu_check.txt"
-PY=${PY:-python3}
-export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" MPLBACKEND=Agg TQDM_DISABLE=1
-$PY -c "import segmentation_models_pytorch" 2>/dev/null || $PY -m pip install --no-deps --no-index .wheels/*.whl -q
+source "$(dirname "$0")/gpu_env.sh"
 
 say() { echo "$@" | tee -a "$LOG"; }
 step() {

@@ -8,9 +8,7 @@
 set -uo pipefail
 OUT=${1:-gpu-suite}
 mkdir -p "$OUT"
-PY=${PY:-python3}
-export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" MPLBACKEND=Agg TQDM_DISABLE=1
-$PY -c "import segmentation_models_pytorch" 2>/dev/null || $PY -m pip install --no-deps --no-index .wheels/*.whl -q
+source "$(dirname "$0")/gpu_env.sh"
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader | tee "$OUT/suite.txt"
 start=$SECONDS
 $PY tools/parallel_runs.py --profile cpu --suite failure --prepare-only 2>&1 | tr '\r' '\n' | grep -v "it/s\|img/s" | tail -3
