@@ -8,8 +8,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from .dataset import TARGETS
-from .profiles import ENV_VAR, PROFILES
 from .errors import MdsegError, SettingError
+from .profiles import ENV_VAR, PROFILES
 
 
 def _add_profile(parser: argparse.ArgumentParser) -> None:

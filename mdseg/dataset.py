@@ -24,8 +24,8 @@ from torchvision import tv_tensors
 from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as TF
 
-from .voc import IGNORE_INDEX, IMAGENET_MEAN, IMAGENET_STD, NUM_CLASSES, read_depth_png, voc_dir
 from .errors import MdsegError
+from .voc import IGNORE_INDEX, IMAGENET_MEAN, IMAGENET_STD, NUM_CLASSES, read_depth_png, voc_dir
 
 PSEUDO_DEPTH_DIR = "PseudoDepth"
 DEPTH_MAX_CODE = 65535

@@ -14,6 +14,7 @@ from . import checkpoint, distributed, runs, train
 from .checkpoint import load_model
 from .arrays import ArraySplit
 from .dataset import VOCDepth, eval_transforms, find_voc, train_transforms
+from .errors import SettingError
 from .prepare import prepare_synthetic
 from .device import pick_device
 from .model import MultiDecoderUNet
@@ -22,7 +23,6 @@ from .report import results_markdown, summarize
 from .schedule import WEIGHT_MARK, Schedule, get_recipe
 from .schedule import recipes as all_recipes
 from .pseudo_depth import generate
-from .errors import SettingError
 from .runs import run_dir, runs_root
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .voc import IGNORE_INDEX
 from .errors import SettingError
+from .voc import IGNORE_INDEX
 
 
 def focal_loss(logits: torch.Tensor, target: torch.Tensor, gamma: float = 2.0, alpha: float = 1.0,

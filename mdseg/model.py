@@ -8,10 +8,10 @@ import segmentation_models_pytorch as smp
 import torch
 from torch import nn
 
+from .errors import DownloadError, SettingError
 from .hub import offline_unless_reachable
 from .pretrain import SYNTHETIC, load_encoder
 from .voc import NUM_CLASSES
-from .errors import DownloadError, SettingError
 
 if TYPE_CHECKING:  # annotations only
     from .schedule import Stage

@@ -9,9 +9,9 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from .dataset import DatasetError, VOCDepth, find_voc, read_labels, read_split
+from .errors import DownloadError
 from .synthetic import SyntheticSpec, make_voc_tree
 from .voc import CLASSES, NUM_CLASSES
-from .errors import DownloadError
 
 PREVIEW_NAME = "preview.png"
 

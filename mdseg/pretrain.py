@@ -28,10 +28,10 @@ from torchvision.transforms import v2
 from tqdm.auto import tqdm
 
 from . import checkpoint
+from .errors import MdsegError, OutputExists, SettingError
 from .schedule import learning_rate
 from .synthetic import PRETRAIN_SEEDS, render_scene
 from .voc import CLASSES, IMAGENET_MEAN, IMAGENET_STD
-from .errors import MdsegError, OutputExists, SettingError
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 SYNTHETIC = "synthetic"  # the encoder_weights name that selects these weights

@@ -9,8 +9,8 @@ import os
 import re
 from dataclasses import dataclass, replace
 
-from .synthetic import SyntheticSpec
 from .errors import SettingError, UnknownName
+from .synthetic import SyntheticSpec
 
 ENV_VAR = "MDSEG_PROFILE"
 SEEDS_VAR = "MDSEG_SEEDS"

@@ -31,11 +31,11 @@ from scipy import stats
 from tqdm.auto import tqdm
 
 from .dataset import MANIFEST, TARGETS, DatasetError, depth_dir, find_voc, read_depth, read_image, read_split
+from .errors import OutputExists, SettingError
 from .losses import align_scale_shift
 from .synthetic import MAX_DEPTH_M, read_true_depth
 from .teachers import make_teacher, teacher_spec
 from .voc import write_depth_png
-from .errors import OutputExists, SettingError
 
 NORMALISATION = "inverse-depth/percentile-1-99/v1"
 METRIC_MAX_M = 10.0  # NYU-trained models (dpt-dinov2-small-nyu) see rooms: about 10 m at most

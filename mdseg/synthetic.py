@@ -42,11 +42,11 @@ import numpy as np
 from PIL import Image
 from tqdm.auto import tqdm
 
+from .errors import MissingInput, OutputExists, SettingError
 from .objects import CLASS_LOOKS, ObjectClass, paint
 from .scenes import (CAMERA_HEIGHT, MAX_DEPTH_M, Camera, background, class_in, clutter_look, context_of,
                      main_class)
 from .voc import CLASSES, IGNORE_INDEX, read_depth_png, save_label_png, voc_dir, write_depth_png
-from .errors import MissingInput, OutputExists, SettingError
 
 TRUE_DEPTH_DIR = "TrueDepth"
 DEPTH_SCALE_MM = 1000.0

@@ -23,9 +23,9 @@ from scipy import ndimage
 
 from .dataset import DatasetError
 from .device import amp_dtype, pick_device
+from .errors import MdsegError, UnknownName
 from .hub import offline_unless_reachable
 from .synthetic import MAX_DEPTH_M, read_true_depth
-from .errors import MdsegError, UnknownName
 
 
 

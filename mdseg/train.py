@@ -24,11 +24,11 @@ from .arrays import ArraySplit, Batches
 from . import distributed as dist
 from . import runs
 from .device import amp_dtype, oom_advice, pick_device
+from .errors import MdsegError, SettingError
 from .model import MultiDecoderUNet, trainable_parameters
 from .metrics import evaluate
 from .multitask import UncertaintyWeighting, backward, compute_losses
 from .schedule import Schedule, Stage, budget, learning_rate
-from .errors import MdsegError, SettingError
 
 
 class NonFiniteLoss(MdsegError, RuntimeError):
