@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -60,9 +60,6 @@ def build_model(profile: Profile) -> MultiDecoderUNet:
                             decoder_channels=profile.decoder_channels)
 
 
-NOT_IDENTITY = ("about", "seeds", "recipes", "depth_weights", "diagnose_every")  # they do not change a run's result
-
-
 def train_recipe(profile: Profile, recipe: str | Schedule, seed: int = 0, out: str | Path | None = None,
                  device: str | None = None, progress: bool = True, diagnose_every: int | None = None,
                  train_missing: bool = True) -> dict | None:
@@ -76,12 +73,8 @@ def train_recipe(profile: Profile, recipe: str | Schedule, seed: int = 0, out: s
     diagnose_every = profile.diagnose_every if diagnose_every is None else diagnose_every
     if distributed.world()[1] > 1:
         diagnose_every = 0  # diagnostics need a single process
-    # what determines this run's result (the profile's seed and recipe lists, for example, do not)
-    trained_with = {k: v for k, v in asdict(profile).items() if k not in NOT_IDENTITY}
-    settings = {"profile": trained_with, "schedule": schedule.name, "seed": seed,
-                "stages": [asdict(s) for s in schedule.stages]}
     main = distributed.world()[0] == 0
-    finished = runs.claim(folder, settings, write=main and train_missing)
+    finished = runs.claim(folder, runs.identity(profile, schedule, seed), write=main and train_missing)
     if finished is not None:
         return {**finished, "seed": seed, "run_dir": str(folder)}
     if not train_missing:

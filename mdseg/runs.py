@@ -21,6 +21,7 @@ import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -28,6 +29,7 @@ from .errors import MdsegError, OutputExists
 
 if TYPE_CHECKING:  # annotations only
     from .profiles import Profile
+    from .schedule import Schedule
 
 try:
     import fcntl
@@ -58,17 +60,28 @@ def run_dir(out: str | Path, recipe: str, seed: int) -> Path:
     return Path(out) / recipe.replace("/", "__").replace(">", "") / f"seed{seed}"
 
 
-def claim(folder: str | Path, identity: dict, write: bool = True) -> dict | None:
-    """Make ``folder`` the home of the run ``identity`` describes (written to ``config.json`` when
-    ``write``: under torch.distributed only the main process writes, every process checks).
+NOT_IDENTITY = ("about", "seeds", "recipes", "depth_weights", "diagnose_every")  # they do not change a result
+
+
+def identity(profile: Profile, schedule: Schedule, seed: int) -> dict:
+    """What determines a run's result: the profile's fields (not its seed and recipe lists, for
+    example), the schedule's stages and the seed. Stored as ``config.json``."""
+    trained_with = {k: v for k, v in asdict(profile).items() if k not in NOT_IDENTITY}
+    return {"profile": trained_with, "schedule": schedule.name, "seed": seed,
+            "stages": [asdict(s) for s in schedule.stages]}
+
+
+def claim(folder: str | Path, wanted: dict, write: bool = True) -> dict | None:
+    """Make ``folder`` the home of the run whose :func:`identity` is ``wanted`` (written to
+    ``config.json`` when ``write``: under torch.distributed only rank 0 writes, every rank checks).
     Returns the finished ``result.json`` when the folder already holds this run's result, else
     ``None`` (train, resuming from what is there). Raises :class:`~mdseg.errors.OutputExists`
     when the folder holds a run with another identity."""
     folder = Path(folder)
-    identity = json.loads(json.dumps(identity))  # tuples become lists, as stored
+    wanted = json.loads(json.dumps(wanted))  # tuples become lists, as stored
     path = folder / CONFIG
     if path.exists():
-        if json.loads(path.read_text()) != identity:
+        if json.loads(path.read_text()) != wanted:
             raise OutputExists(f"{folder} holds a run with other settings (see {path}); "
                                "use another --out or delete that folder to retrain.")
         if (folder / RESULT).exists():
@@ -76,7 +89,7 @@ def claim(folder: str | Path, identity: dict, write: bool = True) -> dict | None
         return None
     if write:
         folder.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(identity, indent=1))
+        path.write_text(json.dumps(wanted, indent=1))
     return None
 
 
