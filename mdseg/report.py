@@ -203,14 +203,17 @@ def failure_conclusion(suite: dict[str, dict[str, dict]], diagnostics: dict[str,
                    f"any depth target tried ({', '.join(naive_worse)}), so the paper's naive failure does not "
                    "appear here.")
     for target, summary in suite.items():
-        tried = list(naive_runs(summary))
-        worse_at = [w for w, n in naive_runs(summary).items() if comparison(summary, n, baseline).verdict == "worse"]
+        verdicts = {w: comparison(summary, n, baseline).verdict for w, n in naive_runs(summary).items()}
+        tried = [w for w, v in verdicts.items() if v not in ("one seed", "no spread")]  # a test was possible
+        worse_at = [w for w in tried if verdicts[w] == "worse"]
+        untested = [w for w in verdicts if w not in tried]
         if len(tried) > 1:
             verdict = (f"below the baseline at w = {', '.join(f'{w:g}' for w in worse_at)} and not at the others"
                        if worse_at and len(worse_at) < len(tried) else
                        "below the baseline at every weight tried" if worse_at else "not below the baseline at any weight tried")
             out.append(f"Weight ({target} depth): naive joint training is {verdict} "
-                       f"(w = {', '.join(f'{w:g}' for w in tried)}).")
+                       f"(w = {', '.join(f'{w:g}' for w in tried)})"
+                       + (f"; w = {', '.join(f'{w:g}' for w in untested)} has one seed, not tested." if untested else "."))
     for target, summary in suite.items():
         present = [r for r in COLLAPSE if r in summary]
         if present:

@@ -48,6 +48,10 @@ def test_the_weight_hypothesis_names_the_weights_that_fail():
                                 "metric": _summary({"naive-joint": SAME})})
     assert "below the baseline at every weight tried" in _line(lines, "Weight (normalised depth):")
     assert not [line for line in lines if line.startswith("Weight (metric")]  # one weight is no sweep
+    lines = failure_conclusion({"metric": _summary({"naive-joint": SAME, "naive-joint@w=0.05": SAME,
+                                                    "naive-joint@w=0.5": (0.2,)})})
+    assert _line(lines, "Weight (metric depth):").endswith(
+        "not below the baseline at any weight tried (w = 0.05, 0.15); w = 0.5 has one seed, not tested.")
 
 
 def test_collapse_and_best_recipe_are_read_from_the_tests():
