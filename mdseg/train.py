@@ -183,6 +183,7 @@ class _Session:
     dtype: torch.dtype | None  # autocast dtype, None = full precision
     scaler: torch.amp.GradScaler
     main: bool  # the process that writes files
+    with_depth: bool  # validation measures depth too (its items carry pseudo depth)
     resumed_at: tuple[int, int]  # (stage, epoch) of the checkpoint resumed from; (0, 0) = fresh
     history: list[dict]
     start_time: float
@@ -220,8 +221,9 @@ def _start(model: MultiDecoderUNet, schedule: Schedule, train_set: Dataset, val_
     if main:
         for name, records in kept.items():
             runs.rewrite_records(out / name, records)
+    with_depth = val_set is not None and "depth" in val_set[0]
     return _Session(model, schedule, train_set, val_set, out, config, device, dtype,
-                    torch.amp.GradScaler("cuda", enabled=dtype == torch.float16), main, resumed_at,
+                    torch.amp.GradScaler("cuda", enabled=dtype == torch.float16), main, with_depth, resumed_at,
                     kept[runs.LOG], time.perf_counter())
 
 
@@ -280,8 +282,8 @@ def _train_epoch(session: _Session, index: int, epoch: int, net: torch.nn.Module
               **({"weights": weighting.weights()} if weighting is not None else {}),
               "seconds": time.perf_counter() - session.start_time}
     if session.val_set is not None:
-        with_depth = "depth" in session.val_set[0]
-        record["val"] = evaluate(model, _loader(session.val_set, config, False, 0, device), device, with_depth)
+        record["val"] = evaluate(model, _loader(session.val_set, config, False, 0, device), device,
+                                 session.with_depth)
     meta = {"schedule": schedule.name, "stage": index, "epoch": epoch + 1, "model": model.config(),
             "stages": [asdict(s) for s in schedule.stages]}
     if session.main:
