@@ -203,17 +203,18 @@ def failure_conclusion(suite: dict[str, dict[str, dict]], diagnostics: dict[str,
                    f"any depth target tried ({', '.join(naive_worse)}), so the paper's naive failure does not "
                    "appear here.")
     for target, summary in suite.items():
-        verdicts = {w: comparison(summary, n, baseline).verdict for w, n in naive_runs(summary).items()}
-        tried = [w for w, v in verdicts.items() if v not in ("one seed", "no spread")]  # a test was possible
-        worse_at = [w for w in tried if verdicts[w] == "worse"]
-        untested = [w for w in verdicts if w not in tried]
+        tests = {w: comparison(summary, n, baseline) for w, n in naive_runs(summary).items()}
+        tried = [w for w, c in tests.items() if c.tested]
+        worse_at = [w for w in tried if tests[w].verdict == "worse"]
+        untested = [f"; w = {', '.join(f'{w:g}' for w, c in tests.items() if c.verdict == reason)} has {label}, not tested"
+                    for reason, label in (("one seed", "one seed"), ("no spread", "no spread over seeds"))
+                    if any(c.verdict == reason for c in tests.values())]
         if len(tried) > 1:
             verdict = (f"below the baseline at w = {', '.join(f'{w:g}' for w in worse_at)} and not at the others"
                        if worse_at and len(worse_at) < len(tried) else
                        "below the baseline at every weight tried" if worse_at else "not below the baseline at any weight tried")
             out.append(f"Weight ({target} depth): naive joint training is {verdict} "
-                       f"(w = {', '.join(f'{w:g}' for w in tried)})"
-                       + (f"; w = {', '.join(f'{w:g}' for w in untested)} has one seed, not tested." if untested else "."))
+                       f"(w = {', '.join(f'{w:g}' for w in tried)}){''.join(untested)}.")
     for target, summary in suite.items():
         present = [r for r in COLLAPSE if r in summary]
         if present:

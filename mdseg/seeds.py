@@ -67,6 +67,11 @@ class Comparison:
         return float(stats.ttest_ind(self.values, self.baseline_values, equal_var=False).pvalue)
 
     @property
+    def tested(self) -> bool:
+        """Whether a test applies: two or more seeds on each side and some spread."""
+        return self.verdict not in ("one seed", "no spread")
+
+    @property
     def verdict(self) -> str:
         p = self.p_value
         if p is None:
@@ -100,8 +105,7 @@ class Comparison:
 
     def cell(self) -> str:
         """A short table cell: the difference and the verdict (with p when tested)."""
-        p = self.p_value
-        tested = f", p={p:.2g}" if p is not None and not math.isnan(p) else ""
+        tested = f", p={self.p_value:.2g}" if self.tested else ""
         return f"{self.diff:+.4f} ({self.verdict}{tested})"
 
 

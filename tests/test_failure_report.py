@@ -54,6 +54,17 @@ def test_the_weight_hypothesis_names_the_weights_that_fail():
         "not below the baseline at any weight tried (w = 0.05, 0.15); w = 0.5 has one seed, not tested.")
 
 
+# scipy warns when one side of a t-test (here the flat baseline) has no variance
+@pytest.mark.filterwarnings("ignore:Precision loss:RuntimeWarning")
+def test_the_weight_hypothesis_says_why_a_weight_was_not_tested():
+    flat = (0.5, 0.5, 0.5)  # the baseline and w = 0.01 without spread: no test applies to that weight
+    lines = failure_conclusion({"metric": _summary({"single-decoder": flat, "naive-joint@w=0.01": flat,
+                                                    "naive-joint": SAME, "naive-joint@w=0.05": SAME,
+                                                    "naive-joint@w=0.5": (0.2,)}, baseline=False)})
+    assert _line(lines, "Weight (metric depth):").endswith(
+        "(w = 0.05, 0.15); w = 0.5 has one seed, not tested; w = 0.01 has no spread over seeds, not tested.")
+
+
 def test_collapse_and_best_recipe_are_read_from_the_tests():
     paper_like = {"naive-joint": WORSE, "depth-first/copy/b": COLLAPSED, "depth-first/no-copy/b": COLLAPSED,
                   "depth-first/copy/s->b": BETTER}
