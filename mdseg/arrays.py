@@ -13,6 +13,7 @@ as in the v2 path.
 """
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import os
@@ -78,7 +79,11 @@ def build(dataset: VOCDepth, size: int, progress: bool = True) -> Path:
     """Decode ``dataset`` (no transforms) into the array cache, unless an up-to-date one exists;
     returns its folder. Written to a temporary folder of this process and renamed, so a cache is
     always whole, also when several processes build it at once; under torch.distributed rank 0
-    builds while the others wait."""
+    builds while the others wait. The cache holds depth in the target's own units: a
+    ``depth_scale`` is applied when it is read (:class:`ArraySplit`), so one cache serves every scale."""
+    if dataset.depth_scale != 1.0:
+        dataset = copy.copy(dataset)
+        dataset.depth_scale = 1.0
     folder = cache_dir(dataset, size)
     stamp = {"ids": len(dataset.ids), "size": size, "teacher": dataset.teacher, "fingerprint": fingerprint(dataset),
              "depth_target": dataset.depth_target if dataset.teacher else None}
@@ -139,7 +144,8 @@ class ArraySplit:
         crop, scale: with ``crop``, training batches: random shorter side in ``scale`` x ``crop``
             (as :func:`~mdseg.dataset.train_transforms`), random ``crop`` x ``crop`` window, flip.
     Batches are the loader's dicts: ``image`` (B, 3, H, W) normalised float, ``mask`` and
-    ``instances`` (B, H, W) int64, ``depth`` (B, 1, H, W) float with NaN, ``id`` list.
+    ``instances`` (B, H, W) int64, ``depth`` (B, 1, H, W) float with NaN (times the dataset's
+    ``depth_scale``), ``id`` list.
     """
 
     def __init__(self, dataset: VOCDepth, size: int, crop: int | None = None,
@@ -153,7 +159,8 @@ class ArraySplit:
         if self.teacher is not None:
             scale_m = json.loads((folder / "manifest.json").read_text())["depth_scale"]
             codes = load("depth").to(torch.int32).float()
-            self.tensors["depth"] = torch.where(codes > 0, (codes - 1) * scale_m, torch.nan)[:, None]
+            depth = torch.where(codes > 0, (codes - 1) * scale_m, torch.nan)[:, None]
+            self.tensors["depth"] = depth * dataset.depth_scale if dataset.depth_scale != 1.0 else depth
 
     def __len__(self) -> int:
         return len(self.ids)

@@ -10,6 +10,7 @@ from pathlib import Path
 from .dataset import TARGETS
 from .errors import MdsegError, SettingError
 from .profiles import ENV_VAR, PROFILES
+from .schedule import LR_SCHEDULES, OPTIMIZERS
 
 
 def _add_profile(parser: argparse.ArgumentParser) -> None:
@@ -23,10 +24,21 @@ def _add_depth_settings(parser: argparse.ArgumentParser) -> None:
                         help="pseudo-depth teacher: dpt-dinov2, dpt-dinov2-kitti, depth-anything-v2 or simulated "
                              "(default: the profile's)")
     parser.add_argument("--depth-target", choices=list(TARGETS), default=None,
-                        help="pseudo-depth units: normalised (per-image inverse depth in [0, 1]), metric (metres) "
-                             "or disparity (the teacher's inverse depth); default: the profile's")
+                        help="pseudo-depth units: normalised (per-image inverse depth in [0, 1]), metric (metres), "
+                             "disparity (the teacher's inverse depth) or png8 (the transformers pipeline's 8-bit "
+                             "depth image, 0-255); default: the profile's")
     parser.add_argument("--depth-weight", type=float, default=None, metavar="W",
                         help="joint stages train (1 - W) L_seg + W L_depth (default: the profile's, 0.15 as in the paper)")
+    parser.add_argument("--depth-scale", type=float, default=None, metavar="K",
+                        help="multiply the depth target by K (its MSE by K^2), in any unit (default 1)")
+
+
+def _add_optimizer(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--optimizer", choices=list(OPTIMIZERS), default=None,
+                        help="adam (the paper) or sgd (momentum 0.9); default: the profile's (adam)")
+    parser.add_argument("--lr", type=float, default=None, help="learning rate (default: the profile's)")
+    parser.add_argument("--lr-schedule", choices=list(LR_SCHEDULES), default=None,
+                        help="constant (the paper) or cosine (warm-up, then cosine decay per stage); default: the profile's")
 
 
 def _add_data_path(parser: argparse.ArgumentParser) -> None:
@@ -93,7 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--out", default=None, help="run folder (default: runs/<profile>/<recipe>/seed<seed>)")
     train.add_argument("--epochs", type=int, default=None, help="epochs per stage (default: the profile's)")
-    train.add_argument("--lr", type=float, default=None)
+    _add_optimizer(train)
     train.add_argument("--batch-size", type=int, default=None)
     _add_encoder_weights(train)
     _add_data_path(train)
@@ -116,6 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     reproduce = commands.add_parser("reproduce", help="run Table 2 and Table 3 recipes and write results.md")
     _add_profile(reproduce)
+    _add_optimizer(reproduce)
     _add_encoder_weights(reproduce)
     _add_data_path(reproduce)
     _add_depth_settings(reproduce)
@@ -123,9 +136,11 @@ def build_parser() -> argparse.ArgumentParser:
     reproduce.add_argument("--recipes", nargs="+", default=None, help="recipe names (default: the profile's)")
     reproduce.add_argument("--out", default=None, help="folder (default: runs/<profile>)")
     reproduce.add_argument("--device", default=None)
-    reproduce.add_argument("--suite", choices=["tables", "failure"], default="tables",
+    reproduce.add_argument("--suite", choices=["tables", "failure", "scale"], default="tables",
                            help="tables: Tables 2 and 3 (default); failure: why naive joint training fails, naive joint "
-                                "at each of the profile's depth weights and the recipes under each --targets unit")
+                                "at each of the profile's depth weights and the recipes under each --targets unit; "
+                                "scale: naive joint at depth-loss scales real pipelines produce, under three optimisers "
+                                "(see mdseg.scale_suite)")
     reproduce.add_argument("--finished-only", action="store_true",
                            help="train nothing: the tables of the runs already finished (each row says its seeds), "
                                 "e.g. while a long suite is interrupted")
@@ -207,17 +222,21 @@ def _with_weights(profile, value: str | None):
     return replace(profile, encoder_weights=None if value.lower() == "none" else value)
 
 
+def _profile_from(args, **extra):
+    """The profile ``--profile`` names with every setting flag of ``args`` applied."""
+    from .profiles import get_profile
+
+    flags = {name: getattr(args, name, None) for name in
+             ("depth_target", "depth_weight", "depth_scale", "data_path", "teacher", "lr", "lr_schedule", "optimizer")}
+    return _with_weights(get_profile(args.profile, data_root=args.data, **flags, **extra), args.encoder_weights)
+
+
 def _train(args) -> int:
     """Also runs under ``torchrun --nproc_per_node N -m mdseg train ...`` (DistributedDataParallel)."""
     from . import distributed
     from .experiments import train_recipe
-    from .profiles import get_profile
 
-    profile = _with_weights(get_profile(args.profile, data_root=args.data, stage_epochs=args.epochs, lr=args.lr,
-                                        batch_size=args.batch_size, depth_target=args.depth_target,
-                                        depth_weight=args.depth_weight, data_path=args.data_path,
-                                        teacher=args.teacher),
-                            args.encoder_weights)
+    profile = _profile_from(args, stage_epochs=args.epochs, batch_size=args.batch_size)
     started = distributed.init_from_env()
     rank = distributed.world()[0]
     try:
@@ -254,14 +273,12 @@ def _export(args) -> int:
 def _reproduce(args) -> int:
     from .experiments import reproduce
     from .runs import runs_root
-    from .profiles import get_profile
 
-    profile = _with_weights(get_profile(args.profile, data_root=args.data, depth_target=args.depth_target,
-                                        depth_weight=args.depth_weight, data_path=args.data_path,
-                                        teacher=args.teacher),
-                            args.encoder_weights)
+    profile = _profile_from(args)
     if args.suite == "failure":
         return _failure_suite(profile, args)
+    if args.suite == "scale":
+        return _scale_suite(profile, args)
     out = Path(args.out) if args.out else runs_root(profile)
     print(reproduce(profile, out, seeds=args.seeds, recipes=args.recipes, device=args.device,
                     finished_only=args.finished_only))
@@ -282,6 +299,22 @@ def _failure_suite(profile, args) -> int:
     print("\n## Naive joint training against the depth weight\n\n" + weights_markdown(summaries))
     print("\n## Tables 2 and 3 under each depth target\n\n" + table3_markdown(summaries))
     print("\n## What the numbers say\n\n" + "\n".join(f"- {line}" for line in failure_conclusion(summaries)))
+    return 0
+
+
+def _scale_suite(profile, args) -> int:
+    from . import scale_suite as scale
+
+    if args.out or args.recipes or args.targets:
+        raise SettingError("--suite scale trains a fixed set of runs into runs/<profile>-<settings> (shared with the "
+                           "notebooks); drop --out, --recipes and --targets.")
+    suite = scale.scale_suite(profile, seeds=args.seeds, device=args.device, finished_only=args.finished_only)
+    print("\n## " + scale.sweep_markdown(suite))
+    print("\n## Naive joint training against its baseline, per scale and optimiser\n\n" + scale.points_markdown(suite))
+    print("\n## The paper's depth-first recipes with the paper's optimiser\n\n" + scale.depth_first_markdown(suite))
+    for results in suite.follow_up.values():
+        print("\n" + results.markdown())
+    print("\n## What the numbers say\n\n" + "\n".join(f"- {line}" for line in scale.conclusion(suite)))
     return 0
 
 

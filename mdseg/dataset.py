@@ -7,8 +7,8 @@ Items are dicts (shapes after the transforms):
 * ``instances``: int64 (H, W) instance ids from ``SegmentationObject`` (0 = none, 255 = ignore);
   all zeros when the image has no ``SegmentationObject`` file;
 * ``depth`` (only when a teacher is named): float32 (1, H, W) in the target's units (normalised:
-  [0, 1]) read from ``PseudoDepth/<teacher>[-<target>]/<id>.png``; NaN where there is no depth
-  (padding);
+  [0, 1]; png8: 0-255) times ``depth_scale``, read from ``PseudoDepth/<teacher>[-<target>]/<id>.png``;
+  NaN where there is no depth (padding);
 * ``id``: the VOC image id.
 """
 from __future__ import annotations
@@ -30,7 +30,7 @@ from .voc import IGNORE_INDEX, IMAGENET_MEAN, IMAGENET_STD, NUM_CLASSES, read_de
 PSEUDO_DEPTH_DIR = "PseudoDepth"
 DEPTH_MAX_CODE = 65535
 MANIFEST = "manifest.json"
-TARGETS = ("normalised", "metric", "disparity")  # pseudo-depth target units, see mdseg.pseudo_depth
+TARGETS = ("normalised", "metric", "disparity", "png8")  # pseudo-depth target units, see mdseg.pseudo_depth
 
 
 class DatasetError(MdsegError, ValueError):
@@ -135,25 +135,28 @@ class VOCDepth(torch.utils.data.Dataset):
         root: folder holding ``VOCdevkit/`` (torchvision's convention).
         split: name of a file in ``ImageSets/Segmentation`` (``train``, ``val``, ...).
         teacher: read depth from ``PseudoDepth/<teacher>/``; ``None`` for no depth.
-        depth_target: its units, ``normalised`` (default), ``metric`` or ``disparity``; the cache's
-            manifest must say it holds that target (see :mod:`mdseg.pseudo_depth`).
+        depth_target: its units, ``normalised`` (default), ``metric``, ``disparity`` or ``png8``; the
+            cache's manifest must say it holds that target (see :mod:`mdseg.pseudo_depth`).
+        depth_scale: every depth value is multiplied by this (``--depth-scale``; 1 = the target's units).
         transforms: joint transform over the item dict (see :func:`train_transforms`,
             :func:`eval_transforms`); ``None`` returns full-size tensors, image normalised.
     """
 
     def __init__(self, root: str | Path, split: str = "train", teacher: str | None = None,
-                 transforms: Callable[[dict], dict] | None = None, depth_target: str = "normalised"):
+                 transforms: Callable[[dict], dict] | None = None, depth_target: str = "normalised",
+                 depth_scale: float = 1.0):
         self.root = Path(root)
         self.base = find_voc(root)
         self.split = split
         self.teacher = teacher
         self.depth_target = depth_target
+        self.depth_scale = depth_scale
         self.ids = read_split(root, split)
         self.transforms = transforms
         self._check_files()
-        self.depth_scale = self._depth_scale() if teacher is not None else None
+        self.code_scale = self._code_scale() if teacher is not None else None
 
-    def _depth_scale(self) -> float:
+    def _code_scale(self) -> float:
         """The cache manifest's scale, after checking that it holds ``depth_target``."""
         folder = depth_dir(self.root, self.teacher, self.depth_target)
         command = (f"`python -m mdseg depth --root {self.root} --teacher {self.teacher} "
@@ -225,7 +228,7 @@ class VOCDepth(torch.utils.data.Dataset):
             "id": image_id,
         }
         if self.teacher is not None:
-            depth = read_depth(self.depth_path(image_id), self.depth_scale)
+            depth = read_depth(self.depth_path(image_id), self.code_scale) * np.float32(self.depth_scale)
             if depth.shape != mask.shape:
                 raise DatasetError(
                     f"Pseudo depth {self.depth_path(image_id)} is {depth.shape[::-1]} but the image is "

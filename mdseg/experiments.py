@@ -42,7 +42,7 @@ def prepare_data(profile: Profile, with_depth: bool, progress: bool = True) -> P
 def train_val_sets(profile: Profile, with_depth: bool) -> tuple[VOCDepth | ArraySplit, VOCDepth | ArraySplit]:
     """Train and val datasets of a profile with its transforms (or its array path)."""
     teacher = profile.teacher if with_depth else None
-    units = {"depth_target": profile.depth_target}
+    units = {"depth_target": profile.depth_target, "depth_scale": profile.depth_scale}
     if profile.data_path == "arrays":
         return (ArraySplit(VOCDepth(profile.data_root, "train", teacher, **units), profile.eval_size,
                            profile.crop_size, profile.scale),
@@ -85,7 +85,8 @@ def train_recipe(profile: Profile, recipe: str | Schedule, seed: int = 0, out: s
     torch.manual_seed(seed)
     model = build_model(profile)
     train_set, val_set = train_val_sets(profile, schedule.uses_depth)
-    config = train.TrainConfig(lr=profile.lr, lr_schedule=profile.lr_schedule, batch_size=profile.batch_size,
+    config = train.TrainConfig(lr=profile.lr, lr_schedule=profile.lr_schedule, optimizer=profile.optimizer,
+                               batch_size=profile.batch_size,
                                num_workers=profile.num_workers, seed=seed, device=device, depth_loss=profile.depth_loss,
                                focal_gamma=profile.focal_gamma, progress=progress, diagnose_every=diagnose_every)
     result = train.run(model, schedule, train_set, val_set, folder, config)
@@ -133,9 +134,20 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+_STEP_SECONDS: dict[tuple, dict[tuple[str, ...], float]] = {}  # measured once per model and batch shape
+
+
 def step_seconds(profile: Profile, device: str | None = None, steps: int = 2) -> dict[tuple[str, ...], float]:
     """Measured seconds of one training step (forward, backward, Adam) of the profile's model on
-    this machine, per set of active decoders, after a warm-up step. Random data: a cost, not a result."""
+    this machine, per set of active decoders, after a warm-up step (once per process and shape).
+    Random data: a cost, not a result."""
+    key = (profile.encoder, profile.decoder_channels, profile.batch_size, profile.crop_size, device, steps)
+    if key not in _STEP_SECONDS:
+        _STEP_SECONDS[key] = _measure_steps(profile, device, steps)
+    return _STEP_SECONDS[key]
+
+
+def _measure_steps(profile: Profile, device: str | None, steps: int) -> dict[tuple[str, ...], float]:
     dev = pick_device(device)
     model = MultiDecoderUNet(profile.encoder, encoder_weights=None, decoder_channels=profile.decoder_channels).to(dev)
     x = torch.randn(profile.batch_size, 3, profile.crop_size, profile.crop_size, device=dev)

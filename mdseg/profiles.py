@@ -9,7 +9,9 @@ import os
 import re
 from dataclasses import dataclass, replace
 
+from .dataset import TARGETS
 from .errors import SettingError, UnknownName
+from .schedule import LR_SCHEDULES, OPTIMIZERS
 from .synthetic import SyntheticSpec
 
 ENV_VAR = "MDSEG_PROFILE"
@@ -27,9 +29,11 @@ class Profile:
         decoder_channels: widths of the U-Net decoder blocks (smp's default: 256 ... 16).
         crop_size: training crop; eval_size: evaluation letterbox size;
         scale: random-resize range of the shorter side, in crop sizes.
-        batch_size, stage_epochs (epochs of every schedule stage), lr (Adam), seeds.
+        batch_size, stage_epochs (epochs of every schedule stage), lr, seeds.
+        optimizer: ``adam`` (the paper) or ``sgd`` (momentum 0.9, as torchvision's segmentation reference).
         lr_schedule: ``constant`` (the paper) or ``cosine`` per stage (:func:`mdseg.schedule.learning_rate`).
-        depth_target: pseudo-depth units, ``normalised``, ``metric`` or ``disparity`` (:mod:`mdseg.pseudo_depth`).
+        depth_target: pseudo-depth units, ``normalised``, ``metric``, ``disparity`` or ``png8`` (:mod:`mdseg.pseudo_depth`).
+        depth_scale: the depth target is multiplied by this (its MSE by the square) in every data path.
         depth_weight: ``w`` of the joint stages' ``(1 - w) L_seg + w L_depth`` (paper: 0.15).
         depth_weights: the weights notebook 06 and ``reproduce --suite failure`` try for naive joint training.
         diagnose_every: log gradient diagnostics every N steps of runs that train both tasks (0 = off;
@@ -53,18 +57,31 @@ class Profile:
     stage_epochs: int
     lr: float = 1e-4
     lr_schedule: str = "constant"
+    optimizer: str = "adam"
     seeds: tuple[int, ...] = (0,)
     recipes: tuple[str, ...] | None = None  # None = all of Tables 2 and 3
     num_workers: int = 0
     data_path: str = "loader"
     depth_loss: str = "mse"
     depth_target: str = "normalised"
+    depth_scale: float = 1.0
     depth_weight: float = 0.15
     depth_weights: tuple[float, ...] = (0.01, 0.05, 0.15, 0.5)
     diagnose_every: int = 0
     focal_gamma: float = 2.0
     decoder_channels: tuple[int, ...] = (256, 128, 64, 32, 16)
     scale: tuple[float, float] = (0.5, 2.0)
+
+    def __post_init__(self):
+        choices = {"optimizer": OPTIMIZERS, "lr_schedule": LR_SCHEDULES, "depth_target": TARGETS,
+                   "data_path": ("loader", "arrays")}
+        for field, allowed in choices.items():
+            if getattr(self, field) not in allowed:
+                raise SettingError(f"Profile '{self.name}': {field} must be one of {', '.join(allowed)}, "
+                                   f"not {getattr(self, field)!r}.")
+        for field in ("lr", "depth_scale"):
+            if not getattr(self, field) > 0:
+                raise SettingError(f"Profile '{self.name}': {field} must be a positive number, not {getattr(self, field)}.")
 
 
 PROFILES: dict[str, Profile] = {

@@ -12,6 +12,11 @@ Targets (``depth_target``), all stored as ``VOC2012/PseudoDepth/<teacher>[-<targ
   unit and are refused.
 * ``disparity``: inverse depth as the teacher gives it, not normalised (Depth Anything's raw
   relative disparity; 1 / metres for a metric teacher).
+* ``png8``: what transformers' ``pipeline("depth-estimation")`` hands a user as its ``depth``
+  image: the teacher's output in its own convention (metres for ``dpt-dinov2``, far = 255;
+  inverse depth for Depth Anything and the simulated teacher, near = 255) min-max rescaled per
+  image to 0-255 and truncated to 8 bits. Trained in those 0-255 units, as a user who saves that
+  PNG and reads it back with ``np.array`` would; stored as an 8-bit PNG.
 
 A cache's manifest names its teacher, model, target and normalisation: a cache of one kind is
 never read or extended as another.
@@ -39,7 +44,8 @@ from .voc import write_depth_png
 
 NORMALISATION = "inverse-depth/percentile-1-99/v1"
 METRIC_MAX_M = 10.0  # NYU-trained models (dpt-dinov2-small-nyu) see rooms: about 10 m at most
-SCALES = {"normalised": 1 / 65535, "metric": 1e-3, "disparity": 1e-3}  # stored code x scale = value
+SCALES = {"normalised": 1 / 65535, "metric": 1e-3, "disparity": 1e-3, "png8": 1.0}  # stored code x scale = value
+PNG8 = "min-max per image x 255, truncated to uint8 (transformers depth-estimation pipeline)"
 CODE_MAX = 65535
 
 
@@ -68,14 +74,25 @@ def to_target(raw: np.ndarray, convention: str, target: str = "normalised") -> n
         return np.clip(raw, 0.0, METRIC_MAX_M).astype(np.float32)
     if target == "disparity":
         return to_inverse_depth(raw, convention).astype(np.float32)
+    if target == "png8":
+        return as_png8(raw)
     raise SettingError(f"Unknown depth target '{target}'; use one of {', '.join(TARGETS)}.")
+
+
+def as_png8(raw: np.ndarray) -> np.ndarray:
+    """:data:`PNG8`: (H, W) raw teacher output -> float32 codes 0..255, as the transformers
+    pipeline computes its ``depth`` image (a constant map becomes all 0)."""
+    low, high = float(np.min(raw)), float(np.max(raw))
+    scaled = (raw - low) / (high - low) if high > low else np.zeros_like(raw)
+    return (scaled * 255).astype(np.uint8).astype(np.float32)
 
 
 # ----------------------------------------------------------------------------- the cache
 def _identity(name: str, model_id: str | None, convention: str, target: str) -> dict:
     """What a cache's targets depend on: a cache made with another identity is refused."""
+    normalisation = {"normalised": NORMALISATION, "png8": PNG8}.get(target)
     return {"teacher": name, "model": model_id, "convention": convention, "target": target,
-            "normalisation": NORMALISATION if target == "normalised" else None, "scale": SCALES[target]}
+            "normalisation": normalisation, "scale": SCALES[target]}
 
 
 def read_manifest(folder: Path) -> dict | None:
@@ -152,7 +169,8 @@ def generate(root: str | Path, teacher: str | object, split: str = "train", mode
                 f"delete {folder} to regenerate, or keep it and use the teacher and model it was made with."
             )
     else:
-        manifest = {**wanted, "revision": None, "format": "16-bit PNG, value = code x scale", "images": {}}
+        bits = 8 if target == "png8" else 16
+        manifest = {**wanted, "revision": None, "format": f"{bits}-bit PNG, value = code x scale", "images": {}}
     folder.mkdir(parents=True, exist_ok=True)
 
     ids = read_split(root, split)
@@ -180,7 +198,7 @@ def generate(root: str | Path, teacher: str | object, split: str = "train", mode
                 codes = np.clip(np.round(to_target(raw, runner.convention, target) / SCALES[target]), 0, CODE_MAX)
                 path = folder / f"{image_id}.png"
                 tmp = folder / f".{image_id}.tmp.png"
-                write_depth_png(codes, tmp)
+                write_depth_png(codes, tmp, bits=8 if target == "png8" else 16)
                 os.replace(tmp, path)
                 manifest["images"][image_id] = {"size": list(codes.shape), "bytes": path.stat().st_size}
             _write_manifest(folder, manifest)

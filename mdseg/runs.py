@@ -49,10 +49,25 @@ class BrokenRecords(MdsegError, ValueError):
 
 
 def runs_root(profile: Profile) -> Path:
-    """Default folder of a profile's runs: ``runs/<profile>``, or ``runs/<profile>-<target>`` for
-    a depth target other than normalised (so runs of other units never meet)."""
-    target = "" if profile.depth_target == "normalised" else f"-{profile.depth_target}"
-    return Path("runs") / f"{profile.name}{target}"
+    """Default folder of a profile's runs: ``runs/<profile>``, plus one suffix per setting that
+    differs from the named profile's (so runs of other units or optimisers never meet), e.g.
+    ``runs/cpu-metric``, ``runs/cpu-png8``, ``runs/cpu-x16`` (depth scale 16),
+    ``runs/cpu-lr0.0001-constant`` (the paper's optimiser on the cpu profile), ``runs/cpu-sgd-lr0.03``."""
+    from .profiles import PROFILES  # the named profile, to tell which settings were changed
+
+    base = PROFILES.get(profile.name, profile)
+    parts = [profile.name]
+    if profile.depth_target != "normalised":
+        parts.append(profile.depth_target)
+    if profile.depth_scale != 1.0:
+        parts.append(f"x{profile.depth_scale:g}")
+    if profile.optimizer != base.optimizer:
+        parts.append(profile.optimizer)
+    if profile.lr != base.lr:
+        parts.append(f"lr{profile.lr:g}")
+    if profile.lr_schedule != base.lr_schedule:
+        parts.append(profile.lr_schedule)
+    return Path("runs") / "-".join(parts)
 
 
 def run_dir(out: str | Path, recipe: str, seed: int) -> Path:
@@ -61,12 +76,17 @@ def run_dir(out: str | Path, recipe: str, seed: int) -> Path:
 
 
 NOT_IDENTITY = ("about", "seeds", "recipes", "depth_weights", "diagnose_every")  # they do not change a result
+# Settings added after runs existed: at these values they are left out of a run's identity, so
+# runs trained before the setting existed (the same training) stay valid and are reused.
+NEUTRAL = {"depth_scale": 1.0, "optimizer": "adam"}
 
 
 def identity(profile: Profile, schedule: Schedule, seed: int) -> dict:
     """What determines a run's result: the profile's fields (not its seed and recipe lists, for
-    example), the schedule's stages and the seed. Stored as ``config.json``."""
-    trained_with = {k: v for k, v in asdict(profile).items() if k not in NOT_IDENTITY}
+    example, nor a :data:`NEUTRAL` setting at its neutral value), the schedule's stages and the
+    seed. Stored as ``config.json``."""
+    trained_with = {k: v for k, v in asdict(profile).items()
+                    if k not in NOT_IDENTITY and not (k in NEUTRAL and v == NEUTRAL[k])}
     return {"profile": trained_with, "schedule": schedule.name, "seed": seed,
             "stages": [asdict(s) for s in schedule.stages]}
 

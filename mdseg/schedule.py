@@ -186,6 +186,7 @@ def beyond(epochs: int, depth_weight: float = PAPER_DEPTH_WEIGHT) -> dict[str, S
 
 
 LR_SCHEDULES = ("constant", "cosine")
+OPTIMIZERS = ("adam", "sgd")  # see mdseg.train.make_optimizer
 
 
 def learning_rate(base: float, step: int, steps: int, kind: str = "constant", warmup: float = 0.03) -> float:

@@ -28,7 +28,7 @@ from .errors import MdsegError, SettingError
 from .model import MultiDecoderUNet, trainable_parameters
 from .metrics import evaluate
 from .multitask import UncertaintyWeighting, backward, compute_losses
-from .schedule import Schedule, Stage, budget, learning_rate
+from .schedule import OPTIMIZERS, Schedule, Stage, budget, learning_rate
 
 
 class NonFiniteLoss(MdsegError, RuntimeError):
@@ -38,7 +38,8 @@ class NonFiniteLoss(MdsegError, RuntimeError):
 @dataclass
 class TrainConfig:
     """Attributes:
-        lr: Adam learning rate (paper: 1e-4); a fresh Adam starts every stage.
+        lr: learning rate (paper: Adam at 1e-4); a fresh optimizer starts every stage.
+        optimizer: ``"adam"`` (paper) or ``"sgd"`` (momentum 0.9, no weight decay, as the Adam runs).
         lr_schedule: ``"constant"`` (paper) or ``"cosine"`` (warm-up, then cosine decay to 0
             over each stage; see :func:`mdseg.schedule.learning_rate`).
         batch_size, num_workers: data loading.
@@ -57,6 +58,7 @@ class TrainConfig:
 
     lr: float = 1e-4
     lr_schedule: str = "constant"
+    optimizer: str = "adam"
     batch_size: int = 16
     num_workers: int = 0
     seed: int = 0
@@ -69,6 +71,15 @@ class TrainConfig:
     depth_loss: str = "mse"
     diagnose_every: int = 0
     progress: bool = True
+
+
+def make_optimizer(params: list[torch.nn.Parameter], config: TrainConfig) -> torch.optim.Optimizer:
+    """Adam (the paper), or SGD with momentum 0.9 (torchvision's segmentation reference), at ``config.lr``."""
+    if config.optimizer == "adam":
+        return torch.optim.Adam(params, lr=config.lr)
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=config.lr, momentum=0.9)
+    raise SettingError(f"Unknown optimizer '{config.optimizer}'; use one of {', '.join(OPTIMIZERS)}.")
 
 
 def epoch_seed(seed: int, stage: int, epoch: int) -> int:
@@ -228,14 +239,14 @@ def _start(model: MultiDecoderUNet, schedule: Schedule, train_set: Dataset, val_
 
 
 def _train_stage(session: _Session, index: int, first_epoch: int) -> None:
-    """Train stage ``index`` from ``first_epoch``: a fresh Adam over what the stage trains
+    """Train stage ``index`` from ``first_epoch``: a fresh optimizer over what the stage trains
     (restored from the checkpoint when resuming inside the stage)."""
     model, config, stage = session.model, session.config, session.schedule.stages[index]
     if first_epoch == 0 and stage.copy is not None:
         model.copy_decoder(*stage.copy)
     params = trainable_parameters(model, stage)
     weighting = UncertaintyWeighting(stage.tasks).to(session.device) if stage.weighting == "uncertainty" else None
-    optimizer = torch.optim.Adam(params + (list(weighting.parameters()) if weighting else []), lr=config.lr)
+    optimizer = make_optimizer(params + (list(weighting.parameters()) if weighting else []), config)
     if first_epoch > 0:
         checkpoint.load(session.checkpoint, model, optimizer, extra=weighting)
     cuda = session.device.type == "cuda"

@@ -56,11 +56,12 @@ def colorize(labels: np.ndarray) -> np.ndarray:
 
 
 def read_depth_png(path: str | Path) -> np.ndarray:
-    """A 16-bit PNG -> (H, W) uint16 array."""
+    """A 16-bit (or 8-bit) greyscale PNG -> (H, W) uint16 array."""
     with Image.open(path) as image:
         return np.asarray(image, dtype=np.uint16)
 
 
-def write_depth_png(values: np.ndarray, path: str | Path) -> None:
-    """Write a (H, W) uint16 array as a 16-bit greyscale PNG."""
-    Image.fromarray(np.ascontiguousarray(values, dtype=np.uint16)).save(path)
+def write_depth_png(values: np.ndarray, path: str | Path, bits: int = 16) -> None:
+    """Write (H, W) codes as a 16-bit (or, with ``bits=8``, 8-bit) greyscale PNG."""
+    dtype = np.uint8 if bits == 8 else np.uint16
+    Image.fromarray(np.ascontiguousarray(values, dtype=dtype)).save(path)

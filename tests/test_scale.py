@@ -1,0 +1,193 @@
+"""Depth scale, the png8 target, the optimiser settings and the scale suite's logic (issue: where
+does the paper's failure live?)."""
+import json
+import shutil
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from mdseg import runs
+from mdseg.arrays import ArraySplit
+from mdseg.dataset import DatasetError, VOCDepth, depth_dir, read_split
+from mdseg.profiles import get_profile
+from mdseg.pseudo_depth import PNG8, as_png8, generate
+from mdseg.schedule import get_recipe, learning_rate
+from mdseg.scale_suite import Point, ScaleSuite, conclusion, failing_points, points, points_markdown
+from mdseg.train import TrainConfig, make_optimizer
+
+
+def _depth_stack(dataset) -> np.ndarray:
+    return np.stack([dataset[i]["depth"][0].numpy() for i in range(len(dataset))])
+
+
+def test_png8_is_what_the_transformers_pipeline_hands_a_user():
+    raw = np.array([[2.0, 3.0], [4.0, 6.0]], np.float32)
+    # the pipeline: (d - min) / (max - min), times 255, astype uint8 (truncation)
+    np.testing.assert_array_equal(as_png8(raw), [[0, 63], [127, 255]])
+    assert as_png8(np.full((2, 2), 5.0)).max() == 0  # a constant map: no division by zero
+
+
+def test_png8_round_trips_through_the_cache_and_both_data_paths_in_0_255(writable_root):
+    manifest = generate(writable_root, "simulated", "val", progress=False, target="png8")
+    assert manifest["target"] == "png8" and manifest["normalisation"] == PNG8 and manifest["scale"] == 1.0
+    ids = read_split(writable_root, "val")
+    from PIL import Image
+
+    with Image.open(depth_dir(writable_root, "simulated", "png8") / f"{ids[0]}.png") as image:
+        assert image.mode == "L"  # stored as 8 bits, as the pipeline's image
+    loader = VOCDepth(writable_root, "val", "simulated", depth_target="png8")
+    values = _depth_stack(loader)
+    assert values.min() == 0 and values.max() == 255 and np.all(values == np.round(values))  # whole codes
+    for i in range(len(loader)):  # min-max per image: each image spans 0..255
+        assert values[i].min() == 0 and values[i].max() == 255
+    arrays = _depth_stack(ArraySplit(VOCDepth(writable_root, "val", "simulated", depth_target="png8"), 64,
+                                     progress=False))
+    letterboxed = _depth_stack(VOCDepth(writable_root, "val", "simulated", depth_target="png8",
+                                        transforms=__import__("mdseg.dataset").dataset.eval_transforms(64)))
+    np.testing.assert_allclose(arrays, letterboxed, atol=0.01, equal_nan=True)
+
+
+def test_a_png8_cache_is_never_read_as_another_unit(writable_root):
+    generate(writable_root, "simulated", "val", progress=False, target="png8")
+    shutil.copytree(depth_dir(writable_root, "simulated", "png8"), depth_dir(writable_root, "simulated"))
+    with pytest.raises(DatasetError, match="holds 'png8' targets, not 'normalised'"):
+        VOCDepth(writable_root, "val", "simulated")
+    with pytest.raises(FileExistsError, match="target: cache has 'png8', asked for 'normalised'"):
+        generate(writable_root, "simulated", "val", progress=False)
+
+
+@pytest.mark.parametrize("target", ["normalised", "png8"])
+def test_the_depth_scale_multiplies_the_target_in_both_data_paths_and_shares_one_cache(writable_root, target):
+    generate(writable_root, "simulated", "val", progress=False, target=target)
+    plain = VOCDepth(writable_root, "val", "simulated", depth_target=target)
+    scaled = VOCDepth(writable_root, "val", "simulated", depth_target=target, depth_scale=16)
+    np.testing.assert_allclose(_depth_stack(scaled), 16 * _depth_stack(plain), rtol=1e-6)
+    arrays_1 = ArraySplit(VOCDepth(writable_root, "val", "simulated", depth_target=target), 64, progress=False)
+    arrays_16 = ArraySplit(scaled, 64, progress=False)
+    np.testing.assert_allclose(_depth_stack(arrays_16), 16 * _depth_stack(arrays_1), rtol=1e-5, equal_nan=True)
+    caches = list((plain.base / "ArrayCache").iterdir())
+    assert len(caches) == 1  # the cache holds the target's own units; the scale is applied on reading
+    assert _depth_stack(ArraySplit(plain, 64, progress=False)).max() == _depth_stack(arrays_1).max()  # not scaled
+
+
+def test_settings_at_their_defaults_leave_a_runs_identity_unchanged():
+    cpu = get_profile("cpu")
+    schedule = get_recipe("naive-joint", cpu.stage_epochs)
+    plain = runs.identity(cpu, schedule, 0)
+    assert "depth_scale" not in plain["profile"] and "optimizer" not in plain["profile"]  # as before the settings
+    scaled = runs.identity(replace(cpu, depth_scale=16.0), schedule, 0)
+    assert scaled["profile"]["depth_scale"] == 16.0 and runs.identity(replace(cpu, optimizer="sgd"), schedule, 0) != plain
+    assert runs.runs_root(cpu) == Path("runs/cpu")
+    assert runs.runs_root(replace(cpu, depth_scale=16.0)) == Path("runs/cpu-x16")
+    assert runs.runs_root(replace(cpu, depth_target="png8")) == Path("runs/cpu-png8")
+    assert runs.runs_root(replace(cpu, lr=1e-4, lr_schedule="constant")) == Path("runs/cpu-lr0.0001-constant")
+    assert runs.runs_root(replace(cpu, optimizer="sgd", lr=0.03)) == Path("runs/cpu-sgd-lr0.03")
+
+
+def test_bad_settings_are_refused_with_the_choices():
+    with pytest.raises(ValueError, match="optimizer must be one of adam, sgd"):
+        get_profile("cpu", optimizer="rmsprop")
+    with pytest.raises(ValueError, match="depth_scale must be a positive number"):
+        get_profile("cpu", depth_scale=0.0)
+
+
+def test_the_optimizers_are_adam_and_sgd_with_momentum():
+    params = [torch.nn.Parameter(torch.zeros(3))]
+    assert isinstance(make_optimizer(params, TrainConfig(lr=1e-3)), torch.optim.Adam)
+    sgd = make_optimizer(params, TrainConfig(lr=0.03, optimizer="sgd"))
+    assert isinstance(sgd, torch.optim.SGD) and sgd.param_groups[0]["momentum"] == 0.9 and sgd.param_groups[0]["lr"] == 0.03
+
+
+def test_the_constant_schedule_keeps_the_learning_rate_fixed():
+    assert {learning_rate(1e-4, step, 100, "constant") for step in range(100)} == {1e-4}
+    cosine = [learning_rate(1e-3, step, 100, "cosine") for step in range(100)]
+    assert max(cosine) == pytest.approx(1e-3) and cosine[-1] < 1e-5
+
+
+def test_a_constant_schedule_run_trains_every_step_at_its_learning_rate(data, tmp_path, monkeypatch):
+    """The rate the optimiser actually used at each step, read off the optimiser during a real run."""
+    from mdseg import train
+    from mdseg.model import MultiDecoderUNet
+
+    seen = []
+    original = torch.optim.SGD.step
+
+    def spy(self, *args, **kwargs):
+        seen.append(self.param_groups[0]["lr"])
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.SGD, "step", spy)
+    model = MultiDecoderUNet("tu-resnet10t", encoder_weights=None, decoder_channels=(32, 16, 8, 8, 8))
+    config = TrainConfig(lr=0.01, optimizer="sgd", lr_schedule="constant", batch_size=4, progress=False,
+                         device="cpu")
+    train.run(model, get_recipe("naive-joint", 1), data[0], None, tmp_path / "run", config)
+    assert len(seen) >= 3 and set(seen) == {0.01}
+
+
+def _run(value: float, tmp: Path, name: str, ratio: float | None = None) -> dict:
+    folder = tmp / name
+    folder.mkdir(parents=True)
+    if ratio is not None:
+        record = {"loss": {"seg": 1.0, "depth": 1.0}, "grad_ratio_seg_depth": ratio, "grad_cosine": 0.1}
+        (folder / runs.DIAGNOSTICS).write_text(json.dumps(record) + "\n")
+    return {"metrics": {"mIoU": value}, "budget": {"epochs": 4, "seg_epochs": 4, "depth_epochs": 4},
+            "run_dir": str(folder), "seed": 0}
+
+
+def _suite(tmp_path, naive: dict[Point, list[float]], baselines: dict[str, list[float]]) -> ScaleSuite:
+    return ScaleSuite(
+        "cpu", {o: [_run(v, tmp_path, f"b-{o}-{i}") for i, v in enumerate(vs)] for o, vs in baselines.items()},
+        {p: [_run(v, tmp_path, f"n-{p.optimiser}-{p.target}-{p.scale}-{i}", ratio=0.01 * (i + 1))
+             for i, v in enumerate(vs)] for p, vs in naive.items()},
+        {}, {}, {}, None, {"profile": "Adam 0.001, cosine", "paper": "Adam 0.0001, constant"})
+
+
+def test_the_suite_is_fixed_and_names_each_point_once():
+    chosen = points()
+    assert len(chosen) == len(set(chosen)) == 6 + 6 + 3 + 1
+    assert Point("profile", "normalised", 1) in chosen and Point("paper", "png8") in chosen
+
+
+def test_failing_points_are_the_smallest_failing_scale_and_png8():
+    verdicts = {Point("paper", scale=255): "worse", Point("profile", scale=64): "worse",
+                Point("profile", scale=16): "within seed noise", Point("sgd", scale=64): "worse",
+                Point("profile", "png8"): "within seed noise", Point("paper", "png8"): "worse"}
+    assert failing_points(verdicts) == [Point("profile", scale=64), Point("paper", "png8")]
+    assert failing_points({Point("profile", scale=4): "better"}) == []
+
+
+def test_the_conclusion_says_where_naive_joint_fails_and_the_range_tested(tmp_path):
+    failing = Point("paper", scale=255)
+    suite = _suite(tmp_path, {Point("profile", scale=1): [0.52, 0.55, 0.50], failing: [0.20, 0.22, 0.21]},
+                   {"profile": [0.51, 0.54, 0.53], "paper": [0.45, 0.47, 0.46]})
+    lines = conclusion(suite)
+    assert lines[0].startswith("Tested on 2 points") and "scales 1, 255" in lines[0]
+    assert any(line.startswith("Fails at normalised x255, paper optimiser") and "worse" in line for line in lines)
+    assert suite.failing() == [failing]
+    table = points_markdown(suite)
+    assert "| normalised | 255 | Adam 0.0001, constant | 0.0182 |" in table  # geometric mean of 0.01, 0.02, 0.03
+    calm = _suite(tmp_path / "calm", {Point("profile", scale=16): [0.52, 0.55, 0.50]}, {"profile": [0.51, 0.54, 0.53]})
+    assert "is not worse than its baseline at any of them" in conclusion(calm)[1]
+
+
+def test_the_scale_suite_runs_from_the_command_line_and_reports_what_is_finished(ci_root, tmp_path, monkeypatch,
+                                                                                  capsys):
+    """The ci profile's smoke point (png8 under the profile's optimiser) from one command, then
+    ``--finished-only`` prints the same tables training nothing."""
+    from mdseg.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    args = ["reproduce", "--profile", "ci", "--suite", "scale", "--data", str(ci_root), "--seeds", "0"]
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    assert "| png8 | 1 | Adam 0.001, cosine |" in printed and "SGD: not part of this run" in printed
+    assert (tmp_path / "runs/ci-png8/naive-joint/seed0" / runs.RESULT).exists()
+    assert (tmp_path / "runs/ci/single-decoder/seed0" / runs.RESULT).exists()
+    config = json.loads((tmp_path / "runs/ci-png8/naive-joint/seed0" / runs.CONFIG).read_text())
+    assert config["profile"]["depth_target"] == "png8"
+    assert main(args + ["--finished-only"]) == 0
+    again = capsys.readouterr().out
+    assert "| png8 | 1 | Adam 0.001, cosine |" in again and "one seed" in again
