@@ -146,6 +146,16 @@ def build_parser() -> argparse.ArgumentParser:
                                 "e.g. while a long suite is interrupted")
     reproduce.add_argument("--targets", nargs="+", choices=list(TARGETS), default=None,
                            help="depth targets of --suite failure (default: normalised metric)")
+    reproduce.add_argument("--check-reference", type=int, default=None, metavar="N",
+                           help="retrain N runs of the shipped reference chosen at random (into runs/check-reference) "
+                                "and print shipped vs retrained mIoU, and whether each lies inside the reference's "
+                                "seed spread")
+
+    reference = commands.add_parser("reference", help="write the shipped reference runs from a runs folder (maintainers)")
+    reference.add_argument("--from", dest="source", default="runs", help="folder laid out like runs/ (default: runs)")
+    reference.add_argument("--profile", choices=list(PROFILES), default="cpu")
+    reference.add_argument("--suites", nargs="+", default=None, help="tables, failure, scale (default: all three)")
+    reference.add_argument("--commit", default=None, help="the code commit that trained them (default: git HEAD)")
     return parser
 
 
@@ -274,6 +284,11 @@ def _reproduce(args) -> int:
     from .experiments import reproduce
     from .runs import runs_root
 
+    if args.check_reference is not None:
+        from .reference_runs import check, check_markdown
+
+        print(check_markdown(check(args.check_reference, args.profile or "cpu", device=args.device)))
+        return 0
     profile = _profile_from(args)
     if args.suite == "failure":
         return _failure_suite(profile, args)
@@ -318,5 +333,13 @@ def _scale_suite(profile, args) -> int:
     return 0
 
 
-HANDLERS = {"data": _data, "depth": _depth, "pretrain": _pretrain, "train": _train, "evaluate": _evaluate,
+def _reference(args) -> int:
+    from .reference_runs import SUITES, write
+
+    for suite, provenance in write(args.source, args.profile, tuple(args.suites or SUITES), commit=args.commit).items():
+        print(f"{suite}: {provenance['runs']} runs from {provenance['device']} ({provenance['precision']})")
+    return 0
+
+
+HANDLERS = {"reference": _reference, "data": _data, "depth": _depth, "pretrain": _pretrain, "train": _train, "evaluate": _evaluate,
             "export": _export, "reproduce": _reproduce}

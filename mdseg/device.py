@@ -43,3 +43,17 @@ def oom_advice(batch_size: int, images: torch.Tensor) -> Iterator[None]:
             f"batch (--batch-size {max(batch_size // 2, 1)}) or crop size, or a smaller encoder; "
             "rerun the same command to resume from the last checkpoint."
         ) from error
+
+
+def describe(device: torch.device, dtype: torch.dtype | None = None) -> dict[str, str | int]:
+    """Where a run trained, for its ``result.json`` and the shipped reference's provenance: the
+    device (GPU name, or the CPU's architecture and core count), the precision and torch's version."""
+    import os
+    import platform
+
+    if device.type == "cuda":
+        name = torch.cuda.get_device_name(device)
+    else:
+        name = f"{platform.machine() or 'unknown'} CPU, {os.cpu_count()} cores, {torch.get_num_threads()} threads"
+    precision = {torch.bfloat16: "bf16 autocast", torch.float16: "fp16 autocast"}.get(dtype, "fp32")
+    return {"type": device.type, "name": name, "precision": precision, "torch": torch.__version__}

@@ -62,14 +62,15 @@ def build_model(profile: Profile) -> MultiDecoderUNet:
 
 def train_recipe(profile: Profile, recipe: str | Schedule, seed: int = 0, out: str | Path | None = None,
                  device: str | None = None, progress: bool = True, diagnose_every: int | None = None,
-                 train_missing: bool = True) -> dict | None:
-    """Train one recipe with one seed (resuming or reusing what ``out`` already holds).
+                 train_missing: bool = True, base: str | Path = "runs") -> dict | None:
+    """Train one recipe with one seed (resuming or reusing what ``out`` already holds; default:
+    its folder under :func:`~mdseg.runs.runs_root` of ``base``).
     Gradient diagnostics (see :mod:`mdseg.multitask`) are logged every ``diagnose_every`` steps
     (default: the profile's; off under torch.distributed); they never change the result. With
     ``train_missing=False`` nothing trains: the finished result, or ``None``."""
     schedule = recipe if isinstance(recipe, Schedule) else get_recipe(recipe, profile.stage_epochs,
                                                                       depth_weight=profile.depth_weight)
-    folder = Path(out) if out else run_dir(runs_root(profile), schedule.name, seed)
+    folder = Path(out) if out else run_dir(runs_root(profile, base), schedule.name, seed)
     diagnose_every = profile.diagnose_every if diagnose_every is None else diagnose_every
     if distributed.world()[1] > 1:
         diagnose_every = 0  # diagnostics need a single process
@@ -239,14 +240,9 @@ class Results:
         return self.markdown()
 
     def diagnostics(self, name: str) -> list[dict[str, float]]:
-        """One :func:`~mdseg.multitask.summarize_diagnostics` per seed of run ``name`` (steps 0
-        where a run logged none); :func:`mdseg.report.read_diagnostics` reads them."""
-        from .multitask import summarize_diagnostics
-
-        out = []
-        for run in self.runs.get(name, []):
-            out.append(summarize_diagnostics(runs.read_records(Path(run["run_dir"]) / runs.DIAGNOSTICS)))
-        return out
+        """One :func:`~mdseg.runs.diagnostics_summary` per seed of run ``name`` (steps 0 where a
+        run logged none); :func:`mdseg.report.read_diagnostics` reads them."""
+        return [runs.diagnostics_summary(run["run_dir"]) for run in self.runs.get(name, [])]
 
 
 def reproduce(profile: Profile, out: str | Path, seeds: list[int] | None = None, recipes: list[str] | None = None,
@@ -282,12 +278,13 @@ def reproduce(profile: Profile, out: str | Path, seeds: list[int] | None = None,
 def failure_suite(profile: Profile, targets: tuple[str, ...] = ("normalised", "metric"),
                   weights: tuple[float, ...] | None = None, recipes: list[str] | None = None,
                   seeds: list[int] | None = None, device: str | None = None, progress: bool = True,
-                  finished_only: bool = False) -> dict[str, Results]:
+                  finished_only: bool = False, base: str | Path = "runs") -> dict[str, Results]:
     """Why does naive joint training fail? For each depth target: naive joint training at each
     depth weight (default: the profile's ``depth_weights``) beside the baseline, and the profile's
     Table 3 recipes at the paper's weight. Runs go to each target's :func:`runs_root` (shared with
     the notebooks); the baseline, which has no depth, trains once. Returns ``{target: Results}``.
-    ``finished_only``: train nothing, report what is finished (see :func:`reproduce`)."""
+    ``finished_only``: train nothing, report what is finished (see :func:`reproduce`); ``base``:
+    where the runs roots are (e.g. the shipped reference, :mod:`mdseg.reference_runs`)."""
     names = failure_recipes(profile, recipes, weights)
     out = {}
     baseline = None
@@ -295,9 +292,9 @@ def failure_suite(profile: Profile, targets: tuple[str, ...] = ("normalised", "m
         units = replace(profile, depth_target=target)
         wanted = (["single-decoder"] if index == 0 else []) + names
         if progress and not finished_only:
-            tqdm.write(str(plan(units, runs_root(units), wanted, seeds, device)))
-        results = reproduce(units, runs_root(units), seeds, wanted, device, progress, report="failure", detail=False,
-                            finished_only=finished_only)
+            tqdm.write(str(plan(units, runs_root(units, base), wanted, seeds, device)))
+        results = reproduce(units, runs_root(units, base), seeds, wanted, device, progress, report="failure",
+                            detail=False, finished_only=finished_only)
         if index == 0:
             baseline = results.runs.get("single-decoder")
         elif baseline:

@@ -42,32 +42,34 @@ LOG = "log.jsonl"
 DIAGNOSTICS = "diagnostics.jsonl"
 RESULT = "result.json"
 LOCK = ".lock"
+DIAGNOSTICS_SUMMARY = "diagnostics.json"  # the shipped reference keeps only this summary of diagnostics.jsonl
 
 
 class BrokenRecords(MdsegError, ValueError):
     """A records file has an unreadable line before its last one (not a crash: an edit or disk fault)."""
 
 
-def runs_root(profile: Profile) -> Path:
-    """Default folder of a profile's runs: ``runs/<profile>``, plus one suffix per setting that
+def runs_root(profile: Profile, base: str | Path = "runs") -> Path:
+    """Default folder of a profile's runs: ``<base>/<profile>``, plus one suffix per setting that
     differs from the named profile's (so runs of other units or optimisers never meet), e.g.
     ``runs/cpu-metric``, ``runs/cpu-png8``, ``runs/cpu-x16`` (depth scale 16),
-    ``runs/cpu-lr0.0001-constant`` (the paper's optimiser on the cpu profile), ``runs/cpu-sgd-lr0.03``."""
+    ``runs/cpu-lr0.0001-constant`` (the paper's optimiser on the cpu profile), ``runs/cpu-sgd-lr0.03``.
+    ``base``: another folder laid out the same way (e.g. the shipped reference runs)."""
     from .profiles import PROFILES  # the named profile, to tell which settings were changed
 
-    base = PROFILES.get(profile.name, profile)
+    named = PROFILES.get(profile.name, profile)
     parts = [profile.name]
     if profile.depth_target != "normalised":
         parts.append(profile.depth_target)
     if profile.depth_scale != 1.0:
         parts.append(f"x{profile.depth_scale:g}")
-    if profile.optimizer != base.optimizer:
+    if profile.optimizer != named.optimizer:
         parts.append(profile.optimizer)
-    if profile.lr != base.lr:
+    if profile.lr != named.lr:
         parts.append(f"lr{profile.lr:g}")
-    if profile.lr_schedule != base.lr_schedule:
+    if profile.lr_schedule != named.lr_schedule:
         parts.append(profile.lr_schedule)
-    return Path("runs") / "-".join(parts)
+    return Path(base) / "-".join(parts)
 
 
 def run_dir(out: str | Path, recipe: str, seed: int) -> Path:
@@ -114,8 +116,12 @@ def claim(folder: str | Path, wanted: dict, write: bool = True) -> dict | None:
 
 
 def read_result(folder: str | Path) -> dict:
-    """The ``result.json`` of a finished run."""
-    return json.loads((Path(folder) / RESULT).read_text())
+    """The ``result.json`` of a finished run, with its per-epoch ``history`` read from ``log.jsonl``
+    where the file leaves it out (the shipped reference runs do)."""
+    result = json.loads((Path(folder) / RESULT).read_text())
+    if "history" not in result:
+        result["history"] = read_records(Path(folder) / LOG)
+    return result
 
 
 def write_result(folder: str | Path, result: dict) -> None:
@@ -140,6 +146,17 @@ def read_records(path: str | Path) -> list[dict]:
             raise BrokenRecords(f"{path}, line {number}, is not a JSON record: fix or delete that line "
                                 "(the run resumes from its checkpoint either way).") from None
     return records
+
+
+def diagnostics_summary(folder: str | Path) -> dict[str, float]:
+    """:func:`~mdseg.multitask.summarize_diagnostics` of a run's ``diagnostics.jsonl``, or the
+    summary a shipped reference run keeps instead (``steps`` 0 when the run logged none)."""
+    from .multitask import summarize_diagnostics
+
+    summary = Path(folder) / DIAGNOSTICS_SUMMARY
+    if summary.exists() and not (Path(folder) / DIAGNOSTICS).exists():
+        return json.loads(summary.read_text())
+    return summarize_diagnostics(read_records(Path(folder) / DIAGNOSTICS))
 
 
 def append_record(path: str | Path, record: dict) -> None:

@@ -21,14 +21,13 @@ Every row is the profile's seeds (3 on cpu); rows from other devices are never c
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from tqdm.auto import tqdm
 
 from . import runs
 from .experiments import Results, plan, train_recipe
-from .multitask import summarize_diagnostics
 from .profiles import Profile
 from .report import summarize
 from .runs import run_dir, runs_root
@@ -109,34 +108,32 @@ def sgd_lr_jobs(profile: Profile) -> list[Job]:
     return [(replace(profile, **optimiser_settings(profile, "sgd", lr)), BASELINE) for lr in SGD_LR_GRID]
 
 
-def _run(job: Job, seed: int, device: str | None, progress: bool, train_missing: bool) -> dict | None:
-    variant, recipe = job
-    return train_recipe(variant, recipe, seed, device=device, progress=progress, train_missing=train_missing)
-
-
 def _runs(jobs: list[Job], seeds: list[int], device: str | None, progress: bool, train_missing: bool,
-          desc: str) -> list[list[dict]]:
+          desc: str, base: str | Path) -> list[list[dict]]:
     """Each job's finished results over ``seeds`` (training what is missing unless not ``train_missing``)."""
     out = [[] for _ in jobs]
     work = [(i, s) for i in range(len(jobs)) for s in seeds]
     bar = tqdm(work, desc=desc, unit="run", disable=not (progress and train_missing))
     for i, seed in bar:
-        bar.set_postfix_str(f"{jobs[i][1]} {runs_root(jobs[i][0]).name} seed {seed}")
-        result = _run(jobs[i], seed, device, False, train_missing)
+        bar.set_postfix_str(f"{jobs[i][1]} {runs_root(jobs[i][0], base).name} seed {seed}")
+        variant, recipe = jobs[i]
+        result = train_recipe(variant, recipe, seed, device=device, progress=False, train_missing=train_missing,
+                              base=base)
         if result is not None:
             out[i].append(result)
     return out
 
 
-def sgd_lr(profile: Profile, device: str | None = None, progress: bool = True,
-           finished_only: bool = False) -> tuple[float | None, dict[float, dict]]:
+def sgd_lr(profile: Profile, device: str | None = None, progress: bool = True, finished_only: bool = False,
+           base: str | Path = "runs") -> tuple[float | None, dict[float, dict], list[dict]]:
     """SGD's learning rate, chosen from the single-decoder baseline alone before any multi-task
     SGD run: the best mean val mIoU over :data:`SGD_LR_SEEDS` among :data:`SGD_LR_GRID` (the
-    profile's schedule and epochs). Returns ``(lr or None while unfinished, {lr: mean_std})``."""
-    results = _runs(sgd_lr_jobs(profile), list(SGD_LR_SEEDS), device, progress, not finished_only, "SGD lr sweep")
+    profile's schedule and epochs). Returns ``(lr or None while unfinished, {lr: mean_std}, the runs)``."""
+    results = _runs(sgd_lr_jobs(profile), list(SGD_LR_SEEDS), device, progress, not finished_only, "SGD lr sweep",
+                    base)
     sweep = {lr: mean_std([r["metrics"]["mIoU"] for r in done]) for lr, done in zip(SGD_LR_GRID, results) if done}
     complete = all(len(done) == len(SGD_LR_SEEDS) for done in results)
-    return (max(sweep, key=lambda lr: sweep[lr]["mean"]) if complete else None), sweep
+    return (max(sweep, key=lambda lr: sweep[lr]["mean"]) if complete else None), sweep, [r for d in results for r in d]
 
 
 @dataclass
@@ -153,6 +150,13 @@ class ScaleSuite:
     sweep: dict[float, dict]
     lr_sgd: float | None
     optimisers: dict[str, str]  # optimiser -> its description
+    sweep_runs: list[dict] = field(default_factory=list)
+
+    def all_runs(self) -> list[dict]:
+        """Every finished run the suite read (for the shipped reference)."""
+        groups = [*self.baselines.values(), *self.naive.values(), *self.depth_first.values(), self.sweep_runs]
+        groups += [r for results in self.follow_up.values() for r in results.runs.values()]
+        return [run for group in groups for run in group]
 
     def comparison(self, point: Point):
         """Naive joint at ``point`` against its optimiser's baseline (:class:`~mdseg.seeds.Comparison`)."""
@@ -161,10 +165,22 @@ class ScaleSuite:
 
     def grad_ratio(self, point: Point) -> float:
         """Geometric mean over seeds of each run's weighted seg/depth encoder-gradient ratio."""
-        ratios = [summarize_diagnostics(runs.read_records(Path(r["run_dir"]) / runs.DIAGNOSTICS))["grad_ratio"]
-                  for r in self.naive.get(point, [])]
+        ratios = [runs.diagnostics_summary(r["run_dir"])["grad_ratio"] for r in self.naive.get(point, [])]
         ratios = [g for g in ratios if not math.isnan(g)]
         return math.exp(sum(map(math.log, ratios)) / len(ratios)) if ratios else math.nan
+
+    def map_points(self) -> list[dict]:
+        """The points of :func:`mdseg.viz.failure_map`: per tested point its optimiser (described),
+        target, scale, gradient ratio, naive minus baseline mean mIoU and the spread of that
+        difference (sqrt of the two sample variances)."""
+        out = []
+        for point in self.tested():
+            naive = mean_std([r["metrics"]["mIoU"] for r in self.naive[point]])
+            base = mean_std([r["metrics"]["mIoU"] for r in self.baselines[point.optimiser]])
+            out.append({"optimiser": self.optimisers[point.optimiser], "target": point.target, "scale": point.scale,
+                        "ratio": self.grad_ratio(point), "diff": naive["mean"] - base["mean"],
+                        "spread": math.hypot(naive["std"], base["std"]), "seeds": len(naive["values"])})
+        return out
 
     def tested(self) -> list[Point]:
         """Points with naive runs and a baseline of their optimiser."""
@@ -187,10 +203,11 @@ def failing_points(verdicts: dict[Point, str]) -> list[Point]:
 
 
 def scale_suite(profile: Profile, seeds: list[int] | None = None, device: str | None = None, progress: bool = True,
-                finished_only: bool = False, only: list[Point] | None = None) -> ScaleSuite:
+                finished_only: bool = False, only: list[Point] | None = None, base: str | Path = "runs") -> ScaleSuite:
     """Train (or, with ``finished_only``, only read) the scale suite of the module docstring;
     every run goes to its settings' :func:`~mdseg.runs.runs_root`, shared with ``train`` and
-    ``reproduce``. ``only``: just these points and their optimisers' baselines, no depth-first
+    ``reproduce`` (``base``: another folder laid out like ``runs``, e.g. the shipped reference).
+    ``only``: just these points and their optimisers' baselines, no depth-first
     runs or follow-ups (the ci profile always trains :data:`SMOKE_POINTS`: a smoke test of the
     pieces). Returns the :class:`ScaleSuite`."""
     if profile.name == "ci" and only is None:
@@ -198,9 +215,9 @@ def scale_suite(profile: Profile, seeds: list[int] | None = None, device: str | 
     seeds = list(seeds or profile.seeds)
     train = not finished_only
     wanted = list(only) if only is not None else points()
-    lr_sgd, sweep = None, {}
+    lr_sgd, sweep, sweep_runs = None, {}, []
     if any(p.optimiser == "sgd" for p in wanted):
-        lr_sgd, sweep = sgd_lr(profile, device, progress, finished_only)
+        lr_sgd, sweep, sweep_runs = sgd_lr(profile, device, progress, finished_only, base)
         wanted = [p for p in wanted if p.optimiser != "sgd" or lr_sgd is not None]
     used = [o for o in OPTIMISERS if any(p.optimiser == o for p in wanted)]
     jobs: list[Job] = [(baseline_profile(profile, o, lr_sgd), BASELINE) for o in used]
@@ -208,16 +225,17 @@ def scale_suite(profile: Profile, seeds: list[int] | None = None, device: str | 
     first = [] if only is not None else [(point_profile(profile, Point("paper", t)), r)
                                          for r in DEPTH_FIRST for t in ("normalised", "png8")]
     if progress and train:
-        tqdm.write(_plan_line(jobs + first, seeds, device))
-    done = _runs(jobs + first, seeds, device, progress, train, f"scale suite [{profile.name}]")
+        tqdm.write(_plan_line(jobs + first, seeds, device, base))
+    done = _runs(jobs + first, seeds, device, progress, train, f"scale suite [{profile.name}]", base)
     baselines = {o: done[i] for i, o in enumerate(used)}
     naive = {p: done[len(used) + i] for i, p in enumerate(wanted)}
     depth_first = {(job[0].depth_target, job[1]): d for job, d in zip(first, done[len(jobs):])}
     suite = ScaleSuite(profile.name, baselines, naive, depth_first, {}, sweep, lr_sgd,
-                       {o: describe_optimiser(baseline_profile(profile, o, lr_sgd)) for o in used})
+                       {o: describe_optimiser(baseline_profile(profile, o, lr_sgd)) for o in used}, sweep_runs)
     for point in suite.failing() if only is None else []:
         variant = point_profile(profile, point, lr_sgd)
-        extra = _runs([(variant, r) for r in FOLLOW_UP], seeds, device, progress, train, f"failing point: {point.label}")
+        extra = _runs([(variant, r) for r in FOLLOW_UP], seeds, device, progress, train,
+                      f"failing point: {point.label}", base)
         by_recipe = {BASELINE: baselines[point.optimiser], NAIVE: naive[point],
                      **{r: d for r, d in zip(FOLLOW_UP, extra) if d}}
         suite.follow_up[point] = Results(profile.name, summarize(by_recipe), by_recipe,
@@ -225,11 +243,11 @@ def scale_suite(profile: Profile, seeds: list[int] | None = None, device: str | 
     return suite
 
 
-def _plan_line(jobs: list[Job], seeds: list[int], device: str | None) -> str:
+def _plan_line(jobs: list[Job], seeds: list[int], device: str | None, base: str | Path) -> str:
     """One line: how many runs are finished, how many train, and the estimated time."""
     todo, finished, seconds = 0, 0, 0.0
     for variant, recipe in jobs:
-        p = plan(variant, runs_root(variant), [recipe], seeds, device)
+        p = plan(variant, runs_root(variant, base), [recipe], seeds, device)
         todo, finished, seconds = todo + len(p.todo), finished + p.finished, seconds + p.seconds
     from .experiments import format_duration
 

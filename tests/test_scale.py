@@ -191,3 +191,16 @@ def test_the_scale_suite_runs_from_the_command_line_and_reports_what_is_finished
     assert main(args + ["--finished-only"]) == 0
     again = capsys.readouterr().out
     assert "| png8 | 1 | Adam 0.001, cosine |" in again and "one seed" in again
+
+
+def test_the_map_draws_every_tested_point(tmp_path):
+    from mdseg.viz import failure_map
+
+    suite = _suite(tmp_path, {Point("profile", scale=1): [0.52, 0.55, 0.50], Point("paper", "png8"): [0.2, 0.3, 0.25]},
+                   {"profile": [0.51, 0.54, 0.53], "paper": [0.45, 0.47, 0.46]})
+    points = suite.map_points()
+    assert {p["target"] for p in points} == {"normalised", "png8"}
+    png8 = next(p for p in points if p["target"] == "png8")
+    assert png8["diff"] == pytest.approx(0.25 - 0.46) and png8["spread"] == pytest.approx((0.05 ** 2 + 0.01 ** 2) ** 0.5)
+    figure = failure_map(points)
+    assert len(figure.axes[0].lines) >= 2 and figure.axes[0].get_xscale() == "log"

@@ -162,3 +162,37 @@ def weight_curve(suite: dict[str, dict[str, dict]], baseline: str = "single-deco
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+PAPER_NAIVE_GAP = 0.6412 - 0.7703  # the paper's naive joint training minus its single decoder (Table 2)
+
+
+def failure_map(points: Sequence[dict]) -> plt.Figure:
+    """The map of where naive joint training fails: naive minus baseline val mIoU (mean, error
+    bar sqrt(std_naive^2 + std_baseline^2) over seeds) against the weighted seg/depth encoder-
+    gradient ratio (log axis), one colour per optimiser, one marker per depth target, the paper's
+    gap as a dashed line. ``points``: dicts with ``optimiser``, ``target``, ``scale``, ``ratio``,
+    ``diff``, ``spread`` (see :meth:`mdseg.scale_suite.ScaleSuite.map_points`)."""
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    colours = {}
+    markers = {"normalised": "o", "png8": "s", "metric": "^"}
+    for p in points:
+        colour = colours.setdefault(p["optimiser"], f"C{len(colours)}")
+        ax.errorbar(p["ratio"], p["diff"], yerr=p["spread"], fmt=markers.get(p["target"], "D"), color=colour,
+                    capsize=3, ms=7)
+        label = "png8" if p["target"] == "png8" else ("metric" if p["target"] == "metric" else f"x{p['scale']:g}")
+        ax.annotate(label, (p["ratio"], p["diff"]), textcoords="offset points", xytext=(5, 5), fontsize=7)
+    ax.axhline(0, color="grey", lw=1)
+    ax.axhline(PAPER_NAIVE_GAP, color="black", ls="--", lw=1, label=f"the paper's gap ({PAPER_NAIVE_GAP:+.4f})")
+    ax.axvline(1, color="grey", lw=0.8, ls=":")
+    handles = [plt.Line2D([], [], color=c, marker="o", ls="", label=o) for o, c in colours.items()]
+    handles += [plt.Line2D([], [], color="grey", marker=m, ls="", label=t) for t, m in markers.items()
+                if any(p["target"] == t for p in points)]
+    handles += [plt.Line2D([], [], color="black", ls="--", label=f"the paper's gap ({PAPER_NAIVE_GAP:+.4f})")]
+    ax.legend(handles=handles, fontsize=8, loc="lower right")
+    ax.set_xscale("log")
+    ax.set_xlabel("weighted seg / depth gradient norm on the shared encoder (< 1: depth leads)")
+    ax.set_ylabel("naive joint - baseline val mIoU")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig

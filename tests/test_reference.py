@@ -1,0 +1,92 @@
+"""The shipped reference runs: written from a runs folder as text, read back by every suite, and
+never stale (a shipped run's identity must match what the current code trains in its folder)."""
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from mdseg import runs
+from mdseg.errors import OutputExists
+from mdseg.profiles import get_profile
+from mdseg.reference_runs import (ReferenceError, inside_spread, profile_from_identity, provenance, reference_root,
+                                  shipped_folders, suite_runs, write)
+from mdseg.schedule import get_recipe
+
+
+def _fake_run(base: Path, profile, recipe: str, seed: int, miou: float, device: str = "x86_64 CPU") -> Path:
+    """A finished run folder as train.run leaves it (checkpoint and diagnostics included)."""
+    schedule = get_recipe(recipe, profile.stage_epochs)
+    folder = runs.run_dir(runs.runs_root(profile, base), schedule.name, seed)
+    runs.claim(folder, runs.identity(profile, schedule, seed))
+    record = {"stage": 0, "epoch": 1, "global_epoch": 1, "train": {"seg": 1.0}, "val": {"mIoU": miou}}
+    runs.append_record(folder / runs.LOG, record)
+    (folder / runs.CHECKPOINT).write_bytes(b"weights")
+    runs.append_record(folder / runs.DIAGNOSTICS, {"loss": {"seg": 1.0, "depth": 0.1}, "grad_ratio_seg_depth": 4.0,
+                                                   "grad_cosine": 0.2})
+    runs.write_result(folder, {"schedule": schedule.name, "budget": {"epochs": 4, "seg_epochs": 4, "depth_epochs": 0},
+                               "history": [record], "metrics": {"mIoU": miou}, "wall_seconds": 10.0,
+                               "device": {"type": "cpu", "name": device, "precision": "fp32", "torch": "2.14.1"}})
+    return folder
+
+
+def test_the_reference_is_text_only_and_every_suite_reads_it_back(tmp_path):
+    ci = get_profile("ci")
+    _fake_run(tmp_path / "runs", ci, "single-decoder", 0, 0.5)
+    _fake_run(tmp_path / "runs", ci, "naive-joint", 0, 0.4)
+    written = write(tmp_path / "runs", "ci", ("tables",), dest=tmp_path / "ref", commit="abc123")
+    assert written["tables"]["runs"] == 2 and written["tables"]["commit"] == "abc123"
+    assert written["tables"]["device"] == "x86_64 CPU" and written["tables"]["wall_seconds"] == 20
+    shipped = tmp_path / "ref" / "ci" / "naive-joint" / "seed0"
+    assert sorted(p.name for p in shipped.iterdir()) == ["config.json", "diagnostics.json", "log.jsonl", "result.json"]
+    assert "history" not in json.loads((shipped / runs.RESULT).read_text())
+    assert runs.read_result(shipped)["history"][0]["val"]["mIoU"] == 0.4  # from log.jsonl
+    assert runs.diagnostics_summary(shipped)["grad_ratio"] == pytest.approx(4.0)
+    found = suite_runs(ci, "tables", tmp_path / "ref")
+    assert sorted(r["metrics"]["mIoU"] for r in found) == [0.4, 0.5]
+
+
+def test_a_stale_reference_run_is_refused(tmp_path):
+    ci = get_profile("ci")
+    folder = _fake_run(tmp_path / "ref", ci, "single-decoder", 0, 0.5)
+    config = json.loads((folder / runs.CONFIG).read_text())
+    config["profile"]["lr"] = 0.5  # as if the profile's learning rate changed after the reference was trained
+    (folder / runs.CONFIG).write_text(json.dumps(config))
+    with pytest.raises(OutputExists, match="holds a run with other settings"):
+        suite_runs(ci, "tables", tmp_path / "ref")
+
+
+def test_one_suite_comes_from_one_device(tmp_path):
+    ci = get_profile("ci")
+    _fake_run(tmp_path / "runs", ci, "single-decoder", 0, 0.5, device="NVIDIA H200")
+    _fake_run(tmp_path / "runs", ci, "naive-joint", 0, 0.4)
+    with pytest.raises(ReferenceError, match="from 2 devices"):
+        write(tmp_path / "runs", "ci", ("tables",), dest=tmp_path / "ref")
+
+
+@pytest.mark.parametrize("changes", [{}, {"depth_target": "png8", "lr": 1e-4, "lr_schedule": "constant"},
+                                     {"optimizer": "sgd", "lr": 0.03, "depth_scale": 16.0}])
+def test_a_runs_profile_is_rebuilt_from_its_identity(changes):
+    variant = replace(get_profile("cpu"), **changes)
+    schedule = get_recipe("naive-joint", variant.stage_epochs)
+    stored = json.loads(json.dumps(runs.identity(variant, schedule, 1)))
+    assert runs.identity(profile_from_identity(stored), schedule, 1) == runs.identity(variant, schedule, 1)
+
+
+def test_inside_the_spread_is_mean_plus_minus_two_std():
+    assert inside_spread(0.55, [0.50, 0.52, 0.54]) and not inside_spread(0.60, [0.50, 0.52, 0.54])
+
+
+def test_every_shipped_reference_run_is_what_the_current_code_trains_there():
+    """Fails when a profile, a recipe or a suite changes under a shipped run: retrain and rewrite
+    the reference (`python -m mdseg reference --from runs`)."""
+    shipped = provenance("cpu")
+    assert shipped, f"no reference is shipped in {reference_root('cpu')}"
+    cpu = get_profile("cpu")
+    read = set()
+    for suite, about in shipped.items():
+        found = suite_runs(cpu, suite, reference_root("cpu"))  # raises on a stale identity
+        assert len(found) == about["runs"], f"suite {suite}: {len(found)} runs read, provenance says {about['runs']}"
+        read |= {Path(r["run_dir"]) for r in found}
+    orphans = shipped_folders("cpu") - read
+    assert not orphans, f"shipped runs no suite trains any more: {sorted(map(str, orphans))[:5]}"
