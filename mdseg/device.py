@@ -45,7 +45,7 @@ def oom_advice(batch_size: int, images: torch.Tensor) -> Iterator[None]:
         ) from error
 
 
-def describe(device: torch.device, dtype: torch.dtype | None = None) -> dict[str, str | int]:
+def device_info(device: torch.device, dtype: torch.dtype | None = None) -> dict[str, str | int]:
     """Where a run trained, for its ``result.json`` and the shipped reference's provenance: the
     device (GPU name, or the CPU's architecture and core count), the precision and torch's version."""
     import os

@@ -17,12 +17,17 @@ with pixel accuracy (labelled pixels; the same under every reading).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
 from .report import COLLAPSE, PAPER
 from .voc import CLASSES, IGNORE_INDEX, NUM_CLASSES
+
+if TYPE_CHECKING:  # annotations only
+    from .model import MultiDecoderUNet
+    from .profiles import Profile
 
 READINGS = ("21 classes, dataset", "20 classes, dataset", "21 classes, per image", "20 classes, per image")
 Predictor = Callable[[dict], torch.Tensor]  # a batch -> (B, H, W) class ids
@@ -119,3 +124,37 @@ def paper_fit(scores: dict[str, dict[str, float]], where: str) -> str:
     verdict = (f"the paper's collapse rows (mIoU <= {miou} with acc >= {acc}) fit {', '.join(fits)}"
                if fits else f"no reading fits the paper's collapse rows (mIoU <= {miou} with acc >= {acc})")
     return f"On {where}, {verdict}: " + "; ".join(detail) + "."
+
+
+COLLAPSING = "depth-first/copy/b"  # the paper's collapse row whose first stage is trained here
+
+
+def depth_first_start(profile: Profile, seed: int = 0, progress: bool = True) -> MultiDecoderUNet:
+    """The model as the paper's collapse recipe ``depth-first/copy/b`` enters its joint stage: its
+    first stage (depth only, the encoder trains too) trained as a run of its own (reused when
+    finished, ``runs/<profile>/depth-first-stage-1/seed<k>``), then the depth decoder's body copied
+    into the semantic decoder, whose head has never trained."""
+    from dataclasses import replace
+
+    from .checkpoint import load_model
+    from .experiments import train_recipe
+    from .schedule import get_recipe
+
+    recipe = get_recipe(COLLAPSING, profile.stage_epochs)
+    first = replace(recipe, name="depth-first-stage-1", stages=recipe.stages[:1],
+                    description=f"the first stage of {COLLAPSING}")
+    result = train_recipe(profile, first, seed, progress=progress)
+    model, _ = load_model(result["run_dir"])
+    model.copy_decoder(*recipe.stages[1].copy)
+    return model.eval()
+
+
+def model_predictor(model: MultiDecoderUNet) -> Predictor:
+    """A predictor from a model's semantic decoder (argmax over classes)."""
+    device = next(model.parameters()).device
+
+    @torch.no_grad()
+    def predict(batch: dict) -> torch.Tensor:
+        return model(batch["image"].to(device), tasks=("seg",))["seg"].argmax(1).cpu()
+
+    return predict

@@ -1,13 +1,27 @@
-"""What every notebook does first: choose the profile (``MDSEG_PROFILE``, ``MDSEG_SEEDS``), work
-from the repository root (or from ``MDSEG_WORKDIR``), and say where runs are kept."""
+"""What every notebook does first, and what it shows: choose the profile (``MDSEG_PROFILE``,
+``MDSEG_SEEDS``) and what trains (``MDSEG_TRAIN``), work from the repository root (or from
+``MDSEG_WORKDIR``), read the shipped reference runs, and place the student's own runs beside them."""
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-from .profiles import Profile, from_environment
+from .errors import SettingError
+from .experiments import Results, plan, reproduce
+from .profiles import Profile, from_environment, get_profile
+from .reference_runs import inside_spread, label, reference_root
+from .report import PAPER
+from .runs import runs_root
+from .schedule import BASELINE
+from .seeds import comparison, format_stat, mean_std
 
 WORKDIR_VAR = "MDSEG_WORKDIR"
+TRAIN_VAR = "MDSEG_TRAIN"
+TRAIN_MODES = {"none": "nothing trains: the shipped reference alone",
+               "one": "seed 0 of the recipes this notebook is about (default)",
+               "all": "every seed and recipe this notebook shows"}
+REFERENCE_PROFILE = "cpu"
+REFERENCE = reference_root(REFERENCE_PROFILE)  # the shipped runs, laid out like runs/ (base= of every suite)
 
 
 def setup(default: str = "cpu") -> tuple[Profile, Path]:
@@ -25,6 +39,87 @@ def setup(default: str = "cpu") -> tuple[Profile, Path]:
         os.chdir(here.parent)
     profile = from_environment(default)
     runs = Path("runs") / profile.name
+    mode = train_mode()
     print(f"Profile '{profile.name}': {profile.about}. Seeds {', '.join(map(str, profile.seeds))}; "
-          f"runs in {runs}/ (MDSEG_PROFILE and MDSEG_SEEDS change these).")
+          f"runs in {runs}/ (MDSEG_PROFILE and MDSEG_SEEDS change these).\n"
+          f"MDSEG_TRAIN={mode}: {TRAIN_MODES[mode]} (none / one / all).")
     return profile, runs
+
+
+def train_mode() -> str:
+    """``$MDSEG_TRAIN``: ``none``, ``one`` (default) or ``all``."""
+    mode = os.environ.get(TRAIN_VAR, "one").strip().lower() or "one"
+    if mode not in TRAIN_MODES:
+        raise SettingError(f"${TRAIN_VAR} must be one of {', '.join(TRAIN_MODES)}, not {mode!r}.")
+    return mode
+
+
+def training_seeds(profile: Profile) -> list[int]:
+    """The seeds :data:`TRAIN_VAR` asks this notebook to train: none, the first, or all of the profile's."""
+    return {"none": [], "one": list(profile.seeds[:1]), "all": list(profile.seeds)}[train_mode()]
+
+
+def train_own(profile: Profile, recipes: list[str], out: str | Path | None = None, all_recipes: list[str] | None = None,
+              report: str = "results") -> Results:
+    """The student's own runs of ``recipes`` (``all_recipes`` under ``MDSEG_TRAIN=all``): first the
+    plan with its measured cost, then training (reusing finished runs). Under ``none`` nothing
+    trains and the runs already finished are returned (maybe none)."""
+    out = Path(out) if out else runs_root(profile)
+    seeds = training_seeds(profile)
+    names = (all_recipes or recipes) if train_mode() == "all" else recipes
+    if not seeds:
+        print(f"{TRAIN_VAR}=none: nothing trains; runs you finished earlier in {out}/ are shown where there are any.")
+        return reproduce(profile, out, recipes=names, finished_only=True, progress=False)
+    print(plan(profile, out, names, seeds))
+    return reproduce(profile, out, seeds=seeds, recipes=names, report=report, detail=False)
+
+
+# ----------------------------------------------------------------------------- the shipped reference
+def reference_profile() -> Profile:
+    """The profile the shipped reference was trained with (the cpu profile)."""
+    return get_profile(REFERENCE_PROFILE)
+
+
+def reference(recipes: list[str] | None = None, profile: Profile | None = None) -> Results:
+    """The shipped reference's runs of ``recipes`` (default: Tables 2 and 3) under ``profile``'s
+    settings (default: the cpu profile; e.g. its metric-depth variant), read in seconds."""
+    profile = profile or reference_profile()
+    results = reproduce(profile, runs_root(profile, reference_root(REFERENCE_PROFILE)), recipes=recipes,
+                        finished_only=True, progress=False)
+    results.title = f"Shipped {label(REFERENCE_PROFILE, 'tables')}"
+    return results
+
+
+def story(ref: Results, recipe: str, baseline: str = BASELINE) -> str:
+    """Two lines: what the paper reports for ``recipe`` against ``baseline``, and what the
+    reference shows, with its test."""
+    paper = PAPER[recipe]["mIoU"] - PAPER[baseline]["mIoU"]
+    line = (f"The paper: {recipe} mIoU {PAPER[recipe]['mIoU']:.4f} vs {baseline} {PAPER[baseline]['mIoU']:.4f} "
+            f"({paper:+.4f}).")
+    if recipe not in ref.summary or baseline not in ref.summary:
+        return line + f"\nThe {label(REFERENCE_PROFILE, 'tables')}: no finished runs of both."
+    return line + f"\nThe {label(REFERENCE_PROFILE, 'tables')}: " + comparison(ref.summary, recipe, baseline).sentence()
+
+
+def placement_markdown(own: Results, ref: Results) -> str:
+    """Each of your runs beside the paper and the reference: the reference's mean ± std (n) and
+    whether your value lies inside its seed spread (mean ± 2 sample std; a different device can
+    land outside, and a run of another profile than the reference's is not expected to agree)."""
+    lines = ["| recipe | paper | reference (mean ± std, seeds) | yours (seed: mIoU) | inside the reference's spread? |",
+             "|---|---|---|---|---|"]
+    for recipe, done in own.runs.items():
+        paper = PAPER.get(recipe, {}).get("mIoU")
+        values = ref.summary.get(recipe, {}).get("mIoU", {}).get("values", [])
+        ref_cell = f"{format_stat(mean_std(values))} ({len(values)})" if values else "not shipped"
+        for run in done:
+            value = run["metrics"]["mIoU"]
+            inside = ("yes" if inside_spread(value, values) else "no") if values else "-"
+            lines.append(f"| {recipe} | {'-' if paper is None else f'{paper:.4f}'} | {ref_cell} | "
+                         f"{run['seed']}: {value:.4f} | {inside} |")
+    if not own.runs:
+        lines.append("| (none of your own: MDSEG_TRAIN=none) | | | | |")
+    note = "" if own.profile == REFERENCE_PROFILE else (
+        f" Your runs use the '{own.profile}' profile, the reference the '{REFERENCE_PROFILE}' profile: other sizes, "
+        "so they are not expected to agree (the ci profile only shows that the pipeline runs).")
+    return "\n".join(lines + ["", f"Reference: {label(REFERENCE_PROFILE, 'tables')}. Inside the spread = within "
+                                  f"mean ± 2 sample std of the reference's seeds.{note}"])

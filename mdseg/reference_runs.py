@@ -27,7 +27,7 @@ from pathlib import Path
 import torch
 
 from . import runs
-from .device import describe
+from .device import device_info
 from .errors import MdsegError
 from .profiles import Profile, get_profile
 
@@ -80,7 +80,7 @@ def _copy_run(source: Path, dest: Path) -> dict:
         shutil.copyfile(source / name, dest / name)
     result = {k: v for k, v in runs.read_result(source).items() if k != "history"}
     if "device" not in result:  # runs older than result.json's device: trained on the machine writing this
-        result["device"] = {**describe(torch.device("cpu")), "recorded": "by the reference writer"}
+        result["device"] = {**device_info(torch.device("cpu")), "recorded": "by the reference writer"}
     runs.write_result(dest, result)
     diagnostics = runs.diagnostics_summary(source)
     if diagnostics["steps"]:

@@ -9,7 +9,8 @@ import numpy as np
 from .schedule import NAIVE, PAPER_DEPTH_WEIGHT, WEIGHT_MARK
 from .seeds import SIGNIFICANCE, comparison, format_stat, mean_std
 
-# Kim, Kim & Lee (2024). "iIoU" is the paper's name; see PAPER.md for why its definition is unclear.
+# Kim, Kim & Lee (2024). "iIoU" is the paper's name for a metric it defines as IoU over objects (background
+# excluded); its values do not fit a plain mean over the 20 object classes (notebook 05 shows why).
 PAPER: dict[str, dict[str, float]] = {
     "single-decoder": {"mIoU": 0.7703, "iIoU": 0.48, "acc": 0.986},
     "naive-joint": {"mIoU": 0.6412, "iIoU": 0.15, "acc": 0.977},

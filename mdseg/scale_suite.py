@@ -58,7 +58,7 @@ class Point:
         return f"{unit}, {self.optimiser} optimiser"
 
 
-SMOKE_POINTS = (Point("profile", "png8"),)  # what the ci profile trains of the suite
+SMOKE_POINTS = (Point("paper", "png8"),)  # what the ci profile trains of the suite (notebook 06 trains it)
 
 
 def optimiser_settings(profile: Profile, optimiser: str, lr_sgd: float | None = None) -> dict:

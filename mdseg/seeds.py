@@ -122,7 +122,7 @@ def compare(summary: dict[str, dict], recipe: str, baseline: str, metric: str = 
     return comparison(summary, recipe, baseline, metric, level).sentence()
 
 
-def describe(summary: dict[str, dict], recipe: str, metric: str = "mIoU") -> str:
+def summary_sentence(summary: dict[str, dict], recipe: str, metric: str = "mIoU") -> str:
     """One recipe's ``metric`` as mean ± std over its seeds, with each seed's value; one seed is
     labelled as one seed."""
     stat = summary[recipe][metric]

@@ -127,7 +127,7 @@ def colour_only_miou(root: str | Path, train: str = "train", val: str = "val", b
     return metrics.compute()
 
 
-def describe(ours: dict, reference: dict, name: str = "VOC") -> str:
+def compare_trees(ours: dict, reference: dict, name: str = "VOC") -> str:
     """Sentences setting a synthetic tree's :func:`tree_stats` beside a reference tree's (e.g. the
     real VOC samples), with VOC 2012's published objects per image (6,929 objects in 2,913
     segmentation images: 2.4)."""

@@ -24,7 +24,7 @@ from .arrays import ArraySplit, Batches
 from . import distributed as dist
 from . import runs
 from .device import amp_dtype, oom_advice, pick_device
-from .device import describe as describe_device
+from .device import device_info
 from .errors import MdsegError, SettingError
 from .model import MultiDecoderUNet, trainable_parameters
 from .metrics import evaluate
@@ -176,7 +176,7 @@ def run(model: MultiDecoderUNet, schedule: Schedule, train_set: Dataset, val_set
         result = {"schedule": schedule.name, "budget": budget(schedule), "history": session.history,
                   "metrics": session.history[-1].get("val", {}) if session.history else {},
                   "wall_seconds": time.perf_counter() - session.start_time,
-                  "device": describe_device(session.device, session.dtype)}
+                  "device": device_info(session.device, session.dtype)}
         if session.main:
             runs.write_result(out, result)
         return result

@@ -183,14 +183,14 @@ def test_the_scale_suite_runs_from_the_command_line_and_reports_what_is_finished
     args = ["reproduce", "--profile", "ci", "--suite", "scale", "--data", str(ci_root), "--seeds", "0"]
     assert main(args) == 0
     printed = capsys.readouterr().out
-    assert "| png8 | 1 | Adam 0.001, cosine |" in printed and "SGD: not part of this run" in printed
-    assert (tmp_path / "runs/ci-png8/naive-joint/seed0" / runs.RESULT).exists()
-    assert (tmp_path / "runs/ci/single-decoder/seed0" / runs.RESULT).exists()
-    config = json.loads((tmp_path / "runs/ci-png8/naive-joint/seed0" / runs.CONFIG).read_text())
+    assert "| png8 | 1 | Adam 0.0001, constant |" in printed and "SGD: not part of this run" in printed
+    assert (tmp_path / "runs/ci-png8-lr0.0001-constant/naive-joint/seed0" / runs.RESULT).exists()
+    assert (tmp_path / "runs/ci-lr0.0001-constant/single-decoder/seed0" / runs.RESULT).exists()
+    config = json.loads((tmp_path / "runs/ci-png8-lr0.0001-constant/naive-joint/seed0" / runs.CONFIG).read_text())
     assert config["profile"]["depth_target"] == "png8"
     assert main(args + ["--finished-only"]) == 0
     again = capsys.readouterr().out
-    assert "| png8 | 1 | Adam 0.001, cosine |" in again and "one seed" in again
+    assert "| png8 | 1 | Adam 0.0001, constant |" in again and "one seed" in again
 
 
 def test_the_map_draws_every_tested_point(tmp_path):

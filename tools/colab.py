@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import re
 import sys
-import tomllib
+try:
+    import tomllib
+except ImportError:  # Python 3.10: the same parser as a package (pip install tomli)
+    import tomli as tomllib
 from pathlib import Path
 
 import nbformat
