@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.mdseg-installed
 export MPLBACKEND ?= Agg
 
-.PHONY: run test lab install clean
+.PHONY: run test lab install clean rehearse
 
 $(STAMP): pyproject.toml
 	@echo "Installing mdseg and everything it needs into $(VENV): a few minutes the first time (torch is large)."
@@ -31,3 +31,9 @@ lab: $(STAMP)
 
 clean:
 	rm -rf runs data/synthetic-ci
+
+# make rehearse VOC_SAMPLES=DIR : a Colab session rehearsed offline on the real VOC images in DIR (a folder
+# holding VOCdevkit): download, checksum, DPT-DINOv2 depth, every colab recipe, export, notebooks 01-05
+rehearse: $(STAMP)
+	@test -n "$(VOC_SAMPLES)" || { echo "make rehearse VOC_SAMPLES=DIR (a folder holding VOCdevkit with a few real VOC images)"; exit 2; }
+	$(PY) -m mdseg rehearse colab --samples $(VOC_SAMPLES) --notebooks notebooks

@@ -61,6 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
     data_cmds = data.add_subparsers(dest="data_command", required=True, metavar="ACTION")
     voc = data_cmds.add_parser("voc", help="download PASCAL VOC 2012 (2 GB; official host, else a mirror; MD5 checked)")
     voc.add_argument("--root", required=True, help="folder that will hold VOCdevkit (may be on Google Drive)")
+    voc.add_argument("--url", action="append", default=None,
+                     help="download from this URL instead of the official host and its mirror (repeat: tried in order)")
+    voc.add_argument("--md5", default=None, help="the archive's MD5 when --url serves another archive than the official one")
     syn = data_cmds.add_parser("synthetic", help="write the procedural VOC-format dataset (offline)")
     syn.add_argument("--root", required=True, help="folder that will hold VOCdevkit")
     syn.add_argument("--n-train", type=int, default=400)
@@ -151,6 +154,13 @@ def build_parser() -> argparse.ArgumentParser:
                                 "and print shipped vs retrained mIoU, and whether each lies inside the reference's "
                                 "seed spread")
 
+    rehearse = commands.add_parser("rehearse", help="rehearse a Colab session offline on real VOC images (maintainers)")
+    rehearse.add_argument("session", choices=["colab"])
+    rehearse.add_argument("--samples", required=True, help="a folder holding VOCdevkit with a few real VOC images")
+    rehearse.add_argument("--work", default="runs/rehearsal", help="working folder, emptied first (default: runs/rehearsal)")
+    rehearse.add_argument("--notebooks", default=None,
+                          help="also run notebooks 01-05 from this folder under nbval (e.g. notebooks)")
+
     reference = commands.add_parser("reference", help="write the shipped reference runs from a runs folder (maintainers)")
     reference.add_argument("--from", dest="source", default="runs", help="folder laid out like runs/ (default: runs)")
     reference.add_argument("--profile", choices=list(PROFILES), default="cpu")
@@ -175,7 +185,7 @@ def _data(args) -> int:
     from . import prepare
 
     if args.data_command == "voc":
-        prepare.download_voc(args.root)
+        prepare.download_voc(args.root, urls=args.url, md5=args.md5)
     elif args.data_command == "stats":
         from .stats import stats_markdown, tree_stats
 
@@ -341,5 +351,13 @@ def _reference(args) -> int:
     return 0
 
 
-HANDLERS = {"reference": _reference, "data": _data, "depth": _depth, "pretrain": _pretrain, "train": _train, "evaluate": _evaluate,
+def _rehearse(args) -> int:
+    from .rehearsal import rehearse_colab, steps_markdown
+
+    steps = rehearse_colab(args.samples, args.work, Path(args.notebooks).resolve() if args.notebooks else None)
+    print(steps_markdown(steps))
+    return 0
+
+
+HANDLERS = {"reference": _reference, "rehearse": _rehearse, "data": _data, "depth": _depth, "pretrain": _pretrain, "train": _train, "evaluate": _evaluate,
             "export": _export, "reproduce": _reproduce}

@@ -21,42 +21,53 @@ PREVIEW_NAME = "preview.png"
 VOC_MIRROR = "https://pjreddie.com/media/files/VOCtrainval_11-May-2012.tar"
 
 
-def download_voc(root: str | Path, timeout: float = 5.0) -> Path:
+def download_voc(root: str | Path, timeout: float = 5.0, urls: list[str] | None = None, md5: str | None = None) -> Path:
     """Download PASCAL VOC 2012 trainval (2 GB) into ``root`` and extract ``root/VOCdevkit``.
 
-    Tries the official host, then :data:`VOC_MIRROR`; the archive must have the published MD5
-    (torchvision's record of it), else it is refused. An archive already at ``root`` is verified
-    and reused, so a rerun after a disconnect does not download again. ``root`` may be on Google
+    Tries the official host, then :data:`VOC_MIRROR` (or ``urls``, e.g. a mirror you trust, in
+    order); the archive must have the published MD5 (torchvision's record of it; ``md5`` replaces
+    it for another archive), else it is refused. An archive already at ``root`` is verified and
+    reused, so a rerun after a disconnect does not download again. ``root`` may be on Google
     Drive (e.g. ``/content/drive/MyDrive/mdseg/data/voc``) so that it survives the runtime.
     """
     from torchvision.datasets.utils import check_integrity, download_url, extract_archive
     from torchvision.datasets.voc import DATASET_YEAR_DICT
 
     info = DATASET_YEAR_DICT["2012"]
+    expected = md5 or info["md5"]
+    what = "VOC 2012's published MD5" if md5 is None else "the expected MD5"
     root = Path(root)
     archive = root / info["filename"]
     if (root / "VOCdevkit" / "VOC2012" / "JPEGImages").is_dir():
         return find_voc(root)
     root.mkdir(parents=True, exist_ok=True)
     if not archive.exists():
+        hosts = urls or [info["url"], VOC_MIRROR]
         tried = []
-        for url in (info["url"], VOC_MIRROR):
-            host = urlparse(url).hostname
+        for url in hosts:
+            where = urlparse(url)
             try:
-                socket.create_connection((host, 443 if url.startswith("https") else 80), timeout=timeout).close()
+                port = where.port or (443 if where.scheme == "https" else 80)
+                socket.create_connection((where.hostname, port), timeout=timeout).close()
             except OSError as error:
-                tried.append(f"{host} ({error})")
+                tried.append(f"{where.hostname} ({error})")
                 continue
-            download_url(url, str(root), info["filename"], info["md5"])
+            try:
+                download_url(url, str(root), info["filename"], expected)
+            except RuntimeError as error:  # torchvision's own "File not found or corrupted."
+                raise DownloadError(f"{archive} from {url} does not have {what} {expected}: the download is "
+                                    "incomplete or not the official archive. Delete it and rerun this command.") \
+                    from error
             break
         else:
             raise DownloadError(
-                f"Cannot reach any host of VOC 2012: {'; '.join(tried)}. Download {info['url']} (or {VOC_MIRROR}) "
-                f"by other means, put it at {archive} and rerun this command (it checks the MD5 {info['md5']} and "
-                f"extracts it), or work offline with `python -m mdseg data synthetic --root {root}`.")
-    if not check_integrity(str(archive), info["md5"]):
-        raise DownloadError(f"{archive} does not have VOC 2012's published MD5 {info['md5']}: the download is "
-                           "incomplete or not the official archive. Delete it and rerun this command.")
+                f"Cannot reach any host of VOC 2012: {'; '.join(tried)}. Download {hosts[0]} "
+                f"{f'(or {hosts[1]}) ' if len(hosts) > 1 else ''}by other means, put it at {archive} and rerun this "
+                f"command (it checks the MD5 {expected} and extracts it), or work offline with "
+                f"`python -m mdseg data synthetic --root {root}`.")
+    if not check_integrity(str(archive), expected):
+        raise DownloadError(f"{archive} does not have {what} {expected}: the download is "
+                            "incomplete or not the official archive. Delete it and rerun this command.")
     extract_archive(str(archive), str(root))
     return find_voc(root)
 

@@ -29,7 +29,7 @@ import torch
 from . import runs
 from .device import device_info
 from .errors import MdsegError
-from .profiles import Profile, get_profile
+from .profiles import PROFILES, Profile, get_profile
 
 REFERENCE = Path(__file__).parent / "reference"
 SUITES = ("tables", "failure", "scale")
@@ -93,7 +93,10 @@ def write(source: str | Path = "runs", profile: str = "cpu", suites: tuple[str, 
     """Copy the finished runs of each suite from ``source`` (laid out like ``runs/``) into the
     reference of ``profile`` and write each suite's provenance. A suite with runs from more than
     one device is refused. Returns ``{suite: provenance}``."""
-    named = get_profile(profile)
+    named = get_profile(profile)  # the named profile (under $MDSEG_REHEARSAL a shrunk one: refused below)
+    if named != PROFILES[profile]:
+        raise ReferenceError(f"Profile '{profile}' is changed by the environment (MDSEG_REHEARSAL?): "
+                             "a reference is written from the named profile only.")
     source, dest = Path(source), Path(dest) if dest else reference_root(profile)
     out = {}
     for suite in suites:
@@ -135,7 +138,7 @@ def label(profile: str = "cpu", suite: str = "tables") -> str:
     p = provenance(profile).get(suite)
     if p is None:
         return f"reference ({profile} profile): not shipped"
-    seeds = len(get_profile(profile).seeds)
+    seeds = len(PROFILES[profile].seeds)
     return f"reference ({profile} profile, {seeds} seeds, {p['device']}, {p['precision']}, torch {p['torch']})"
 
 
@@ -151,7 +154,7 @@ def profile_from_identity(config: dict) -> Profile:
     from .synthetic import SyntheticSpec
 
     stored = dict(config["profile"])
-    named = get_profile(stored["name"])
+    named = PROFILES[stored["name"]]
     for key, value in stored.items():
         if isinstance(value, list):
             stored[key] = tuple(value)
