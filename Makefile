@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 run: $(STAMP)
-	$(PY) -m mdseg reproduce --profile cpu --seeds 0 \
+	$(PY) -m mdseg reproduce --profile cpu --seeds 0 --beside-reference \
 		--recipes single-decoder naive-joint "depth-first/copy/s->b" --out runs/cpu
 
 test: $(STAMP)

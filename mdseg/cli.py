@@ -149,6 +149,9 @@ def build_parser() -> argparse.ArgumentParser:
                                 "e.g. while a long suite is interrupted")
     reproduce.add_argument("--targets", nargs="+", choices=list(TARGETS), default=None,
                            help="depth targets of --suite failure (default: normalised metric)")
+    reproduce.add_argument("--beside-reference", action="store_true",
+                           help="also print each run beside the paper and the shipped reference (mean ± std, n) and "
+                                "whether it lies inside the reference's seed spread")
     reproduce.add_argument("--check-reference", type=int, default=None, metavar="N",
                            help="retrain N runs of the shipped reference chosen at random (into runs/check-reference) "
                                 "and print shipped vs retrained mIoU, and whether each lies inside the reference's "
@@ -305,8 +308,13 @@ def _reproduce(args) -> int:
     if args.suite == "scale":
         return _scale_suite(profile, args)
     out = Path(args.out) if args.out else runs_root(profile)
-    print(reproduce(profile, out, seeds=args.seeds, recipes=args.recipes, device=args.device,
-                    finished_only=args.finished_only))
+    results = reproduce(profile, out, seeds=args.seeds, recipes=args.recipes, device=args.device,
+                        finished_only=args.finished_only)
+    print(results)
+    if args.beside_reference:
+        from .reference_runs import placement_markdown, read
+
+        print("\n## Beside the paper and the shipped reference\n\n" + placement_markdown(results, read(list(results.runs))))
     return 0
 
 

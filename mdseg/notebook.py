@@ -8,12 +8,13 @@ from pathlib import Path
 
 from .errors import SettingError
 from .experiments import Results, plan, reproduce
-from .profiles import PROFILES, Profile, from_environment
-from .reference_runs import inside_spread, label, reference_root
-from .report import PAPER
 from .runs import runs_root
+from .profiles import PROFILES, Profile, from_environment
+from .reference_runs import label, placement_markdown, reference_root  # noqa: F401 (notebooks import it from here)
+from .reference_runs import read as read_reference
+from .report import PAPER
 from .schedule import BASELINE
-from .seeds import comparison, format_stat, mean_std
+from .seeds import comparison
 
 WORKDIR_VAR = "MDSEG_WORKDIR"
 TRAIN_VAR = "MDSEG_TRAIN"
@@ -84,11 +85,7 @@ def reference_profile() -> Profile:
 def reference(recipes: list[str] | None = None, profile: Profile | None = None) -> Results:
     """The shipped reference's runs of ``recipes`` (default: Tables 2 and 3) under ``profile``'s
     settings (default: the cpu profile; e.g. its metric-depth variant), read in seconds."""
-    profile = profile or reference_profile()
-    results = reproduce(profile, runs_root(profile, reference_root(REFERENCE_PROFILE)), recipes=recipes,
-                        finished_only=True, progress=False)
-    results.title = f"Shipped {label(REFERENCE_PROFILE, 'tables')}"
-    return results
+    return read_reference(recipes, profile or reference_profile())
 
 
 def story(ref: Results, recipe: str, baseline: str = BASELINE) -> str:
@@ -100,27 +97,3 @@ def story(ref: Results, recipe: str, baseline: str = BASELINE) -> str:
     if recipe not in ref.summary or baseline not in ref.summary:
         return line + f"\nThe {label(REFERENCE_PROFILE, 'tables')}: no finished runs of both."
     return line + f"\nThe {label(REFERENCE_PROFILE, 'tables')}: " + comparison(ref.summary, recipe, baseline).sentence()
-
-
-def placement_markdown(own: Results, ref: Results) -> str:
-    """Each of your runs beside the paper and the reference: the reference's mean ± std (n) and
-    whether your value lies inside its seed spread (mean ± 2 sample std; a different device can
-    land outside, and a run of another profile than the reference's is not expected to agree)."""
-    lines = ["| recipe | paper | reference (mean ± std, seeds) | yours (seed: mIoU) | inside the reference's spread? |",
-             "|---|---|---|---|---|"]
-    for recipe, done in own.runs.items():
-        paper = PAPER.get(recipe, {}).get("mIoU")
-        values = ref.summary.get(recipe, {}).get("mIoU", {}).get("values", [])
-        ref_cell = f"{format_stat(mean_std(values))} ({len(values)})" if values else "not shipped"
-        for run in done:
-            value = run["metrics"]["mIoU"]
-            inside = ("yes" if inside_spread(value, values) else "no") if values else "-"
-            lines.append(f"| {recipe} | {'-' if paper is None else f'{paper:.4f}'} | {ref_cell} | "
-                         f"{run['seed']}: {value:.4f} | {inside} |")
-    if not own.runs:
-        lines.append("| (none of your own: MDSEG_TRAIN=none) | | | | |")
-    note = "" if own.profile == REFERENCE_PROFILE else (
-        f" Your runs use the '{own.profile}' profile, the reference the '{REFERENCE_PROFILE}' profile: other sizes, "
-        "so they are not expected to agree (the ci profile only shows that the pipeline runs).")
-    return "\n".join(lines + ["", f"Reference: {label(REFERENCE_PROFILE, 'tables')}. Inside the spread = within "
-                                  f"mean ± 2 sample std of the reference's seeds.{note}"])

@@ -142,6 +142,19 @@ def label(profile: str = "cpu", suite: str = "tables") -> str:
     return f"reference ({profile} profile, {seeds} seeds, {p['device']}, {p['precision']}, torch {p['torch']})"
 
 
+def read(recipes: list[str] | None = None, variant: Profile | None = None, profile: str = "cpu"):
+    """The shipped reference's runs of ``recipes`` (default: Tables 2 and 3) under ``variant``'s
+    settings (default: the named profile; e.g. its metric-depth variant) as
+    :class:`~mdseg.experiments.Results`, read in seconds (nothing trains)."""
+    from .experiments import reproduce
+
+    variant = variant or PROFILES[profile]
+    results = reproduce(variant, runs.runs_root(variant, reference_root(profile)), recipes=recipes,
+                        finished_only=True, progress=False)
+    results.title = f"Shipped {label(profile, 'tables')}"
+    return results
+
+
 def shipped_folders(profile: str = "cpu") -> set[Path]:
     """Every run folder of the shipped reference (those holding a ``config.json``)."""
     return {p.parent for p in reference_root(profile).rglob(runs.CONFIG)}
@@ -217,3 +230,30 @@ def check_markdown(rows: list[dict]) -> str:
                      f"{format_stat(mean_std(r['reference_seeds']))} ({len(r['reference_seeds'])}) | "
                      f"{'yes' if r['inside'] else 'no'} | {r['seconds']:.0f} s |")
     return "\n".join(lines)
+
+
+def placement_markdown(own, ref, profile_name: str = "cpu") -> str:
+    """Each of your runs beside the paper and the reference: the reference's mean ± std (n) and
+    whether your value lies inside its seed spread (mean ± 2 sample std; a different device can
+    land outside, and a run of another profile than the reference's is not expected to agree)."""
+    from .report import PAPER
+    from .seeds import format_stat, mean_std
+
+    lines = ["| recipe | paper | reference (mean ± std, seeds) | yours (seed: mIoU) | inside the reference's spread? |",
+             "|---|---|---|---|---|"]
+    for recipe, done in own.runs.items():
+        paper = PAPER.get(recipe, {}).get("mIoU")
+        values = ref.summary.get(recipe, {}).get("mIoU", {}).get("values", [])
+        ref_cell = f"{format_stat(mean_std(values))} ({len(values)})" if values else "not shipped"
+        for run in done:
+            value = run["metrics"]["mIoU"]
+            inside = ("yes" if inside_spread(value, values) else "no") if values else "-"
+            lines.append(f"| {recipe} | {'-' if paper is None else f'{paper:.4f}'} | {ref_cell} | "
+                         f"{run['seed']}: {value:.4f} | {inside} |")
+    if not own.runs:
+        lines.append("| (none of your own: MDSEG_TRAIN=none) | | | | |")
+    note = "" if own.profile == profile_name else (
+        f" Your runs use the '{own.profile}' profile, the reference the '{profile_name}' profile: other sizes, "
+        "so they are not expected to agree (the ci profile only shows that the pipeline runs).")
+    return "\n".join(lines + ["", f"Reference: {label(profile_name, 'tables')}. Inside the spread = within "
+                                  f"mean ± 2 sample std of the reference's seeds.{note}"])
