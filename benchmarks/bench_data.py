@@ -1,6 +1,6 @@
 """Does data loading keep up with training? Throughput (images/s) of the v2 loader (0..N
 workers) and of the array path (each split decoded once, batches augmented on the device;
-:mod:`mdseg.arrays`) against the training step's consumption, measured in one run; and
+:mod:`mdseg.data.arrays`) against the training step's consumption, measured in one run; and
 pseudo-depth generation, first run against the cached rerun.
 
     python benchmarks/bench_data.py --profile cpu
@@ -9,8 +9,8 @@ pseudo-depth generation, first run against the cached rerun.
 from __future__ import annotations
 
 import argparse
-import sys
 import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -18,18 +18,19 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader
 
+from mdseg.data.arrays import ArraySplit
+from mdseg.data.dataset import VOCDepth, train_transforms
+from mdseg.data.prepare import prepare_synthetic
+from mdseg.depth.targets import generate
+from mdseg.model.unet import MultiDecoderUNet
+from mdseg.runtime.device import amp_dtype, pick_device
+from mdseg.study.profiles import get_profile
+from mdseg.training.config import TrainConfig
+from mdseg.training.schedule import JOINT_WEIGHTS, Stage
+from mdseg.training.step import compute_losses
+from mdseg.world.synthetic import SyntheticSpec
+
 from common import machine, sync, time_interleaved
-from mdseg.arrays import ArraySplit
-from mdseg.dataset import VOCDepth, train_transforms
-from mdseg.prepare import prepare_synthetic
-from mdseg.device import amp_dtype, pick_device
-from mdseg.schedule import JOINT_WEIGHTS, Stage
-from mdseg.multitask import compute_losses
-from mdseg.train import TrainConfig
-from mdseg.model import MultiDecoderUNet
-from mdseg.profiles import get_profile
-from mdseg.synthetic import SyntheticSpec
-from mdseg.pseudo_depth import generate
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from tiny_teachers import tiny_teacher  # noqa: E402

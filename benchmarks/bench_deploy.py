@@ -12,9 +12,10 @@ from pathlib import Path
 import segmentation_models_pytorch as smp
 import torch
 
-from common import machine, model_parser, time_interleaved
 from mdseg import MultiDecoderUNet
-from mdseg.device import pick_device
+from mdseg.runtime.device import pick_device
+
+from common import machine, model_parser, time_interleaved
 
 
 def main() -> None:

@@ -14,10 +14,11 @@ import tempfile
 from dataclasses import replace
 from pathlib import Path
 
+from mdseg.runtime.device import pick_device
+from mdseg.study.experiments import train_recipe
+from mdseg.study.profiles import get_profile
+
 from common import machine
-from mdseg.device import pick_device
-from mdseg.experiments import train_recipe
-from mdseg.profiles import get_profile
 
 THRESHOLDS = (0.3, 0.4, 0.5)
 

@@ -11,12 +11,13 @@ import segmentation_models_pytorch as smp
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from common import machine, model_parser, time_interleaved
 from mdseg import MultiDecoderUNet
-from mdseg.device import pick_device
-from mdseg.schedule import JOINT_WEIGHTS, Stage
-from mdseg.multitask import compute_losses
-from mdseg.train import TrainConfig
+from mdseg.runtime.device import pick_device
+from mdseg.training.config import TrainConfig
+from mdseg.training.schedule import JOINT_WEIGHTS, Stage
+from mdseg.training.step import compute_losses
+
+from common import machine, model_parser, time_interleaved
 
 
 def main() -> None:

@@ -1,16 +1,14 @@
-"""``python -m mdseg ...`` (also the ``mdseg`` console script)."""
+"""``python -m mdseg ...`` (also the ``mdseg`` console script): the parser and ``main``; what each
+command does is :mod:`mdseg.commands`."""
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from dataclasses import replace
-from pathlib import Path
 
-from .dataset import TARGETS
-from .errors import MdsegError, SettingError
-from .profiles import ENV_VAR, PROFILES
-from .schedule import LR_SCHEDULES, OPTIMIZERS
+from .data.depth_cache import TARGETS
+from .errors import MdsegError
+from .study.profiles import ENV_VAR, PROFILES
+from .training.schedule import LR_SCHEDULES, OPTIMIZERS
 
 
 def _add_profile(parser: argparse.ArgumentParser) -> None:
@@ -99,7 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     pretrain.add_argument("--epochs", type=int, default=None, help="epochs (default 8)")
     pretrain.add_argument("--out", default=None, help="run folder (default: runs/pretrain/<encoder>)")
     pretrain.add_argument("--install", action="store_true",
-                          help="copy the weights and their card into the package (mdseg/weights), where "
+                          help="copy the weights and their card into the package (mdseg/model/weights), where "
                                "--encoder-weights synthetic finds them")
 
     train = commands.add_parser("train", help="train one recipe")
@@ -143,7 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
                            help="tables: Tables 2 and 3 (default); failure: why naive joint training fails, naive joint "
                                 "at each of the profile's depth weights and the recipes under each --targets unit; "
                                 "scale: naive joint at depth-loss scales real pipelines produce, under three optimisers "
-                                "(see mdseg.scale_suite)")
+                                "(see mdseg.study.scale_suite)")
     reproduce.add_argument("--finished-only", action="store_true",
                            help="train nothing: the tables of the runs already finished (each row says its seeds), "
                                 "e.g. while a long suite is interrupted")
@@ -173,6 +171,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from .commands import HANDLERS
+
     args = build_parser().parse_args(argv)
     try:
         return HANDLERS[args.command](args) or 0
@@ -182,190 +182,3 @@ def main(argv: list[str] | None = None) -> int:
     except MdsegError as error:  # anything else is a bug: its traceback shows
         print(f"mdseg {args.command}: error: {error}", file=sys.stderr)
         return 2
-
-
-def _data(args) -> int:
-    from . import prepare
-
-    if args.data_command == "voc":
-        prepare.download_voc(args.root, urls=args.url, md5=args.md5)
-    elif args.data_command == "stats":
-        from .stats import stats_markdown, tree_stats
-
-        columns = {}
-        for root in args.root:
-            split = args.split or prepare.default_split(root)
-            columns[f"{root} ({split})"] = tree_stats(root, split, args.limit, progress=True)
-        print(stats_markdown(columns))
-    elif args.data_command == "synthetic":
-        from .synthetic import SyntheticSpec
-
-        spec = SyntheticSpec(n_train=args.n_train, n_val=args.n_val, size=args.size, seed=args.seed)
-        base = prepare.prepare_synthetic(args.root, spec)
-        from .viz import save_preview
-
-        save_preview(args.root, base / prepare.PREVIEW_NAME)
-        print(prepare.summary_text(args.root))
-    else:
-        problems = prepare.check(args.root, args.split or ["train", "val"], args.teacher)
-        if problems:
-            print(f"{len(problems)} problem(s) in {args.root}:", *problems, sep="\n  ", file=sys.stderr)
-            return 1
-        print(f"{args.root}: all files readable and consistent.")
-    return 0
-
-
-def _depth(args) -> int:
-    from .pseudo_depth import generate
-
-    for split in args.split or ["train", "val"]:
-        generate(args.root, args.teacher, split=split, model=args.model, batch_size=args.batch_size,
-                 device=args.device, target=args.depth_target)
-    return 0
-
-
-def _pretrain(args) -> int:
-    from .pretrain import PretrainSpec, install, pretrain
-
-    sizes = {k: v for k, v in (("task", args.task), ("size", args.size), ("n_train", args.n_train),
-                               ("epochs", args.epochs)) if v}
-    spec = PretrainSpec(encoder=args.encoder, **sizes)
-    out = args.out or f"runs/pretrain/{args.encoder}"
-    card = pretrain(spec, out)
-    print(f"{out}: val accuracy {card['val_accuracy']:.3f}, SHA-256 {card['sha256']}")
-    if args.install:
-        print(f"installed {install(out)}")
-    return 0
-
-
-def _with_weights(profile, value: str | None):
-    """The profile with ``--encoder-weights`` applied (``none`` = random init)."""
-    if value is None:
-        return profile
-    return replace(profile, encoder_weights=None if value.lower() == "none" else value)
-
-
-def _profile_from(args, **extra):
-    """The profile ``--profile`` names with every setting flag of ``args`` applied."""
-    from .profiles import get_profile
-
-    flags = {name: getattr(args, name, None) for name in
-             ("depth_target", "depth_weight", "depth_scale", "data_path", "teacher", "lr", "lr_schedule", "optimizer")}
-    return _with_weights(get_profile(args.profile, data_root=args.data, **flags, **extra), args.encoder_weights)
-
-
-def _train(args) -> int:
-    """Also runs under ``torchrun --nproc_per_node N -m mdseg train ...`` (DistributedDataParallel)."""
-    from . import distributed
-    from .experiments import train_recipe
-
-    profile = _profile_from(args, stage_epochs=args.epochs, batch_size=args.batch_size)
-    started = distributed.init_from_env()
-    rank = distributed.world()[0]
-    try:
-        result = train_recipe(profile, args.recipe, seed=args.seed, out=args.out,
-                              device=distributed.device_for_rank(args.device), diagnose_every=args.diagnose_every)
-    finally:
-        if started:
-            import torch.distributed as dist
-
-            dist.destroy_process_group()
-    if rank == 0:
-        print(json.dumps({k: v for k, v in result["metrics"].items() if k != "per_class_iou"}, indent=1))
-    return 0
-
-
-def _evaluate(args) -> int:
-    from .experiments import evaluate_checkpoint
-    from .profiles import get_profile
-
-    metrics = evaluate_checkpoint(args.checkpoint, get_profile(args.profile, data_root=args.data),
-                                  split=args.split, device=args.device)
-    print(json.dumps({k: v for k, v in metrics.items() if k != "per_class_iou"}, indent=1))
-    return 0
-
-
-def _export(args) -> int:
-    from .checkpoint import export_checkpoint
-
-    for path in export_checkpoint(args.checkpoint, args.out, size=args.size):
-        print(f"wrote {path}")
-    return 0
-
-
-def _reproduce(args) -> int:
-    from .experiments import reproduce
-    from .runs import runs_root
-
-    if args.check_reference is not None:
-        from .reference_runs import check, check_markdown
-
-        print(check_markdown(check(args.check_reference, args.profile or "cpu", device=args.device)))
-        return 0
-    profile = _profile_from(args)
-    if args.suite == "failure":
-        return _failure_suite(profile, args)
-    if args.suite == "scale":
-        return _scale_suite(profile, args)
-    out = Path(args.out) if args.out else runs_root(profile)
-    results = reproduce(profile, out, seeds=args.seeds, recipes=args.recipes, device=args.device,
-                        finished_only=args.finished_only)
-    print(results)
-    if args.beside_reference:
-        from .reference_runs import placement_markdown, read
-
-        print("\n## Beside the paper and the shipped reference\n\n" + placement_markdown(results, read(list(results.runs))))
-    return 0
-
-
-def _failure_suite(profile, args) -> int:
-    from .experiments import failure_suite
-    from .report import failure_conclusion, table3_markdown, weights_markdown
-
-    if args.out:
-        raise SettingError("--suite failure writes under runs/<profile>[-<target>] (shared with the notebooks); "
-                         "drop --out, or choose the data with --data.")
-    targets = tuple(args.targets or ("normalised", "metric"))
-    suite = failure_suite(profile, targets, recipes=args.recipes, seeds=args.seeds, device=args.device,
-                          finished_only=args.finished_only)
-    summaries = {t: r.summary for t, r in suite.items()}
-    print("\n## Naive joint training against the depth weight\n\n" + weights_markdown(summaries))
-    print("\n## Tables 2 and 3 under each depth target\n\n" + table3_markdown(summaries))
-    print("\n## What the numbers say\n\n" + "\n".join(f"- {line}" for line in failure_conclusion(summaries)))
-    return 0
-
-
-def _scale_suite(profile, args) -> int:
-    from . import scale_suite as scale
-
-    if args.out or args.recipes or args.targets:
-        raise SettingError("--suite scale trains a fixed set of runs into runs/<profile>-<settings> (shared with the "
-                           "notebooks); drop --out, --recipes and --targets.")
-    suite = scale.scale_suite(profile, seeds=args.seeds, device=args.device, finished_only=args.finished_only)
-    print("\n## " + scale.sweep_markdown(suite))
-    print("\n## Naive joint training against its baseline, per scale and optimiser\n\n" + scale.points_markdown(suite))
-    print("\n## The paper's depth-first recipes with the paper's optimiser\n\n" + scale.depth_first_markdown(suite))
-    for results in suite.follow_up.values():
-        print("\n" + results.markdown())
-    print("\n## What the numbers say\n\n" + "\n".join(f"- {line}" for line in scale.conclusion(suite)))
-    return 0
-
-
-def _reference(args) -> int:
-    from .reference_runs import SUITES, write
-
-    for suite, provenance in write(args.source, args.profile, tuple(args.suites or SUITES), commit=args.commit).items():
-        print(f"{suite}: {provenance['runs']} runs from {provenance['device']} ({provenance['precision']})")
-    return 0
-
-
-def _rehearse(args) -> int:
-    from .rehearsal import rehearse_colab, steps_markdown
-
-    steps = rehearse_colab(args.samples, args.work, Path(args.notebooks).resolve() if args.notebooks else None)
-    print(steps_markdown(steps))
-    return 0
-
-
-HANDLERS = {"reference": _reference, "rehearse": _rehearse, "data": _data, "depth": _depth, "pretrain": _pretrain, "train": _train, "evaluate": _evaluate,
-            "export": _export, "reproduce": _reproduce}

@@ -31,5 +31,9 @@ class MissingInput(MdsegError, FileNotFoundError):
     """A file or folder mdseg needs is not there; the message names the command that makes it."""
 
 
+class DatasetError(MdsegError, ValueError):
+    """Bad or missing data, with the file at fault and what to do about it."""
+
+
 class DownloadError(MdsegError, RuntimeError):
     """A download cannot be made or is not the published file."""

@@ -7,14 +7,13 @@ import os
 from pathlib import Path
 
 from .errors import SettingError
-from .experiments import Results, plan, reproduce
-from .runs import runs_root
-from .profiles import PROFILES, Profile, from_environment
-from .reference_runs import label, placement_markdown, reference_root  # noqa: F401 (notebooks import it from here)
-from .reference_runs import read as read_reference
-from .report import PAPER
-from .schedule import BASELINE
-from .seeds import comparison
+from .study.compare import comparison
+from .study.experiments import Results, plan, reproduce
+from .study.profiles import PROFILES, Profile, from_environment, runs_root
+from .study.reference import label, placement_markdown, reference_root  # noqa: F401 (notebooks import it from here)
+from .study.reference import read as read_reference
+from .study.report import PAPER
+from .training.schedule import BASELINE
 
 WORKDIR_VAR = "MDSEG_WORKDIR"
 TRAIN_VAR = "MDSEG_TRAIN"

@@ -11,7 +11,7 @@ import pytest
 matplotlib.use("Agg")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never touch the network
 
-from mdseg.synthetic import SyntheticSpec, make_voc_tree  # noqa: E402
+from mdseg.world.synthetic import SyntheticSpec, make_voc_tree  # noqa: E402
 
 VOC_SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "voc-samples"
 TINY = SyntheticSpec(n_train=12, n_val=4, size=64, seed=3)
@@ -39,8 +39,8 @@ CI_SPLITS = {"train": 96, "val": 32}
 def ci_tree(tmp_path_factory) -> Path:
     """The ci profile's synthetic tree with its split lists cut to :data:`CI_SPLITS` images, so
     that command-line trainings in tests take seconds (read-only: use ``ci_root``)."""
-    from mdseg.prepare import prepare_synthetic
-    from mdseg.profiles import get_profile
+    from mdseg.data.prepare import prepare_synthetic
+    from mdseg.study.profiles import get_profile
 
     root = tmp_path_factory.mktemp("ci-tree")
     base = prepare_synthetic(root, get_profile("ci").synthetic, progress=False)
@@ -76,8 +76,8 @@ def tiny_models(tmp_path_factory):
 @pytest.fixture(scope="session")
 def data(tmp_path_factory, synthetic_root):
     """(train, val) datasets of the tiny tree with simulated pseudo depth, 32 px."""
-    from mdseg.dataset import VOCDepth, eval_transforms, train_transforms
-    from mdseg.pseudo_depth import generate
+    from mdseg.data.dataset import VOCDepth, eval_transforms, train_transforms
+    from mdseg.depth.targets import generate
 
     root = tmp_path_factory.mktemp("train-data")
     shutil.copytree(synthetic_root / "VOCdevkit", root / "VOCdevkit")

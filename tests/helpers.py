@@ -3,8 +3,8 @@ import torch
 from safetensors.torch import load_file
 
 from mdseg import MultiDecoderUNet
-from mdseg.dataset import depth_dir
-from mdseg.train import TrainConfig
+from mdseg.data.dataset import depth_dir
+from mdseg.training.config import TrainConfig
 
 CONFIG = TrainConfig(lr=1e-3, batch_size=4, progress=False)
 

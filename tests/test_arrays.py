@@ -9,9 +9,9 @@ import torch
 from PIL import Image
 from torch.utils.data import DataLoader
 
-from mdseg.arrays import ArraySplit, augment, build, cache_dir
-from mdseg.dataset import VOCDepth, train_transforms
-from mdseg.pseudo_depth import generate
+from mdseg.data.arrays import ArraySplit, augment, build, cache_dir
+from mdseg.data.dataset import VOCDepth, train_transforms
+from mdseg.depth.targets import generate
 from mdseg.voc import IGNORE_INDEX, save_label_png, voc_dir
 
 
@@ -92,8 +92,8 @@ def test_the_cache_letterbox_is_the_evaluation_transform(shape):
     and non-square images (VOC photos are 500 px on their longer side)."""
     from torchvision import tv_tensors
 
-    from mdseg.arrays import _letterbox
-    from mdseg.dataset import DepthMap, eval_transforms
+    from mdseg.data.arrays import _letterbox
+    from mdseg.data.dataset import DepthMap, eval_transforms
 
     h, w = shape
     g = torch.Generator().manual_seed(0)

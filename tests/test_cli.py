@@ -26,7 +26,7 @@ def test_errors_are_one_line_with_exit_code_2(tmp_path, capsys):
 
 
 def test_mdseg_errors_are_one_line_and_bugs_keep_their_traceback(tmp_path, capsys, monkeypatch):
-    from mdseg import cli
+    from mdseg import commands
 
     assert main(["train", "--profile", "ci", "--recipe", "no-such-recipe", "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err
@@ -35,7 +35,7 @@ def test_mdseg_errors_are_one_line_and_bugs_keep_their_traceback(tmp_path, capsy
     def bug(args):
         raise ValueError("a bug, not a user error")
 
-    monkeypatch.setitem(cli.HANDLERS, "train", bug)
+    monkeypatch.setitem(commands.HANDLERS, "train", bug)
     with pytest.raises(ValueError, match="a bug"):
         main(["train", "--profile", "ci", "--recipe", "single-decoder", "--out", str(tmp_path)])
 
@@ -53,8 +53,8 @@ def test_voc_download_fails_fast_offline(tmp_path, capsys, monkeypatch):
 
 
 def test_reproduce_reuses_runs_when_only_the_seed_list_changes(tmp_path, ci_root):
-    from mdseg.experiments import reproduce
-    from mdseg.profiles import get_profile
+    from mdseg.study.experiments import reproduce
+    from mdseg.study.profiles import get_profile
 
     profile = get_profile("ci", data_root=str(tmp_path / "data"), stage_epochs=1)
     reproduce(profile, tmp_path / "runs", seeds=[0], recipes=["single-decoder"], progress=False)
@@ -66,12 +66,12 @@ def test_reproduce_reuses_runs_when_only_the_seed_list_changes(tmp_path, ci_root
 
 
 def test_finished_only_reports_what_exists_and_trains_nothing(tmp_path, ci_root, capsys, monkeypatch):
-    from mdseg.experiments import reproduce
-    from mdseg.profiles import get_profile
+    from mdseg.study.experiments import reproduce
+    from mdseg.study.profiles import get_profile
 
     profile = get_profile("ci", data_root=str(tmp_path / "data"), stage_epochs=1)
     reproduce(profile, tmp_path / "runs", seeds=[0], recipes=["single-decoder"], progress=False)
-    monkeypatch.setattr("mdseg.train.run", lambda *a, **k: pytest.fail("--finished-only trained"))
+    monkeypatch.setattr("mdseg.training.loop.run", lambda *a, **k: pytest.fail("--finished-only trained"))
     results = reproduce(profile, tmp_path / "runs", seeds=[0, 1], recipes=["single-decoder", "naive-joint"],
                         progress=False, finished_only=True)
     assert list(results.summary) == ["single-decoder"] and results.summary["single-decoder"]["seeds"] == [0]
@@ -84,7 +84,7 @@ def test_finished_only_reports_what_exists_and_trains_nothing(tmp_path, ci_root,
 
 
 def test_train_with_diagnostics_logs_gradient_stats(tmp_path, ci_root, capsys):
-    from mdseg.runs import read_records
+    from mdseg.training.runs import read_records
 
     out = tmp_path / "run"
     assert main(["train", "--recipe", "naive-joint", "--profile", "ci", "--data", str(tmp_path / "data"),
@@ -100,7 +100,7 @@ def test_voc_download_names_the_mirror_and_refuses_a_bad_archive(tmp_path, capsy
 
     from torchvision.datasets.voc import DATASET_YEAR_DICT
 
-    from mdseg.prepare import VOC_MIRROR
+    from mdseg.data.prepare import VOC_MIRROR
 
     monkeypatch.setattr(socket, "create_connection", lambda *a, **k: (_ for _ in ()).throw(OSError("offline")))
     assert main(["data", "voc", "--root", str(tmp_path)]) == 2

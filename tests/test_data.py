@@ -1,12 +1,10 @@
 import numpy as np
-import pytest
 import torch
 from PIL import Image
 
-from mdseg import prepare
-from mdseg.dataset import (DatasetError, VOCDepth, depth_dir, eval_transforms, find_voc, read_split,
-                        train_transforms)
-from mdseg.voc import IGNORE_INDEX, save_label_png, voc_dir, write_depth_png
+from mdseg.data import prepare
+from mdseg.data.dataset import VOCDepth, depth_dir, eval_transforms, read_split, train_transforms
+from mdseg.voc import IGNORE_INDEX, voc_dir, write_depth_png
 
 
 def _fake_depth(root, teacher="fake"):

@@ -5,13 +5,13 @@ import numpy as np
 import pytest
 import torch
 
-from mdseg.arrays import ArraySplit
-from mdseg.dataset import DatasetError, VOCDepth, depth_dir, read_split
-from mdseg.pseudo_depth import METRIC_MAX_M, generate, to_target
-from mdseg.schedule import PAPER_DEPTH_WEIGHT, get_recipe
-from mdseg.synthetic import read_true_depth
-from mdseg.multitask import compute_losses
-from mdseg.train import TrainConfig
+from mdseg.data.arrays import ArraySplit
+from mdseg.data.dataset import DatasetError, VOCDepth, depth_dir, read_split
+from mdseg.depth.targets import METRIC_MAX_M, generate, to_target
+from mdseg.training.config import TrainConfig
+from mdseg.training.schedule import PAPER_DEPTH_WEIGHT, get_recipe
+from mdseg.training.step import compute_losses
+from mdseg.world.synthetic import read_true_depth
 
 
 def test_metres_stay_metres_through_the_cache_and_both_loaders(writable_root):
@@ -52,21 +52,23 @@ def test_relative_teachers_are_refused_for_metric_targets(writable_root):
         generate(writable_root, "depth-anything-v2", "val", progress=False, target="metric")
 
 
-@pytest.mark.parametrize("name, w", [("naive-joint", PAPER_DEPTH_WEIGHT), ("naive-joint@w=0.05", 0.05),
-                                     ("depth-first/copy/s->b@w=0.5", 0.5)])
-def test_the_depth_weight_reaches_the_loss(name, w):
-    stage = get_recipe(name, 1).stages[-1]
+@pytest.mark.parametrize("recipe, w, name", [("naive-joint", PAPER_DEPTH_WEIGHT, "naive-joint"),
+                                             ("naive-joint", 0.05, "naive-joint@w=0.05"),
+                                             ("depth-first/copy/s->b", 0.5, "depth-first/copy/s->b@w=0.5")])
+def test_the_depth_weight_reaches_the_loss(recipe, w, name):
+    stage = get_recipe(recipe, 1, depth_weight=w).stages[-1]
     outputs = {"seg": torch.randn(2, 21, 8, 8), "depth": torch.rand(2, 1, 8, 8)}
     batch = {"mask": torch.randint(0, 21, (2, 8, 8)), "depth": torch.rand(2, 1, 8, 8)}
     terms = compute_losses(outputs, batch, stage, TrainConfig())
     assert float(terms["total"]) == pytest.approx((1 - w) * float(terms["seg"]) + w * float(terms["depth"]))
-    assert get_recipe(name, 1).name == name  # the weight is named in run folders and tables
+    assert get_recipe(recipe, 1, depth_weight=w).name == name  # the weight is named in run folders and tables
+    assert get_recipe(recipe, 1, depth_weight=w).depth_weight == w  # and held as data
 
 
 def test_weights_other_than_the_papers_are_named_and_bad_ones_refused():
     assert get_recipe("naive-joint", 1, depth_weight=0.01).name == "naive-joint@w=0.01"
     assert get_recipe("single-decoder", 1, depth_weight=0.01).name == "single-decoder"  # no depth, no weight
     with pytest.raises(ValueError, match="between 0 and 1"):
-        get_recipe("naive-joint@w=1.5", 1)
-    with pytest.raises(KeyError, match="must be a number"):
-        get_recipe("naive-joint@w=big", 1)
+        get_recipe("naive-joint", 1, depth_weight=1.5)
+    with pytest.raises(KeyError, match="a depth weight is a setting"):  # names are never parsed for settings
+        get_recipe("naive-joint@w=0.05", 1)

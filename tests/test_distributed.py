@@ -11,9 +11,11 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 from torch.utils.data import DataLoader
 
+from mdseg.data.loading import batches
+from mdseg.training.loop import evaluate
+
 from conftest import CI_SPLITS
 from helpers import tiny_model
-from mdseg.metrics import evaluate
 
 
 def _evaluate_on_rank(rank, world, port, val_set, out_path):
@@ -21,7 +23,7 @@ def _evaluate_on_rank(rank, world, port, val_set, out_path):
     dist.init_process_group("gloo", rank=rank, world_size=world)
     try:
         model = tiny_model(seed=3)
-        result = evaluate(model, DataLoader(val_set, batch_size=2), torch.device("cpu"), with_depth=True)
+        result = evaluate(model, batches(val_set, 2, False, 0, shard=True), torch.device("cpu"), with_depth=True)
         if rank == 0:
             out_path.write_text(json.dumps(result))
     finally:

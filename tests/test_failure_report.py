@@ -2,7 +2,7 @@
 suites where each part of the paper's pattern does and does not appear, complete or not."""
 import pytest
 
-from mdseg.report import failure_conclusion, summarize, table3_markdown, weights_markdown
+from mdseg.study.report import failure_conclusion, summarize, table3_markdown, weights_markdown
 
 BASE = (0.50, 0.51, 0.49)
 SAME = (0.51, 0.49, 0.50)
@@ -11,13 +11,17 @@ BETTER = (0.60, 0.61, 0.59)
 COLLAPSED = (0.02, 0.01, 0.015)
 
 
+NAIVE_WEIGHTS = {"naive-joint": 0.15, "naive-joint@w=0.01": 0.01, "naive-joint@w=0.05": 0.05, "naive-joint@w=0.5": 0.5}
+
+
 def _summary(recipes: dict[str, tuple[float, ...]], baseline: bool = True) -> dict:
-    def result(m, seed):
+    def result(m, seed, name):
+        about = {"recipe": "naive-joint", "depth_weight": NAIVE_WEIGHTS[name]} if name in NAIVE_WEIGHTS else {}
         return {"seed": seed, "budget": {"epochs": 4, "seg_epochs": 4, "depth_epochs": 0},
-                "metrics": {"mIoU": m, "fg_mIoU": m, "iIoU": m, "acc": 0.9}}
+                "metrics": {"mIoU": m, "fg_mIoU": m, "iIoU": m, "acc": 0.9}, **about}
 
     recipes = ({"single-decoder": BASE} if baseline else {}) | recipes
-    return summarize({name: [result(m, i) for i, m in enumerate(values)] for name, values in recipes.items()})
+    return summarize({name: [result(m, i, name) for i, m in enumerate(values)] for name, values in recipes.items()})
 
 
 def _line(lines, start):

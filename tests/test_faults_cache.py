@@ -4,10 +4,11 @@ import json
 import pytest
 
 from mdseg.cli import main
-from mdseg.dataset import depth_dir, read_depth
-from mdseg.dataset import MANIFEST
-from mdseg.pseudo_depth import generate
-from mdseg.teachers import make_teacher
+from mdseg.data.dataset import depth_dir, read_depth
+from mdseg.data.depth_cache import MANIFEST
+from mdseg.depth.targets import generate
+from mdseg.depth.teachers import make_teacher
+
 from helpers import depth_files
 
 

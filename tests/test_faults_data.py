@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mdseg import prepare
-from mdseg.dataset import DatasetError, VOCDepth, find_voc
+from mdseg.data import prepare
+from mdseg.data.dataset import DatasetError, VOCDepth, find_voc
 from mdseg.voc import save_label_png, voc_dir
 
 

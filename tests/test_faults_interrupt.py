@@ -13,11 +13,12 @@ from pathlib import Path
 import pytest
 import torch
 
+from mdseg.model import checkpoint
+from mdseg.training.loop import run
+from mdseg.training.runs import CHECKPOINT, LOG, RESULT, read_records
+from mdseg.training.schedule import table3
+
 from helpers import CONFIG, tiny_model, weights_of
-from mdseg import checkpoint
-from mdseg.schedule import table3
-from mdseg.runs import CHECKPOINT, LOG, RESULT, read_records
-from mdseg.train import run
 
 RECIPE = "depth-first/copy/s->b"
 

@@ -4,11 +4,14 @@ from dataclasses import replace
 import pytest
 import torch
 
-from mdseg import multitask as train_module  # where the training step computes its losses
-from mdseg.schedule import Schedule, Stage
-from mdseg.runs import CHECKPOINT
-from mdseg.train import NonFiniteLoss, run
-from helpers import CONFIG, tiny_model as _model, weights_of as _weights
+from mdseg.training import step as train_module  # where the training step computes its losses
+from mdseg.training.loop import NonFiniteLoss, run
+from mdseg.training.runs import CHECKPOINT
+from mdseg.training.schedule import Schedule, Stage
+
+from helpers import CONFIG
+from helpers import tiny_model as _model
+from helpers import weights_of as _weights
 
 
 def test_nan_loss_stops_with_names_and_keeps_last_checkpoint(data, tmp_path, monkeypatch):

@@ -4,12 +4,14 @@ import errno
 import pytest
 import torch
 
+from mdseg import MultiDecoderUNet
+from mdseg.model import checkpoint
+from mdseg.runtime.device import OutOfMemory
+from mdseg.training.loop import run
+from mdseg.training.runs import CHECKPOINT
+from mdseg.training.schedule import Schedule, Stage
+
 from helpers import CONFIG, tiny_model, weights_of
-from mdseg import MultiDecoderUNet, checkpoint
-from mdseg.schedule import Schedule, Stage
-from mdseg.device import OutOfMemory
-from mdseg.runs import CHECKPOINT
-from mdseg.train import run
 
 
 def test_out_of_memory_suggests_a_smaller_batch(data, tmp_path, monkeypatch):

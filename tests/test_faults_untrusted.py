@@ -4,9 +4,11 @@ import pickle
 import pytest
 import torch
 
+from mdseg import MultiDecoderUNet
+from mdseg.model import checkpoint
+from mdseg.model.checkpoint import export_checkpoint, load_model
+
 from helpers import tiny_model
-from mdseg import MultiDecoderUNet, checkpoint
-from mdseg.checkpoint import export_checkpoint, load_model
 
 
 class RunsCode:

@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from mdseg.metric_check import READINGS, constant, paper_fit, score, trivial_scores
+from mdseg.study.metric_check import READINGS, constant, paper_fit, score, trivial_scores
 
 LABELS = torch.tensor([[[0, 0], [0, 1]], [[0, 0], [2, 255]]])  # two 2x2 images; 255 = ignore
 

@@ -4,14 +4,15 @@ import math
 import pytest
 import torch
 
-from helpers import CONFIG, tiny_model, weights_of
 from mdseg import depth_loss, focal_loss
-from mdseg.checkpoint import read_meta
-from mdseg.multitask import UncertaintyWeighting, encoder_gradients, gradient_stats, pcgrad
-from mdseg.schedule import Stage, beyond, get_recipe
-from mdseg.multitask import backward, compute_losses
-from mdseg.runs import CHECKPOINT, DIAGNOSTICS, read_records
-from mdseg.train import run
+from mdseg.model.checkpoint import read_meta
+from mdseg.training.loop import run
+from mdseg.training.multitask import UncertaintyWeighting, encoder_gradients, gradient_stats, pcgrad
+from mdseg.training.runs import CHECKPOINT, DIAGNOSTICS, read_records
+from mdseg.training.schedule import Stage, beyond, get_recipe
+from mdseg.training.step import backward, compute_losses
+
+from helpers import CONFIG, tiny_model, weights_of
 
 
 def _batch(seed=0):
@@ -112,8 +113,8 @@ def test_reproduce_accepts_beyond_recipes():
 
 
 def test_summarize_diagnostics_uses_only_steps_where_both_tasks_train():
-    from mdseg.multitask import summarize_diagnostics
-    from mdseg.report import diagnostics_markdown
+    from mdseg.study.report import diagnostics_markdown
+    from mdseg.training.multitask import summarize_diagnostics
 
     records = [{"loss": {"seg": 9.0}},  # a seg-only stage: no cosine, ignored
                {"loss": {"seg": 2.0, "depth": 0.1}, "grad_ratio_seg_depth": 4.0, "grad_cosine": -0.2},
@@ -145,7 +146,7 @@ def test_diagnostics_observe_without_changing_training(data, tmp_path):
 
 
 def test_read_diagnostics_follows_the_numbers():
-    from mdseg.report import MIN_DIAGNOSED_STEPS, read_diagnostics
+    from mdseg.study.report import MIN_DIAGNOSED_STEPS, read_diagnostics
 
     base = {"steps": 15, "loss_ratio": 15.0, "grad_ratio": 36.0, "cosine": 0.25, "conflict": 0.2}
     text = read_diagnostics("naive-joint", [base, base])

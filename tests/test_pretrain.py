@@ -6,10 +6,10 @@ import pytest
 import torch
 
 from mdseg import MultiDecoderUNet
-from mdseg.pretrain import (Classifier, PretrainedWeightsError, PretrainSpec, card_path, install, load_encoder,
-                            pretrain, sha256)
-from mdseg.profiles import PROFILES
-from mdseg.synthetic import PRETRAIN_SEEDS
+from mdseg.model.shipped import PretrainedWeightsError, card_path, load_encoder, sha256
+from mdseg.study.profiles import PROFILES
+from mdseg.training.pretrain import Classifier, PretrainSpec, install, pretrain
+from mdseg.world.synthetic import PRETRAIN_SEEDS
 
 TINY = PretrainSpec(size=32, n_train=48, n_val=16, epochs=1, batch_size=16)
 
@@ -43,7 +43,7 @@ def test_installed_weights_load_into_the_unet_encoder(pretrained, tmp_path):
     model = MultiDecoderUNet("tu-resnet10t", encoder_weights=None)
     assert load_encoder(model.encoder, "tu-resnet10t", tmp_path)["sha256"] == card["sha256"]
     trained = Classifier("tu-resnet10t")
-    from mdseg import checkpoint
+    from mdseg.model import checkpoint
 
     checkpoint.load(out / "checkpoint.safetensors", trained)
     for key, value in trained.encoder.state_dict().items():  # stored in float16

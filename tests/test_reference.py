@@ -6,19 +6,27 @@ from pathlib import Path
 
 import pytest
 
-from mdseg import runs
 from mdseg.errors import OutputExists
-from mdseg.profiles import get_profile
-from mdseg.reference_runs import (ReferenceError, inside_spread, profile_from_identity, provenance, reference_root,
-                                  shipped_folders, suite_runs, write)
-from mdseg.schedule import get_recipe
+from mdseg.study.profiles import get_profile, identity, runs_root
+from mdseg.study.reference import (
+    ReferenceError,
+    inside_spread,
+    profile_from_identity,
+    provenance,
+    reference_root,
+    shipped_folders,
+    suite_runs,
+    write,
+)
+from mdseg.training import runs
+from mdseg.training.schedule import get_recipe
 
 
 def _fake_run(base: Path, profile, recipe: str, seed: int, miou: float, device: str = "x86_64 CPU") -> Path:
     """A finished run folder as train.run leaves it (checkpoint and diagnostics included)."""
     schedule = get_recipe(recipe, profile.stage_epochs)
-    folder = runs.run_dir(runs.runs_root(profile, base), schedule.name, seed)
-    runs.claim(folder, runs.identity(profile, schedule, seed))
+    folder = runs.run_dir(runs_root(profile, base), schedule.name, seed)
+    runs.claim(folder, identity(profile, schedule, seed))
     record = {"stage": 0, "epoch": 1, "global_epoch": 1, "train": {"seg": 1.0}, "val": {"mIoU": miou}}
     runs.append_record(folder / runs.LOG, record)
     (folder / runs.CHECKPOINT).write_bytes(b"weights")
@@ -69,8 +77,8 @@ def test_one_suite_comes_from_one_device(tmp_path):
 def test_a_runs_profile_is_rebuilt_from_its_identity(changes):
     variant = replace(get_profile("cpu"), **changes)
     schedule = get_recipe("naive-joint", variant.stage_epochs)
-    stored = json.loads(json.dumps(runs.identity(variant, schedule, 1)))
-    assert runs.identity(profile_from_identity(stored), schedule, 1) == runs.identity(variant, schedule, 1)
+    stored = json.loads(json.dumps(identity(variant, schedule, 1)))
+    assert identity(profile_from_identity(stored), schedule, 1) == identity(variant, schedule, 1)
 
 
 def test_inside_the_spread_is_mean_plus_minus_two_std():
@@ -90,3 +98,13 @@ def test_every_shipped_reference_run_is_what_the_current_code_trains_there():
         read |= {Path(r["run_dir"]) for r in found}
     orphans = shipped_folders("cpu") - read
     assert not orphans, f"shipped runs no suite trains any more: {sorted(map(str, orphans))[:5]}"
+
+
+@pytest.mark.parametrize("recipe, w", [("naive-joint", 0.05), ("depth-first/copy/s->b", 0.15), ("uncertainty", 0.15)])
+def test_a_runs_schedule_is_rebuilt_from_its_stored_stages(recipe, w):
+    from mdseg.study.reference import schedule_from_identity
+
+    schedule = get_recipe(recipe, 2, depth_weight=w)
+    stored = json.loads(json.dumps(identity(get_profile("cpu"), schedule, 0)))
+    rebuilt = schedule_from_identity(stored)
+    assert identity(get_profile("cpu"), rebuilt, 0) == identity(get_profile("cpu"), schedule, 0)

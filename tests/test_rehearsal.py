@@ -1,10 +1,10 @@
-"""The Colab session rehearsed offline on real VOC images (mdseg.rehearsal): the real download,
+"""The Colab session rehearsed offline on real VOC images (mdseg.study.rehearsal): the real download,
 checksum, extraction, teacher, array cache, training and export code, through the command line."""
 import tarfile
 
 import pytest
 
-from mdseg.rehearsal import ARCHIVE, build_archive, rehearse_colab
+from mdseg.study.rehearsal import ARCHIVE, build_archive, rehearse_colab
 
 
 def test_the_archive_is_voc_s_official_layout_with_unique_ids(voc_samples, tmp_path):

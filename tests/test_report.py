@@ -1,8 +1,8 @@
 """The one way results are compared: n seeds, mean ± std, and a stated test behind every verdict."""
 import pytest
 
-from mdseg.report import results_markdown, summarize
-from mdseg.seeds import Comparison, comparison
+from mdseg.study.compare import Comparison, comparison
+from mdseg.study.report import results_markdown, summarize
 
 
 def _summary(**recipes):

@@ -12,8 +12,21 @@ import pytest
 
 from mdseg.cli import main
 from mdseg.errors import OutputExists
-from mdseg.runs import (CONFIG, LOCK, LOG, BrokenRecords, RunLocked, append_record, claim, exclusive, keep_records,
-                        read_records, rewrite_records, run_dir, runs_root, write_result)
+from mdseg.training.runs import (
+    CONFIG,
+    LOCK,
+    LOG,
+    BrokenRecords,
+    RunLocked,
+    append_record,
+    claim,
+    exclusive,
+    keep_records,
+    read_records,
+    rewrite_records,
+    run_dir,
+    write_result,
+)
 
 
 def _holder(out, proc, timeout=120):
@@ -94,7 +107,7 @@ def test_a_folder_is_claimed_by_one_identity_and_returns_its_result(tmp_path):
 
 
 def test_run_folders_are_named_by_profile_target_recipe_and_seed():
-    from mdseg.profiles import get_profile
+    from mdseg.study.profiles import get_profile, runs_root
 
     cpu = get_profile("cpu")
     assert runs_root(cpu) == Path("runs/cpu")

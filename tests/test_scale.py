@@ -9,14 +9,15 @@ import numpy as np
 import pytest
 import torch
 
-from mdseg import runs
-from mdseg.arrays import ArraySplit
-from mdseg.dataset import DatasetError, VOCDepth, depth_dir, read_split
-from mdseg.profiles import get_profile
-from mdseg.pseudo_depth import PNG8, as_png8, generate
-from mdseg.schedule import get_recipe, learning_rate
-from mdseg.scale_suite import Point, ScaleSuite, conclusion, failing_points, points, points_markdown
-from mdseg.train import TrainConfig, make_optimizer
+from mdseg.data.arrays import ArraySplit
+from mdseg.data.dataset import DatasetError, VOCDepth, depth_dir, eval_transforms, read_split
+from mdseg.depth.targets import PNG8, as_png8, generate
+from mdseg.study.profiles import get_profile, identity, runs_root
+from mdseg.study.scale_report import conclusion, points_markdown
+from mdseg.study.scale_suite import Point, ScaleSuite, failing_points, points
+from mdseg.training import runs
+from mdseg.training.config import TrainConfig, make_optimizer
+from mdseg.training.schedule import get_recipe, learning_rate
 
 
 def _depth_stack(dataset) -> np.ndarray:
@@ -46,7 +47,7 @@ def test_png8_round_trips_through_the_cache_and_both_data_paths_in_0_255(writabl
     arrays = _depth_stack(ArraySplit(VOCDepth(writable_root, "val", "simulated", depth_target="png8"), 64,
                                      progress=False))
     letterboxed = _depth_stack(VOCDepth(writable_root, "val", "simulated", depth_target="png8",
-                                        transforms=__import__("mdseg.dataset").dataset.eval_transforms(64)))
+                                        transforms=eval_transforms(64)))
     np.testing.assert_allclose(arrays, letterboxed, atol=0.01, equal_nan=True)
 
 
@@ -76,15 +77,15 @@ def test_the_depth_scale_multiplies_the_target_in_both_data_paths_and_shares_one
 def test_settings_at_their_defaults_leave_a_runs_identity_unchanged():
     cpu = get_profile("cpu")
     schedule = get_recipe("naive-joint", cpu.stage_epochs)
-    plain = runs.identity(cpu, schedule, 0)
+    plain = identity(cpu, schedule, 0)
     assert "depth_scale" not in plain["profile"] and "optimizer" not in plain["profile"]  # as before the settings
-    scaled = runs.identity(replace(cpu, depth_scale=16.0), schedule, 0)
-    assert scaled["profile"]["depth_scale"] == 16.0 and runs.identity(replace(cpu, optimizer="sgd"), schedule, 0) != plain
-    assert runs.runs_root(cpu) == Path("runs/cpu")
-    assert runs.runs_root(replace(cpu, depth_scale=16.0)) == Path("runs/cpu-x16")
-    assert runs.runs_root(replace(cpu, depth_target="png8")) == Path("runs/cpu-png8")
-    assert runs.runs_root(replace(cpu, lr=1e-4, lr_schedule="constant")) == Path("runs/cpu-lr0.0001-constant")
-    assert runs.runs_root(replace(cpu, optimizer="sgd", lr=0.03)) == Path("runs/cpu-sgd-lr0.03")
+    scaled = identity(replace(cpu, depth_scale=16.0), schedule, 0)
+    assert scaled["profile"]["depth_scale"] == 16.0 and identity(replace(cpu, optimizer="sgd"), schedule, 0) != plain
+    assert runs_root(cpu) == Path("runs/cpu")
+    assert runs_root(replace(cpu, depth_scale=16.0)) == Path("runs/cpu-x16")
+    assert runs_root(replace(cpu, depth_target="png8")) == Path("runs/cpu-png8")
+    assert runs_root(replace(cpu, lr=1e-4, lr_schedule="constant")) == Path("runs/cpu-lr0.0001-constant")
+    assert runs_root(replace(cpu, optimizer="sgd", lr=0.03)) == Path("runs/cpu-sgd-lr0.03")
 
 
 def test_bad_settings_are_refused_with_the_choices():
@@ -109,8 +110,8 @@ def test_the_constant_schedule_keeps_the_learning_rate_fixed():
 
 def test_a_constant_schedule_run_trains_every_step_at_its_learning_rate(data, tmp_path, monkeypatch):
     """The rate the optimiser actually used at each step, read off the optimiser during a real run."""
-    from mdseg import train
-    from mdseg.model import MultiDecoderUNet
+    from mdseg.model.unet import MultiDecoderUNet
+    from mdseg.training import loop as train
 
     seen = []
     original = torch.optim.SGD.step

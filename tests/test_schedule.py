@@ -1,8 +1,18 @@
 import pytest
 
 from mdseg import Schedule, Stage
-from mdseg.schedule import (BEST_RECIPE, JOINT_WEIGHTS, budget, equal_budget, get_recipe, naive_joint, recipes,
-                            seg_epochs, single_decoder, table3)
+from mdseg.training.schedule import (
+    BEST_RECIPE,
+    JOINT_WEIGHTS,
+    budget,
+    equal_budget,
+    get_recipe,
+    naive_joint,
+    recipes,
+    seg_epochs,
+    single_decoder,
+    table3,
+)
 
 
 def test_table3_has_the_papers_eight_recipes():
@@ -54,8 +64,8 @@ def test_bad_names_and_stages():
 
 
 def test_report_tables_and_comparisons():
-    from mdseg.report import PAPER, results_markdown, summarize
-    from mdseg.seeds import compare
+    from mdseg.study.compare import compare
+    from mdseg.study.report import PAPER, results_markdown, summarize
 
     def result(m, seed):
         return {"seed": seed, "budget": {"epochs": 4, "seg_epochs": 4, "depth_epochs": 0},

@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 
 from mdseg.notebook import setup
-from mdseg.profiles import PROFILES, from_environment
+from mdseg.study.profiles import PROFILES, from_environment
 
 
 def test_profile_and_seeds_come_from_the_environment(monkeypatch):

@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 
 from mdseg.cli import main
-from mdseg.stats import MIN_COMPONENT, colour_only_miou, objects_of, stats_markdown, tree_stats
-from mdseg.synthetic import SyntheticSpec, make_voc_tree
+from mdseg.study.stats import MIN_COMPONENT, colour_only_miou, objects_of, stats_markdown, tree_stats
+from mdseg.world.synthetic import SyntheticSpec, make_voc_tree
 
 # Single-decoder baseline of the cpu profile: measured 0.5242 mean over seeds 0-2 on the CPU (README,
 # "What the cpu profile shows"); its target, 0.50, is used. The colour-only classifier must stay

@@ -4,13 +4,20 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mdseg.dataset import read_split
-from mdseg.objects import CLASS_LOOKS
-from mdseg.scenes import CLASS_CONTEXTS, CONTEXTS, VOC_IMAGES_PER_CLASS, Camera
-from mdseg.stats import tree_stats
-from mdseg.synthetic import (MAX_DEPTH_M, PRETRAIN_SEEDS, SyntheticSpec, boundary_band, make_voc_tree,
-                             read_true_depth, render_scene)
+from mdseg.data.dataset import read_split
+from mdseg.study.stats import tree_stats
 from mdseg.voc import CLASSES, IGNORE_INDEX, NUM_CLASSES, PALETTE, voc_dir
+from mdseg.world.objects import CLASS_LOOKS
+from mdseg.world.scenes import CLASS_CONTEXTS, CONTEXTS, VOC_IMAGES_PER_CLASS, Camera
+from mdseg.world.synthetic import (
+    MAX_DEPTH_M,
+    PRETRAIN_SEEDS,
+    SyntheticSpec,
+    boundary_band,
+    make_voc_tree,
+    read_true_depth,
+    render_scene,
+)
 
 
 def _digest(base, sub, ext):

@@ -5,13 +5,14 @@ import time
 import numpy as np
 import pytest
 
-from helpers import depth_files
 from mdseg.cli import main
-from mdseg.dataset import MANIFEST, VOCDepth, depth_dir, read_depth, read_split
-from mdseg.pseudo_depth import NORMALISATION, depth_quality, evaluate_teacher, generate, normalise, to_inverse_depth
-from mdseg.teachers import TeacherUnavailable, make_teacher
-from tiny_teachers import tiny_teacher
-from mdseg.synthetic import read_true_depth
+from mdseg.data.dataset import VOCDepth, read_split
+from mdseg.data.depth_cache import MANIFEST, depth_dir
+from mdseg.depth.targets import NORMALISATION, depth_quality, evaluate_teacher, generate, normalise, to_inverse_depth
+from mdseg.depth.teachers import TeacherUnavailable
+from mdseg.world.synthetic import read_true_depth
+
+from helpers import depth_files
 
 
 @pytest.mark.parametrize("kind", ["dpt-dinov2", "depth-anything-v2"])

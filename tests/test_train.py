@@ -4,12 +4,16 @@ import json
 import pytest
 import torch
 
-from mdseg import MultiDecoderUNet, checkpoint
-from mdseg.schedule import Schedule, Stage, table3
-from mdseg.model import trainable_parameters
-from mdseg.runs import CHECKPOINT, LOG, RESULT, read_records
-from mdseg.train import run
-from helpers import CONFIG, tiny_model as _model, weights_of as _weights
+from mdseg import MultiDecoderUNet
+from mdseg.model import checkpoint
+from mdseg.training.loop import run
+from mdseg.training.runs import CHECKPOINT, LOG, RESULT, read_records
+from mdseg.training.schedule import Schedule, Stage, table3
+from mdseg.training.step import trainable_parameters
+
+from helpers import CONFIG
+from helpers import tiny_model as _model
+from helpers import weights_of as _weights
 
 
 @pytest.mark.parametrize("name", sorted(table3(1)))

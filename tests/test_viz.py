@@ -5,9 +5,9 @@ import pytest
 import torch
 
 from mdseg import viz
-from mdseg.dataset import VOCDepth, eval_transforms
-from mdseg.schedule import recipes
-from mdseg.pseudo_depth import generate
+from mdseg.data.dataset import VOCDepth, eval_transforms
+from mdseg.depth.targets import generate
+from mdseg.training.schedule import recipes
 from mdseg.voc import PALETTE
 
 
@@ -140,13 +140,15 @@ def test_predict_works_for_multi_and_single_decoder_models(items):
 
 
 def test_weight_curve_has_one_line_per_target_and_the_baseline_band():
-    from mdseg.seeds import mean_std
+    from mdseg.study.compare import mean_std
     from mdseg.viz import weight_curve
 
     def summary(offset):
         return {"single-decoder": {"mIoU": mean_std([0.5, 0.52])},
-                "naive-joint": {"mIoU": mean_std([0.4 + offset, 0.42 + offset])},
-                "naive-joint@w=0.5": {"mIoU": mean_std([0.3 + offset, 0.31 + offset])}}
+                "naive-joint": {"mIoU": mean_std([0.4 + offset, 0.42 + offset]), "recipe": "naive-joint",
+                                "depth_weight": 0.15},
+                "naive-joint@w=0.5": {"mIoU": mean_std([0.3 + offset, 0.31 + offset]), "recipe": "naive-joint",
+                                      "depth_weight": 0.5}}
 
     fig = weight_curve({"normalised": summary(0.0), "metric": summary(0.05)})
     ax = fig.axes[0]

@@ -12,8 +12,14 @@ def tiny_teacher(kind: str, folder: str | Path, seed: int = 0) -> Path:
     """Save a tiny random-weight model of a real teacher's architecture (with its image processor)
     with ``save_pretrained``, for offline tests and benchmarks. ``kind``: ``dpt-dinov2`` (DPT on a
     ``Dinov2Config`` backbone) or ``depth-anything-v2``. Its depth is meaningless."""
-    from transformers import (DepthAnythingConfig, DepthAnythingForDepthEstimation, Dinov2Config, DPTConfig,
-                              DPTForDepthEstimation, DPTImageProcessor)
+    from transformers import (
+        DepthAnythingConfig,
+        DepthAnythingForDepthEstimation,
+        Dinov2Config,
+        DPTConfig,
+        DPTForDepthEstimation,
+        DPTImageProcessor,
+    )
 
     torch.manual_seed(seed)
     backbone = dict(hidden_size=32, num_hidden_layers=4, num_attention_heads=2, intermediate_size=64,

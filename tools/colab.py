@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import sys
+
 try:
     import tomllib
 except ImportError:  # Python 3.10: the same parser as a package (pip install tomli)

@@ -19,24 +19,25 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
-from mdseg import runs
-from mdseg.experiments import failure_recipes, prepare_data, recipe_names, train_val_sets
-from mdseg.runs import run_dir, runs_root
-from mdseg.profiles import get_profile
-from mdseg.schedule import get_recipe
+from mdseg.study.experiments import prepare_data, schedules, train_val_sets
+from mdseg.study.failure_suite import failure_schedules
+from mdseg.study.profiles import get_profile, runs_root
+from mdseg.training import runs
+from mdseg.training.runs import run_dir
+from mdseg.training.schedule import BASELINE, Schedule, get_recipe
 
 
-def jobs(profile, suite: str, targets: list[str], seeds: list[int]) -> list[tuple[str, str, int]]:
-    """``(depth target, recipe, seed)`` of every run the suite needs that is not finished, in the
+def jobs(profile, suite: str, targets: list[str], seeds: list[int]) -> list[tuple[str, Schedule, int]]:
+    """``(depth target, schedule, seed)`` of every run the suite needs that is not finished, in the
     folders ``reproduce`` and ``failure_suite`` use (the baseline, without depth, under the first target)."""
-    wanted = [(targets[0], n) for n in recipe_names(profile)]
+    wanted = [(targets[0], s) for s in schedules(profile)]
     if suite == "failure":
-        wanted = [(targets[0], "single-decoder")] + [(t, n) for t in targets for n in failure_recipes(profile)]
-    todo = [(target, name, s) for target, name in wanted for s in seeds
-            if not (run_dir(runs_root(replace(profile, depth_target=target)), name, s) / runs.RESULT).exists()]
+        wanted = [(targets[0], get_recipe(BASELINE, profile.stage_epochs))] + [
+            (t, s) for t in targets for s in failure_schedules(profile)]
+    todo = [(target, schedule, k) for target, schedule in wanted for k in seeds
+            if not (run_dir(runs_root(replace(profile, depth_target=target)), schedule.name, k) / runs.RESULT).exists()]
     # the first target's runs (the main tables) first, each target's longest runs first
-    return sorted(todo, key=lambda job: (job[0] != targets[0],
-                                         -get_recipe(job[1], profile.stage_epochs, depth_weight=profile.depth_weight).epochs))
+    return sorted(todo, key=lambda job: (job[0] != targets[0], -job[1].epochs))
 
 
 def main() -> int:
@@ -68,8 +69,10 @@ def main() -> int:
     start = time.perf_counter()
 
     def run(job: tuple[str, str, int]) -> int:
-        target, name, seed = job
-        cmd = [sys.executable, "-m", "mdseg", "train", "--profile", profile.name, "--recipe", name,
+        target, schedule, seed = job
+        name = schedule.name
+        weight = ["--depth-weight", f"{schedule.depth_weight:g}"] if schedule.depth_weight is not None else []
+        cmd = [sys.executable, "-m", "mdseg", "train", "--profile", profile.name, "--recipe", schedule.recipe, *weight,
                "--seed", str(seed), "--depth-target", target] + (["--device", args.device] if args.device else [])
         log = logs / f"{target}-{name.replace('/', '__').replace('>', '')}-seed{seed}.log"
         with open(log, "w") as handle:

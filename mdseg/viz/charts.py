@@ -9,7 +9,7 @@ import numpy as np
 from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
-from ..report import naive_runs
+from ..study.report import naive_runs
 from ..voc import CLASSES, PALETTE
 
 
@@ -142,7 +142,7 @@ def diagnostics_figure(diagnostics: dict[str, list[dict]]) -> plt.Figure:
 def weight_curve(suite: dict[str, dict[str, dict]], baseline: str = "single-decoder") -> plt.Figure:
     """Naive joint training's val mIoU against the depth weight ``w`` (log axis), one line per depth
     target with error bars of one sample std over seeds, the baseline as a band (mean ± std).
-    ``suite``: depth target -> :func:`mdseg.report.summarize` result (naive runs named
+    ``suite``: depth target -> :func:`mdseg.study.report.summarize` result (naive runs named
     ``naive-joint`` for the paper's 0.15, ``naive-joint@w=<w>`` otherwise)."""
     fig, ax = plt.subplots(figsize=(6.5, 4))
     for target, summary in suite.items():
@@ -172,7 +172,7 @@ def failure_map(points: Sequence[dict]) -> plt.Figure:
     bar sqrt(std_naive^2 + std_baseline^2) over seeds) against the weighted seg/depth encoder-
     gradient ratio (log axis), one colour per optimiser, one marker per depth target, the paper's
     gap as a dashed line. ``points``: dicts with ``optimiser``, ``target``, ``scale``, ``ratio``,
-    ``diff``, ``spread`` (see :meth:`mdseg.scale_suite.ScaleSuite.map_points`)."""
+    ``diff``, ``spread`` (see :meth:`mdseg.study.scale_suite.ScaleSuite.map_points`)."""
     fig, ax = plt.subplots(figsize=(7, 4.5))
     colours = {}
     markers = {"normalised": "o", "png8": "s", "metric": "^"}

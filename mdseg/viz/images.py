@@ -8,10 +8,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.patches import Patch
 
-from ..dataset import VOCDepth, denormalize, depth_dir, find_voc, read_depth, read_image
-from ..synthetic import MAX_DEPTH_M, read_true_depth
-from ..pseudo_depth import align_inverse, depth_quality
+from ..data.dataset import VOCDepth, denormalize, find_voc, read_image
+from ..data.depth_cache import depth_dir, read_depth
+from ..depth.targets import align_inverse, depth_quality
 from ..voc import CLASSES, IGNORE_INDEX, PALETTE, colorize
+from ..world.synthetic import MAX_DEPTH_M, read_true_depth
 
 DEPTH_CMAP = "magma"
 
@@ -182,7 +183,6 @@ def explorer(items: Sequence[dict], predictions: dict[str, np.ndarray]):
     overlay opacity, and whether to show errors. Returns the ``interactive`` widget; its
     ``children`` are the controls (set ``.value`` in tests) and ``result`` the last figure."""
     import ipywidgets as widgets
-
     from IPython.display import display
 
     def show(index, model, opacity, errors):

@@ -1,0 +1,84 @@
+"""The pseudo-depth cache's file format, defined once: where a teacher's targets live
+(``VOC2012/PseudoDepth/<teacher>[-<target>]/<id>.png``), their units (:data:`TARGETS`), how a value
+is stored (a 16-bit PNG code, or 8-bit for ``png8``, times the manifest's ``scale``) and the
+manifest that names what a cache holds. :mod:`mdseg.depth.targets` writes caches; the datasets
+read them through :func:`read_depth` and :func:`code_scale`."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import DatasetError
+from ..voc import read_depth_png, voc_dir, write_depth_png
+
+PSEUDO_DEPTH_DIR = "PseudoDepth"
+MANIFEST = "manifest.json"
+TARGETS = ("normalised", "metric", "disparity", "png8")  # units, see mdseg.depth.targets
+SCALES = {"normalised": 1 / 65535, "metric": 1e-3, "disparity": 1e-3, "png8": 1.0}  # stored code x scale = value
+CODE_MAX = 65535  # the largest 16-bit code
+BITS = {"png8": 8}  # bits per stored code (others: 16)
+
+
+def depth_dir(root: str | Path, teacher: str, target: str = "normalised") -> Path:
+    """Folder of a teacher's cached pseudo depth: ``VOC2012/PseudoDepth/<teacher>`` for the
+    normalised target, ``<teacher>-<target>`` for the others."""
+    return voc_dir(root) / PSEUDO_DEPTH_DIR / (teacher if target == "normalised" else f"{teacher}-{target}")
+
+
+def read_depth(path: Path, scale: float = SCALES["normalised"]) -> np.ndarray:
+    """A cached pseudo-depth PNG -> (H, W) float32: code x ``scale`` (the cache manifest's;
+    the default gives the normalised target in [0, 1])."""
+    try:
+        return read_depth_png(path).astype(np.float32) * np.float32(scale)
+    except (OSError, SyntaxError) as error:
+        raise DatasetError(
+            f"Cannot read pseudo depth {path} ({error}); rerun `python -m mdseg depth` to redo broken files."
+        ) from error
+
+
+def write_codes(codes: np.ndarray, path: Path, target: str) -> None:
+    """Write (H, W) codes of ``target`` atomically (a temporary file, then a rename)."""
+    tmp = path.with_name(f".{path.stem}.tmp.png")
+    write_depth_png(codes, tmp, bits=BITS.get(target, 16))
+    os.replace(tmp, path)
+
+
+def read_manifest(folder: Path) -> dict | None:
+    """A cache's manifest, or ``None`` when it is missing or torn (every file is then verified again)."""
+    path = folder / MANIFEST
+    if not path.exists():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError:
+        return None
+
+
+def write_manifest(folder: Path, manifest: dict) -> None:
+    """Atomically write ``manifest.json``; ``count`` is derived from the listed images."""
+    manifest["count"] = len(manifest["images"])
+    tmp = folder / f"{MANIFEST}.tmp"
+    tmp.write_text(json.dumps(manifest, indent=1))
+    os.replace(tmp, folder / MANIFEST)
+
+
+def code_scale(root: str | Path, teacher: str, target: str) -> float:
+    """The scale of the cache of ``teacher``'s ``target`` after checking that its manifest holds
+    that target (a cache of one kind is never read as another)."""
+    folder = depth_dir(root, teacher, target)
+    command = f"`python -m mdseg depth --root {root} --teacher {teacher} --depth-target {target}`"
+    try:
+        manifest = json.loads((folder / MANIFEST).read_text())
+    except (OSError, json.JSONDecodeError) as error:
+        if target == "normalised":  # files without a manifest: the historical normalised format
+            return SCALES["normalised"]
+        raise DatasetError(f"Pseudo-depth cache {folder} has no readable {MANIFEST} ({error}); run {command}.") \
+            from error
+    held = manifest.get("target", "normalised")
+    if held != target:
+        raise DatasetError(f"Pseudo-depth cache {folder} holds '{held}' targets, not '{target}': "
+                           f"a cache of one kind is never read as another. Run {command}.")
+    return float(manifest.get("scale", SCALES["normalised"]))

@@ -1,0 +1,59 @@
+"""Pick the device and precision once, so notebooks and the CLI never branch on hardware; say what
+to change when the device runs out of memory."""
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import torch
+
+from ..errors import MdsegError
+
+
+def pick_device(name: str | None = None) -> torch.device:
+    """``name`` if given ("cpu", "cuda", "cuda:1", "mps"), else CUDA when available, else CPU."""
+    if name:
+        return torch.device(name)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    return torch.device("cpu")
+
+
+def amp_dtype(device: torch.device) -> torch.dtype | None:
+    """bf16 on CUDA GPUs that support it, fp16 on older ones, ``None`` (fp32) elsewhere."""
+    if device.type != "cuda":
+        return None
+    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+
+
+class OutOfMemory(MdsegError, RuntimeError):
+    """The device ran out of memory, with the settings to change."""
+
+
+@contextlib.contextmanager
+def oom_advice(batch_size: int, images: torch.Tensor) -> Iterator[None]:
+    """Turn a CUDA out-of-memory error while processing ``images`` (B, 3, H, W) into
+    :class:`OutOfMemory` naming the settings to change."""
+    try:
+        yield
+    except torch.cuda.OutOfMemoryError as error:
+        size = "x".join(str(s) for s in images.shape[-2:])
+        raise OutOfMemory(
+            f"Out of memory training batches of {batch_size} images of {size} px ({error}). Use a smaller "
+            f"batch (--batch-size {max(batch_size // 2, 1)}) or crop size, or a smaller encoder; "
+            "rerun the same command to resume from the last checkpoint."
+        ) from error
+
+
+def device_info(device: torch.device, dtype: torch.dtype | None = None) -> dict[str, str | int]:
+    """Where a run trained, for its ``result.json`` and the shipped reference's provenance: the
+    device (GPU name, or the CPU's architecture and core count), the precision and torch's version."""
+    import os
+    import platform
+
+    if device.type == "cuda":
+        name = torch.cuda.get_device_name(device)
+    else:
+        name = f"{platform.machine() or 'unknown'} CPU, {os.cpu_count()} cores, {torch.get_num_threads()} threads"
+    precision = {torch.bfloat16: "bf16 autocast", torch.float16: "fp16 autocast"}.get(dtype, "fp32")
+    return {"type": device.type, "name": name, "precision": precision, "torch": torch.__version__}

@@ -1,0 +1,289 @@
+"""The paper's experiments from a profile: data preparation, one recipe, all recipes, plans and costs.
+The suites built on them: :mod:`mdseg.study.failure_suite`, :mod:`mdseg.study.scale_suite`."""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from ..data.arrays import ArraySplit
+from ..data.dataset import VOCDepth, eval_transforms, find_voc, train_transforms
+from ..data.loading import batches
+from ..data.prepare import prepare_synthetic
+from ..depth.targets import generate
+from ..errors import SettingError
+from ..model import checkpoint
+from ..model.checkpoint import load_model
+from ..model.unet import MultiDecoderUNet
+from ..runtime import distributed
+from ..runtime.device import pick_device
+from ..training import loop, runs
+from ..training.config import TrainConfig
+from ..training.runs import run_dir
+from ..training.schedule import Schedule, get_recipe
+from ..training.schedule import recipes as all_recipes
+from .profiles import Profile, identity, runs_root
+from .report import results_markdown, summarize
+
+
+def prepare_data(profile: Profile, with_depth: bool, progress: bool = True) -> Path:
+    """Make sure the profile's dataset (and, with ``with_depth``, its pseudo depth) is on disk."""
+    root = Path(profile.data_root)
+    if profile.synthetic is not None:
+        prepare_synthetic(root, profile.synthetic, progress=progress)
+    else:
+        find_voc(root)
+    if with_depth:
+        for split in ("train", "val"):
+            generate(root, profile.teacher, split=split, progress=progress, target=profile.depth_target)
+    return root
+
+
+def train_val_sets(profile: Profile, with_depth: bool) -> tuple[VOCDepth | ArraySplit, VOCDepth | ArraySplit]:
+    """Train and val datasets of a profile with its transforms (or its array path)."""
+    teacher = profile.teacher if with_depth else None
+    units = {"depth_target": profile.depth_target, "depth_scale": profile.depth_scale}
+    if profile.data_path == "arrays":
+        return (ArraySplit(VOCDepth(profile.data_root, "train", teacher, **units), profile.eval_size,
+                           profile.crop_size, profile.scale),
+                ArraySplit(VOCDepth(profile.data_root, "val", teacher, **units), profile.eval_size))
+    if profile.data_path != "loader":
+        raise SettingError(f"Unknown data_path '{profile.data_path}' in profile '{profile.name}': use loader or arrays.")
+    train_set = VOCDepth(profile.data_root, "train", teacher, train_transforms(profile.crop_size, profile.scale),
+                         **units)
+    val_set = VOCDepth(profile.data_root, "val", teacher, eval_transforms(profile.eval_size), **units)
+    return train_set, val_set
+
+
+def build_model(profile: Profile) -> MultiDecoderUNet:
+    return MultiDecoderUNet(profile.encoder, encoder_weights=profile.encoder_weights,
+                            decoder_channels=profile.decoder_channels)
+
+
+def train_recipe(profile: Profile, recipe: str | Schedule, seed: int = 0, out: str | Path | None = None,
+                 device: str | None = None, progress: bool = True, diagnose_every: int | None = None,
+                 train_missing: bool = True, base: str | Path = "runs") -> dict | None:
+    """Train one recipe with one seed (resuming or reusing what ``out`` already holds; default:
+    its folder under :func:`~mdseg.study.profiles.runs_root` of ``base``).
+    Gradient diagnostics (see :mod:`mdseg.training.multitask`) are logged every ``diagnose_every`` steps
+    (default: the profile's; off under torch.distributed); they never change the result. With
+    ``train_missing=False`` nothing trains: the finished result, or ``None``."""
+    schedule = recipe if isinstance(recipe, Schedule) else get_recipe(recipe, profile.stage_epochs,
+                                                                      depth_weight=profile.depth_weight)
+    folder = Path(out) if out else run_dir(runs_root(profile, base), schedule.name, seed)
+    if distributed.world()[1] > 1:
+        diagnose_every = 0  # diagnostics need a single process
+    main = distributed.world()[0] == 0
+    about = {"seed": seed, "run_dir": str(folder), "recipe": schedule.recipe, "depth_weight": schedule.depth_weight}
+    finished = runs.claim(folder, identity(profile, schedule, seed), write=main and train_missing)
+    if finished is not None:
+        return {**finished, **about}
+    if not train_missing:
+        return None
+    if main:  # one process prepares the data; the others wait for it
+        prepare_data(profile, schedule.uses_depth, progress)
+    distributed.barrier()
+    torch.manual_seed(seed)
+    model = build_model(profile)
+    train_set, val_set = train_val_sets(profile, schedule.uses_depth)
+    result = loop.run(model, schedule, train_set, val_set, folder, train_config(profile, seed, device, progress,
+                                                                                 diagnose_every))
+    return {**result, **about}
+
+
+def train_config(profile: Profile, seed: int = 0, device: str | None = None, progress: bool = True,
+                 diagnose_every: int | None = None) -> TrainConfig:
+    """The :class:`~mdseg.training.config.TrainConfig` of a profile: the one place profile fields
+    become training settings (``diagnose_every`` default: the profile's)."""
+    return TrainConfig(lr=profile.lr, lr_schedule=profile.lr_schedule, optimizer=profile.optimizer,
+                       batch_size=profile.batch_size, num_workers=profile.num_workers, seed=seed, device=device,
+                       focal_gamma=profile.focal_gamma, depth_loss=profile.depth_loss, progress=progress,
+                       diagnose_every=profile.diagnose_every if diagnose_every is None else diagnose_every)
+
+
+def evaluate_checkpoint(path: str | Path, profile: Profile, split: str = "val", device: str | None = None) -> dict:
+    """Metrics of a checkpoint on a split of the profile's dataset (eval transforms, no depth)."""
+    model, _ = load_model(path, device)
+    dataset = VOCDepth(profile.data_root, split, None, eval_transforms(profile.eval_size))
+    device = next(model.parameters()).device
+    eval_batches = batches(dataset, profile.batch_size, False, 0, device, profile.num_workers, shard=True)
+    return loop.evaluate(model, eval_batches, device, with_depth=False, progress=True)
+
+
+@dataclass
+class Plan:
+    """What a training cell or command is about to do: the runs it will train (``todo``, with the
+    epochs each still needs), how many are already finished, and an estimate of the time."""
+
+    profile: str
+    todo: list[tuple[str, int, int, int]]  # (recipe, seed, epochs left, epochs in all)
+    finished: int
+    seconds: float
+
+    def __str__(self) -> str:
+        if not self.todo:
+            return f"All {self.finished} runs are already finished in this profile ('{self.profile}'): nothing to train."
+        resumed = sum(1 for r in self.todo if r[2] < r[3])
+        return (f"Training {len(self.todo)} run{'s' if len(self.todo) > 1 else ''} of profile '{self.profile}' "
+                f"({self.finished} already finished and reused{f', {resumed} resumed' if resumed else ''}): "
+                f"about {format_duration(self.seconds)} on this machine (estimated from timed training steps).")
+
+
+def format_duration(seconds: float) -> str:
+    """``45 s``, ``12 min``, ``2.5 h``."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+_STEP_SECONDS: dict[tuple, dict[tuple[str, ...], float]] = {}  # measured once per model and batch shape
+
+
+def step_seconds(profile: Profile, device: str | None = None, steps: int = 2) -> dict[tuple[str, ...], float]:
+    """Measured seconds of one training step (forward, backward, Adam) of the profile's model on
+    this machine, per set of active decoders, after a warm-up step (once per process and shape).
+    Random data: a cost, not a result."""
+    key = (profile.encoder, profile.decoder_channels, profile.batch_size, profile.crop_size, device, steps)
+    if key not in _STEP_SECONDS:
+        _STEP_SECONDS[key] = _measure_steps(profile, device, steps)
+    return _STEP_SECONDS[key]
+
+
+def _measure_steps(profile: Profile, device: str | None, steps: int) -> dict[tuple[str, ...], float]:
+    dev = pick_device(device)
+    model = MultiDecoderUNet(profile.encoder, encoder_weights=None, decoder_channels=profile.decoder_channels).to(dev)
+    x = torch.randn(profile.batch_size, 3, profile.crop_size, profile.crop_size, device=dev)
+    y = torch.randint(0, model.num_classes, (profile.batch_size, profile.crop_size, profile.crop_size), device=dev)
+    optimizer = torch.optim.Adam(model.parameters(), 1e-4)
+    out = {}
+    for tasks in (("seg",), ("depth",), ("seg", "depth")):
+        times = []
+        for _ in range(steps + 1):
+            _sync(dev)
+            start = time.perf_counter()
+            pred = model(x, tasks=tasks)
+            loss = sum(torch.nn.functional.cross_entropy(pred[t], y) if t == "seg" else pred[t].square().mean()
+                       for t in tasks)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            _sync(dev)
+            times.append(time.perf_counter() - start)
+        out[tasks] = min(times[1:])
+    return out
+
+
+Recipe = str | Schedule  # a recipe name (at the profile's depth weight) or a schedule built as data
+
+
+def schedules(profile: Profile, recipes: list[Recipe] | None = None) -> list[Schedule]:
+    """The schedules of ``recipes`` (default: the profile's, else all of Tables 2 and 3), in order,
+    each once: a name becomes the profile's schedule of that recipe, a :class:`Schedule` stays."""
+    out = {}
+    for recipe in recipes or profile.recipes or all_recipes(profile.stage_epochs):
+        schedule = recipe if isinstance(recipe, Schedule) else get_recipe(recipe, profile.stage_epochs,
+                                                                          depth_weight=profile.depth_weight)
+        out.setdefault(schedule.name, schedule)
+    return list(out.values())
+
+
+def recipe_names(profile: Profile, recipes: list[Recipe] | None = None) -> list[str]:
+    """The run names of :func:`schedules` (for display and folders)."""
+    return [s.name for s in schedules(profile, recipes)]
+
+
+def plan(profile: Profile, out: str | Path, recipes: list[Recipe] | None = None, seeds: list[int] | None = None,
+         device: str | None = None) -> Plan:
+    """The :class:`Plan` of ``reproduce(profile, out, seeds, recipes)``: which runs are finished
+    (reused), which will train or resume, and how long that should take here."""
+    todo, finished, stages = [], 0, {}
+    for schedule, seed in ((s, k) for s in schedules(profile, recipes) for k in (seeds or profile.seeds)):
+        folder = run_dir(out, schedule.name, seed)
+        if (folder / runs.RESULT).exists():
+            finished += 1
+            continue
+        stages[schedule.name] = schedule.stages
+        done = 0
+        if (folder / runs.CHECKPOINT).exists():
+            meta = checkpoint.read_meta(folder / runs.CHECKPOINT)
+            done = sum(s.epochs for s in schedule.stages[:meta["stage"]]) + meta["epoch"]
+        todo.append((schedule.name, seed, schedule.epochs - done, schedule.epochs))
+    seconds = 0.0
+    if todo:
+        cost = step_seconds(profile, device)
+        images = profile.synthetic.n_train if profile.synthetic else 1464  # VOC 2012 train
+        val_images = profile.synthetic.n_val if profile.synthetic else 1449
+        steps = images // profile.batch_size
+        for name, _, left, _ in todo:
+            per_epoch = [cost[tuple(sorted(s.tasks, reverse=True))] * steps for s in stages[name] for _ in range(s.epochs)]
+            seconds += sum(per_epoch[len(per_epoch) - left:])
+            seconds += left * val_images / profile.batch_size * cost[("seg",)] / 3  # evaluation: forward only
+        seconds *= 1.15  # data loading and logging
+    return Plan(profile.name, todo, finished, seconds)
+
+
+@dataclass
+class Results:
+    """What :func:`reproduce` returns: ``summary`` (recipe -> budget, paper numbers and each
+    metric's mean, std and per-seed values; see :func:`mdseg.study.report.summarize`), the runs behind
+    it, and the Markdown table as a rendering (``str(results)``; notebooks display it)."""
+
+    profile: str
+    summary: dict[str, dict]
+    runs: dict[str, list[dict]]
+    title: str = ""
+
+    def markdown(self) -> str:
+        return results_markdown(self.summary, self.title)
+
+    def __str__(self) -> str:
+        return self.markdown()
+
+    def _repr_markdown_(self) -> str:
+        return self.markdown()
+
+    def diagnostics(self, name: str) -> list[dict[str, float]]:
+        """One :func:`~mdseg.training.runs.diagnostics_summary` per seed of run ``name`` (steps 0 where a
+        run logged none); :func:`mdseg.study.report.read_diagnostics` reads them."""
+        return [runs.diagnostics_summary(run["run_dir"]) for run in self.runs.get(name, [])]
+
+
+def reproduce(profile: Profile, out: str | Path, seeds: list[int] | None = None, recipes: list[Recipe] | None = None,
+              device: str | None = None, progress: bool = True, report: str = "results",
+              detail: bool = True, finished_only: bool = False) -> Results:
+    """Run recipes x seeds (reusing finished runs under ``out``), write ``<report>.json`` and
+    ``<report>.md`` there and return the :class:`Results`. A progress bar counts runs; ``detail``
+    adds each run's per-epoch bars and lines (notebooks turn it off to keep output small).
+    ``finished_only`` trains nothing and returns the runs already finished (a recipe with none
+    is left out; each row says its number of seeds; no report is written), e.g. while a long
+    suite is interrupted."""
+    wanted = schedules(profile, recipes)
+    seeds = list(seeds or profile.seeds)
+    by_recipe: dict[str, list[dict]] = {s.name: [] for s in wanted}
+    jobs = tqdm([(s, k) for s in wanted for k in seeds], desc=f"reproduce [{profile.name}]", unit="run",
+                disable=not progress)
+    for schedule, seed in jobs:
+        jobs.set_postfix_str(f"{schedule.name} seed {seed}")
+        result = train_recipe(profile, schedule, seed, run_dir(out, schedule.name, seed), device, progress and detail,
+                              train_missing=not finished_only)
+        if result is not None:
+            by_recipe[schedule.name].append(result)
+    by_recipe = {name: done for name, done in by_recipe.items() if done}
+    results = Results(profile.name, summarize(by_recipe), by_recipe, f"Results, profile '{profile.name}' (ours beside the paper's)")
+    if finished_only:
+        return results  # a partial report: shown, not written over a complete one
+    out = Path(out)
+    (out / f"{report}.json").write_text(json.dumps({"profile": profile.name, "recipes": results.summary}, indent=1))
+    (out / f"{report}.md").write_text(results.markdown() + "\n")
+    return results

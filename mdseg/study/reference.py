@@ -1,0 +1,267 @@
+"""Reference runs shipped with mdseg: finished runs of the cpu profile's suites as text, so every
+table and figure of the story can be shown in seconds, and a student's own run placed beside them.
+
+``mdseg/reference/<profile>/`` is laid out like ``runs/`` (``<runs root>/<recipe>/seed<k>/``,
+:func:`~mdseg.study.profiles.runs_root` with ``base`` = that folder), each run without its checkpoint:
+
+* ``config.json``: the run's identity, as trained;
+* ``log.jsonl``: one record per epoch (losses, validation metrics);
+* ``result.json``: final metrics, budget, wall time and device (its per-epoch history is the log);
+* ``diagnostics.json``: the summary of its gradient diagnostics (:func:`~mdseg.training.multitask.summarize_diagnostics`);
+
+plus ``provenance/<suite>.json`` per suite: the command, code commit, device, precision, torch
+version, dates and wall time. Every suite function reads it with ``base=reference_root(name)``
+and ``finished_only=True``; a shipped run whose identity no longer matches what the current code
+would train in that folder is refused there (:func:`mdseg.training.runs.claim`), which
+``tests/test_reference.py`` checks for every shipped run.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+
+from ..errors import MdsegError
+from ..runtime.device import device_info
+from ..training import runs
+from ..training.schedule import Schedule, Stage
+from .profiles import PROFILES, Profile, get_profile, runs_root
+
+REFERENCE = Path(__file__).parents[1] / "reference"  # mdseg/reference/: data, next to mdseg/model/weights
+SUITES = ("tables", "failure", "scale")
+COMMANDS = {"tables": "python -m mdseg reproduce --profile {p}",
+            "failure": "python -m mdseg reproduce --profile {p} --suite failure",
+            "scale": "python -m mdseg reproduce --profile {p} --suite scale"}
+
+
+class ReferenceError(MdsegError, ValueError):
+    """The reference cannot be written as asked (mixed devices, nothing finished)."""
+
+
+def reference_root(profile: str | Profile = "cpu") -> Path:
+    """The shipped reference of a profile (a folder laid out like ``runs/``)."""
+    return REFERENCE / (profile if isinstance(profile, str) else profile.name)
+
+
+def suite_runs(profile: Profile, suite: str, base: str | Path) -> list[dict]:
+    """Every finished run of ``suite`` under ``base`` (nothing trains): the results, each with
+    its ``run_dir``. Raises :class:`~mdseg.errors.OutputExists` where a folder holds a run of
+    other settings than the current code trains there."""
+    from .experiments import reproduce
+    from .failure_suite import failure_suite
+    from .scale_suite import scale_suite
+
+    if suite == "tables":
+        results = reproduce(profile, runs_root(profile, base), finished_only=True, progress=False)
+        return [r for done in results.runs.values() for r in done]
+    if suite == "failure":
+        found = failure_suite(profile, finished_only=True, progress=False, base=base)
+        return [r for results in found.values() for done in results.runs.values() for r in done]
+    if suite == "scale":
+        return scale_suite(profile, finished_only=True, progress=False, base=base).all_runs()
+    raise ReferenceError(f"Unknown suite '{suite}'; use one of {', '.join(SUITES)}.")
+
+
+def _commit() -> str | None:
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                              check=True, cwd=Path(__file__).parent).stdout.strip() or None
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
+def _copy_run(source: Path, dest: Path) -> dict:
+    """Copy one finished run's text files (no checkpoint); returns its result as shipped."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in (runs.CONFIG, runs.LOG):
+        shutil.copyfile(source / name, dest / name)
+    result = {k: v for k, v in runs.read_result(source).items() if k != "history"}
+    if "device" not in result:  # runs older than result.json's device: trained on the machine writing this
+        result["device"] = {**device_info(torch.device("cpu")), "recorded": "by the reference writer"}
+    runs.write_result(dest, result)
+    diagnostics = runs.diagnostics_summary(source)
+    if diagnostics["steps"]:
+        (dest / runs.DIAGNOSTICS_SUMMARY).write_text(json.dumps(diagnostics, indent=1))
+    return result
+
+
+def write(source: str | Path = "runs", profile: str = "cpu", suites: tuple[str, ...] = SUITES,
+          dest: str | Path | None = None, commit: str | None = None) -> dict[str, dict]:
+    """Copy the finished runs of each suite from ``source`` (laid out like ``runs/``) into the
+    reference of ``profile`` and write each suite's provenance. A suite with runs from more than
+    one device is refused. Returns ``{suite: provenance}``."""
+    named = get_profile(profile)  # the named profile (under $MDSEG_REHEARSAL a shrunk one: refused below)
+    if named != PROFILES[profile]:
+        raise ReferenceError(f"Profile '{profile}' is changed by the environment (MDSEG_REHEARSAL?): "
+                             "a reference is written from the named profile only.")
+    source, dest = Path(source), Path(dest) if dest else reference_root(profile)
+    out = {}
+    for suite in suites:
+        found = suite_runs(named, suite, source)
+        if not found:
+            raise ReferenceError(f"No finished run of suite '{suite}' under {source}: train it first "
+                                 f"(`{COMMANDS[suite].format(p=profile)}`).")
+        shipped = {}
+        for run in found:
+            folder = Path(run["run_dir"])
+            shipped[folder] = _copy_run(folder, dest / folder.relative_to(source))
+        devices = {json.dumps({k: r["device"].get(k) for k in ("type", "name", "precision")}) for r in shipped.values()}
+        if len(devices) > 1:
+            raise ReferenceError(f"Suite '{suite}' has runs from {len(devices)} devices ({'; '.join(devices)}): "
+                                 "each suite's reference comes from one device; retrain the others there.")
+        times = [(f / runs.RESULT).stat().st_mtime for f in shipped]
+        device = next(iter(shipped.values()))["device"]
+        provenance = {"suite": suite, "profile": profile, "command": COMMANDS[suite].format(p=profile),
+                      "commit": commit or _commit(), "device": device["name"], "precision": device["precision"],
+                      "torch": device["torch"], "runs": len(shipped),
+                      "first_finished": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(min(times))),
+                      "last_finished": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(max(times))),
+                      "wall_seconds": round(sum(r["wall_seconds"] for r in shipped.values())),
+                      "wall_note": "sum of the runs' own wall times (a run paused or resumed counts its last call only)"}
+        (dest / "provenance").mkdir(parents=True, exist_ok=True)
+        (dest / "provenance" / f"{suite}.json").write_text(json.dumps(provenance, indent=1))
+        out[suite] = provenance
+    return out
+
+
+def provenance(profile: str = "cpu") -> dict[str, dict]:
+    """``{suite: provenance}`` of the shipped reference (``{}`` when none is shipped)."""
+    folder = reference_root(profile) / "provenance"
+    return {p.stem: json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))} if folder.is_dir() else {}
+
+
+def label(profile: str = "cpu", suite: str = "tables") -> str:
+    """``reference (cpu profile, 3 seeds, x86_64 CPU ..., fp32, torch 2.14.1)`` for a table or figure."""
+    p = provenance(profile).get(suite)
+    if p is None:
+        return f"reference ({profile} profile): not shipped"
+    seeds = len(PROFILES[profile].seeds)
+    return f"reference ({profile} profile, {seeds} seeds, {p['device']}, {p['precision']}, torch {p['torch']})"
+
+
+def read(recipes: list[str] | None = None, variant: Profile | None = None, profile: str = "cpu"):
+    """The shipped reference's runs of ``recipes`` (default: Tables 2 and 3) under ``variant``'s
+    settings (default: the named profile; e.g. its metric-depth variant) as
+    :class:`~mdseg.study.experiments.Results`, read in seconds (nothing trains)."""
+    from .experiments import reproduce
+
+    variant = variant or PROFILES[profile]
+    results = reproduce(variant, runs_root(variant, reference_root(profile)), recipes=recipes,
+                        finished_only=True, progress=False)
+    results.title = f"Shipped {label(profile, 'tables')}"
+    return results
+
+
+def shipped_folders(profile: str = "cpu") -> set[Path]:
+    """Every run folder of the shipped reference (those holding a ``config.json``)."""
+    return {p.parent for p in reference_root(profile).rglob(runs.CONFIG)}
+
+
+# ----------------------------------------------------------------------------- checking the reference
+def profile_from_identity(config: dict) -> Profile:
+    """The profile a run's ``config.json`` was trained with: its named profile with every stored
+    setting applied (lists back to tuples, the synthetic spec back to its dataclass)."""
+    from ..world.synthetic import SyntheticSpec
+
+    stored = dict(config["profile"])
+    named = PROFILES[stored["name"]]
+    for key, value in stored.items():
+        if isinstance(value, list):
+            stored[key] = tuple(value)
+    if isinstance(stored.get("synthetic"), dict):
+        stored["synthetic"] = SyntheticSpec(**stored["synthetic"])
+    return replace(named, **stored)
+
+
+def schedule_from_identity(config: dict) -> Schedule:
+    """The schedule a run's ``config.json`` was trained with, rebuilt from its stored stages."""
+    stages = [Stage(**{**s, "copy": tuple(s["copy"]) if s.get("copy") else None}) for s in config["stages"]]
+    return Schedule(config["schedule"], tuple(stages))
+
+
+def seed_spread(folder: Path) -> list[float]:
+    """The val mIoU of every seed of the run in ``folder`` (its sibling ``seed<k>`` folders)."""
+    return [runs.read_result(f)["metrics"]["mIoU"] for f in sorted(folder.parent.glob("seed*"))
+            if (f / runs.RESULT).exists()]
+
+
+def inside_spread(value: float, values: list[float]) -> bool:
+    """Whether ``value`` lies within mean ± 2 sample std of the reference's seeds (with one seed: equal to 4 places)."""
+    import statistics
+
+    if len(values) < 2:
+        return abs(value - values[0]) < 5e-5
+    mean, std = statistics.fmean(values), statistics.stdev(values)
+    return abs(value - mean) <= 2 * std
+
+
+def check(n: int, profile: str = "cpu", out: str | Path = "runs/check-reference", seed: int = 0,
+          device: str | None = None, progress: bool = True) -> list[dict]:
+    """Retrain ``n`` shipped runs chosen at random (``seed`` seeds the choice) into ``out`` and
+    compare: per run the shipped and the retrained val mIoU, and whether the retrained one lies
+    inside the reference's seed spread (:func:`inside_spread`). Returns one dict per run."""
+    import random
+
+    from .experiments import train_recipe
+
+    folders = sorted(shipped_folders(profile))
+    if not folders:
+        raise ReferenceError(f"No reference is shipped for profile '{profile}'.")
+    chosen = random.Random(seed).sample(folders, min(n, len(folders)))
+    rows = []
+    for folder in chosen:
+        config = json.loads((folder / runs.CONFIG).read_text())
+        variant = profile_from_identity(config)
+        relative = folder.relative_to(reference_root(profile))
+        result = train_recipe(variant, schedule_from_identity(config), config["seed"], out=Path(out) / relative,
+                              device=device, progress=progress)
+        spread = seed_spread(folder)
+        shipped = runs.read_result(folder)["metrics"]["mIoU"]
+        retrained = result["metrics"]["mIoU"]
+        rows.append({"run": str(relative), "shipped": shipped, "retrained": retrained, "reference_seeds": spread,
+                     "inside": inside_spread(retrained, spread), "seconds": result["wall_seconds"]})
+    return rows
+
+
+def check_markdown(rows: list[dict]) -> str:
+    from .compare import format_stat, mean_std
+
+    lines = ["| run | shipped mIoU | retrained mIoU | reference seeds (mean ± std) | inside the spread (mean ± 2 std) |"
+             " wall time |", "|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['run']} | {r['shipped']:.4f} | {r['retrained']:.4f} | "
+                     f"{format_stat(mean_std(r['reference_seeds']))} ({len(r['reference_seeds'])}) | "
+                     f"{'yes' if r['inside'] else 'no'} | {r['seconds']:.0f} s |")
+    return "\n".join(lines)
+
+
+def placement_markdown(own, ref, profile_name: str = "cpu") -> str:
+    """Each of your runs beside the paper and the reference: the reference's mean ± std (n) and
+    whether your value lies inside its seed spread (mean ± 2 sample std; a different device can
+    land outside, and a run of another profile than the reference's is not expected to agree)."""
+    from .compare import format_stat, mean_std
+    from .report import PAPER
+
+    lines = ["| recipe | paper | reference (mean ± std, seeds) | yours (seed: mIoU) | inside the reference's spread? |",
+             "|---|---|---|---|---|"]
+    for recipe, done in own.runs.items():
+        paper = PAPER.get(recipe, {}).get("mIoU")
+        values = ref.summary.get(recipe, {}).get("mIoU", {}).get("values", [])
+        ref_cell = f"{format_stat(mean_std(values))} ({len(values)})" if values else "not shipped"
+        for run in done:
+            value = run["metrics"]["mIoU"]
+            inside = ("yes" if inside_spread(value, values) else "no") if values else "-"
+            lines.append(f"| {recipe} | {'-' if paper is None else f'{paper:.4f}'} | {ref_cell} | "
+                         f"{run['seed']}: {value:.4f} | {inside} |")
+    if not own.runs:
+        lines.append("| (none of your own: MDSEG_TRAIN=none) | | | | |")
+    note = "" if own.profile == profile_name else (
+        f" Your runs use the '{own.profile}' profile, the reference the '{profile_name}' profile: other sizes, "
+        "so they are not expected to agree (the ci profile only shows that the pipeline runs).")
+    return "\n".join(lines + ["", f"Reference: {label(profile_name, 'tables')}. Inside the spread = within "
+                                  f"mean ± 2 sample std of the reference's seeds.{note}"])

@@ -1,0 +1,234 @@
+"""The paper's numbers (Tables 2 and 3), results tables that put ours beside them, and the prose
+about the diagnostics and the failure experiment, every claim through :mod:`mdseg.study.compare`."""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from ..training.schedule import NAIVE, PAPER_DEPTH_WEIGHT
+from .compare import SIGNIFICANCE, comparison, format_stat, mean_std
+
+# Kim, Kim & Lee (2024). "iIoU" is the paper's name for a metric it defines as IoU over objects (background
+# excluded); its values do not fit a plain mean over the 20 object classes (notebook 05 shows why).
+PAPER: dict[str, dict[str, float]] = {
+    "single-decoder": {"mIoU": 0.7703, "iIoU": 0.48, "acc": 0.986},
+    "naive-joint": {"mIoU": 0.6412, "iIoU": 0.15, "acc": 0.977},
+    "semantic-first/copy/d->b": {"mIoU": 0.7297, "iIoU": 0.3759, "acc": 0.9840},
+    "semantic-first/copy/b": {"mIoU": 0.7481, "iIoU": 0.4231, "acc": 0.9852},
+    "semantic-first/no-copy/d->b": {"mIoU": 0.7380, "iIoU": 0.3945, "acc": 0.9845},
+    "semantic-first/no-copy/b": {"mIoU": 0.7475, "iIoU": 0.4221, "acc": 0.9852},
+    "depth-first/copy/s->b": {"mIoU": 0.7789, "iIoU": 0.5052, "acc": 0.9974},
+    "depth-first/copy/b": {"mIoU": 0.0136, "iIoU": 0.0061, "acc": 0.9103},
+    "depth-first/no-copy/s->b": {"mIoU": 0.7737, "iIoU": 0.5012, "acc": 0.9870},
+    "depth-first/no-copy/b": {"mIoU": 0.0085, "iIoU": 0.0103, "acc": 0.9094},
+}
+METRICS = ("mIoU", "fg_mIoU", "iIoU", "acc")
+
+
+def summarize(runs: dict[str, list[dict]]) -> dict[str, dict]:
+    """Per recipe, mean and sample standard deviation over seeds of each metric.
+
+    Args:
+        runs: recipe -> list of run results (``train.run``'s return value), one per seed.
+    """
+    out = {}
+    for recipe, results in runs.items():
+        first = results[0]
+        entry = {"seeds": [r.get("seed") for r in results], "budget": first["budget"], "paper": PAPER.get(recipe),
+                 "recipe": first.get("recipe", recipe), "depth_weight": first.get("depth_weight")}
+        for metric in METRICS:
+            entry[metric] = mean_std([r["metrics"].get(metric, float("nan")) for r in results])
+        per_class = np.array([r["metrics"].get("per_class_iou", []) for r in results], dtype=float)
+        with warnings.catch_warnings():  # a class absent from every seed stays NaN
+            warnings.simplefilter("ignore", RuntimeWarning)
+            entry["per_class_iou_mean"] = np.nanmean(per_class, 0).tolist() if per_class.size else []
+        out[recipe] = entry
+    return out
+
+
+def _paper(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4f}"
+
+
+def results_markdown(summary: dict[str, dict], title: str = "", baseline: str = "single-decoder") -> str:
+    """A Markdown table: our mean ± std over seeds beside the paper's number for each recipe, and
+    each recipe's mIoU against ``baseline`` (when present) as :meth:`Comparison.cell`."""
+    against = baseline in summary
+    lines = [f"## {title}", ""] if title else []
+    lines += [
+        "| recipe | epochs (seg / depth / total) | seeds | mIoU | paper mIoU |"
+        + (f" mIoU vs {baseline} |" if against else "") + " fg mIoU | iIoU (inst.) | paper iIoU | acc | paper acc |",
+        "|---|---|---|---|---|" + ("---|" if against else "") + "---|---|---|---|---|",
+    ]
+    for recipe, e in summary.items():
+        b, p = e["budget"], e["paper"] or {}
+        versus = ("-" if recipe == baseline else comparison(summary, recipe, baseline).cell()) if against else None
+        lines.append(
+            f"| {recipe} | {b['seg_epochs']} / {b['depth_epochs']} / {b['epochs']} | {len(e['seeds'])} | "
+            f"{format_stat(e['mIoU'])} | {_paper(p.get('mIoU'))} | " + (f"{versus} | " if against else "")
+            + f"{format_stat(e['fg_mIoU'])} | {format_stat(e['iIoU'])} | "
+            f"{_paper(p.get('iIoU'))} | {format_stat(e['acc'])} | {_paper(p.get('acc'))} |"
+        )
+    lines += ["", "mIoU over 21 classes; fg mIoU over the 20 object classes (the paper's written 'iIoU' definition); "
+              "iIoU (inst.) is Cityscapes' instance-weighted IoU. Mean ± sample std over seeds. "
+              + (f"Against {baseline}: 'better' / 'worse' only where a two-sided Welch t-test over seeds gives "
+                 f"p < {SIGNIFICANCE}; one seed is never called a gain." if against else "")]
+    return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------- diagnostics
+MIN_DIAGNOSED_STEPS = 20  # fewer measured steps than this and the diagnostics say nothing
+
+
+def diagnostics_markdown(runs: dict[str, list[dict[str, float]]]) -> str:
+    """A Markdown table of :func:`mdseg.training.multitask.summarize_diagnostics` results, mean ± sample
+    std over the summaries (one per seed) given for each run name, with the measured steps."""
+    columns = [("loss_seg", "L_seg", "{:.3f}"), ("loss_depth", "L_depth", "{:.4f}"),
+               ("loss_ratio", "L_seg / L_depth", "{:.2f}"), ("grad_ratio", "grad ratio seg/depth", "{:.2f}"),
+               ("cosine", "cosine", "{:+.3f}"), ("conflict", "steps in conflict", "{:.0%}")]
+    lines = ["| run | seeds | steps | " + " | ".join(title for _, title, _ in columns) + " |",
+             "|---|---|---|" + "---|" * len(columns)]
+    for name, summaries in runs.items():
+        done = [s for s in summaries if s["steps"]]
+        cells = [format_stat(mean_std([s[key] for s in done]), fmt) if done else "-" for key, _, fmt in columns]
+        lines.append(f"| {name} | {len(summaries)} | {sum(s['steps'] for s in summaries)} | " + " | ".join(cells) + " |")
+    return "\n".join(lines + ["", "Over the diagnosed steps where both tasks train the encoder; gradient ratio of "
+                                "the weighted terms (geometric mean); mean ± sample std over seeds."])
+
+
+def read_diagnostics(name: str, summaries: list[dict[str, float]], min_steps: int = MIN_DIAGNOSED_STEPS) -> str:
+    """What a run's diagnostics measured (one :func:`~mdseg.training.multitask.summarize_diagnostics` per
+    seed): which task's weighted gradient is larger on the shared encoder, and how often the two
+    conflict. With fewer than ``min_steps`` diagnosed steps in all, it says so instead."""
+    done = [s for s in summaries if s["steps"]]
+    steps = sum(s["steps"] for s in done)
+    if steps < min_steps:
+        return (f"{name}: {steps} diagnosed step{'s' if steps != 1 else ''} where both tasks train the encoder; "
+                f"at least {min_steps} are needed to say anything about loss scales or gradients.")
+    mean = {k: float(np.mean([s[k] for s in done])) for k in ("loss_ratio", "grad_ratio", "cosine", "conflict")}
+    g = mean["grad_ratio"]
+    if g >= 2:
+        scale = f"the weighted segmentation gradient on the shared encoder is {g:.1f}x the depth one: segmentation leads"
+    elif g <= 0.5:
+        scale = f"the weighted depth gradient on the shared encoder is {1 / g:.1f}x the segmentation one: depth leads"
+    else:
+        scale = f"the two weighted gradients on the shared encoder are of similar size (seg/depth {g:.2f})"
+    agree = "mostly agree" if mean["conflict"] < 0.5 else "mostly conflict"
+    return (f"{name} ({len(done)} seed{'s' if len(done) > 1 else ''}, {steps} diagnosed steps): L_seg is "
+            f"{mean['loss_ratio']:.2f}x L_depth and {scale}; the two gradients {agree} (negative cosine in "
+            f"{mean['conflict']:.0%} of steps, mean cosine {mean['cosine']:+.3f}).")
+
+
+# ----------------------------------------------------------------------------- why naive joint training fails
+COLLAPSE = ("depth-first/copy/b", "depth-first/no-copy/b")  # the paper: mIoU 0.0136 and 0.0085
+
+
+def weights_markdown(suite: dict[str, dict[str, dict]], baseline: str = "single-decoder") -> str:
+    """Naive joint training at each depth weight, one column per depth target: mIoU mean ± std and
+    the test against ``baseline``; ``-`` where a run is not finished. ``suite``: target ->
+    :func:`summarize` result."""
+    targets = list(suite)
+    weights = sorted({w for s in suite.values() for w in naive_runs(s)})
+    lines = ["| depth weight w | " + " | ".join(f"{t}: mIoU | {t}: vs {baseline}" for t in targets) + " |",
+             "|---|" + "---|---|" * len(targets)]
+    for w in weights:
+        cells = []
+        for t in targets:
+            name = naive_runs(suite[t]).get(w)
+            versus = comparison(suite[t], name, baseline).cell() if name and baseline in suite[t] else "-"
+            cells += [format_stat(suite[t][name]["mIoU"]) if name else "-", versus]
+        lines.append(f"| {w:g}{' (paper)' if w == PAPER_DEPTH_WEIGHT else ''} | " + " | ".join(cells) + " |")
+    base = next((s[baseline]["mIoU"] for s in suite.values() if baseline in s), None)
+    told = f"mIoU {format_stat(base)}" if base else "not finished"
+    return "\n".join(lines + ["", f"{baseline} (no depth): {told}. Naive joint training trains "
+                                  "(1 - w) L_seg + w L_depth from the start; Welch t-test over seeds, p < "
+                                  f"{SIGNIFICANCE}."])
+
+
+def table3_markdown(suite: dict[str, dict[str, dict]]) -> str:
+    """Tables 2 and 3 under each depth target beside the paper's mIoU (``-``: not finished)."""
+    targets = list(suite)
+    names = [n for n in PAPER if any(n in s for s in suite.values())]
+    lines = ["| recipe | paper mIoU | " + " | ".join(f"{t}: mIoU" for t in targets) + " |",
+             "|---|---|" + "---|" * len(targets)]
+    for name in names:
+        lines.append(f"| {name} | {PAPER[name]['mIoU']:.4f} | "
+                     + " | ".join(format_stat(suite[t][name]["mIoU"]) if name in suite[t] else "-" for t in targets)
+                     + " |")
+    return "\n".join(lines)
+
+
+def naive_runs(summary: dict) -> dict[float, str]:
+    """``{depth weight: run name}`` of the plain naive joint runs in ``summary`` (entries whose
+    ``recipe`` is ``naive-joint``, at their ``depth_weight``; variants such as ``naive-joint/ssi``
+    are other recipes), by increasing weight."""
+    runs = {float(e["depth_weight"]): name for name, e in summary.items() if e.get("recipe") == NAIVE}
+    return dict(sorted(runs.items()))
+
+
+def failure_conclusion(suite: dict[str, dict[str, dict]], diagnostics: dict[str, list[dict]] | None = None,
+                       baseline: str = "single-decoder") -> list[str]:
+    """Which hypothesis reproduces which part of the paper's pattern, from the numbers of
+    :func:`mdseg.study.failure_suite.failure_suite` (``target -> summarize() result``) and, optionally, the
+    naive runs' diagnostics per target. Parts: naive joint training below the baseline; the
+    depth-first/b recipes collapsing; depth-first/copy/s->b best. Hypotheses: depth target units
+    (loss scale), an untuned weight, gradient conflict. Every claim rests on a stated test; parts
+    whose runs are not finished are said to be so."""
+    if not any(baseline in summary for summary in suite.values()):
+        return [f"No finished {baseline} run: nothing to compare with yet."]
+    suite = {t: summary for t, summary in suite.items() if baseline in summary}
+    out = []
+    naive_worse = {}
+    for target, summary in suite.items():
+        if NAIVE not in summary:
+            out.append(f"[{target} depth] Naive joint at the paper's weight: not finished.")
+            continue
+        c = comparison(summary, NAIVE, baseline)
+        naive_worse[target] = c.verdict == "worse"
+        out.append(f"[{target} depth] Naive joint at the paper's weight: {c.sentence()}")
+    failing = [t for t, worse in naive_worse.items() if worse]
+    if not naive_worse:
+        pass  # no naive run finished: nothing to say about units
+    elif failing and len(failing) < len(naive_worse):
+        out.append(f"Loss scale (units): naive joint training falls below the baseline with {', '.join(failing)} "
+                   f"depth targets and not with {', '.join(t for t in naive_worse if t not in failing)}: the depth "
+                   "target's units reproduce the paper's naive failure here.")
+    elif failing:
+        out.append("Loss scale (units): naive joint training falls below the baseline with every depth target "
+                   "tried, so the units are not needed for the failure here.")
+    else:
+        out.append(f"Loss scale (units): naive joint training does not fall below the baseline by the test with "
+                   f"any depth target tried ({', '.join(naive_worse)}), so the paper's naive failure does not "
+                   "appear here.")
+    for target, summary in suite.items():
+        tests = {w: comparison(summary, n, baseline) for w, n in naive_runs(summary).items()}
+        tried = [w for w, c in tests.items() if c.tested]
+        worse_at = [w for w in tried if tests[w].verdict == "worse"]
+        untested = [f"; w = {', '.join(f'{w:g}' for w, c in tests.items() if c.verdict == reason)} has {label}, not tested"
+                    for reason, label in (("one seed", "one seed"), ("no spread", "no spread over seeds"))
+                    if any(c.verdict == reason for c in tests.values())]
+        if len(tried) > 1:
+            verdict = (f"below the baseline at w = {', '.join(f'{w:g}' for w in worse_at)} and not at the others"
+                       if worse_at and len(worse_at) < len(tried) else
+                       "below the baseline at every weight tried" if worse_at else "not below the baseline at any weight tried")
+            out.append(f"Weight ({target} depth): naive joint training is {verdict} "
+                       f"(w = {', '.join(f'{w:g}' for w in tried)}){''.join(untested)}.")
+    for target, summary in suite.items():
+        present = [r for r in COLLAPSE if r in summary]
+        if present:
+            collapsed = [r for r in present if comparison(summary, r, baseline).verdict == "worse"
+                         and summary[r]["mIoU"]["mean"] < 0.5 * summary[baseline]["mIoU"]["mean"]]
+            out.append(f"Collapse ({target} depth): {len(collapsed)} of {len(present)} depth-first/b recipes fall to "
+                       "less than half the baseline's mIoU (the paper: both, to about 0.01)"
+                       + (f": {', '.join(collapsed)}." if collapsed else "."))
+        if "depth-first/copy/s->b" in summary:
+            c = comparison(summary, "depth-first/copy/s->b", baseline)
+            top = max(summary, key=lambda r: summary[r]["mIoU"]["mean"])
+            highest = ("has the highest mean, as in the paper" if top == "depth-first/copy/s->b"
+                       else f"does not have the highest mean ({top} does)")
+            out.append(f"Best recipe ({target} depth): depth-first/copy/s->b is {c.verdict} against the baseline "
+                       f"and {highest}.")
+    for target, summaries in (diagnostics or {}).items():
+        out.append(f"Gradients ({target} depth): {read_diagnostics(NAIVE, summaries)}")
+    return out

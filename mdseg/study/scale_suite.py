@@ -1,0 +1,254 @@
+"""Where does the paper's naive-joint failure live? The scale suite (``reproduce --suite scale``).
+
+Naive joint training (``0.85 L_seg + 0.15 L_depth`` from the start) against the baseline, at the
+depth-loss scales real pipelines produce and under three optimisers, each point with gradient
+diagnostics (the weighted seg/depth encoder-gradient ratio). Fixed before its first run:
+
+* **scales**: the normalised target times k for k in :data:`SCALES`, and ``png8`` (the
+  transformers pipeline's 8-bit depth image read back as 0-255), plus the failure suite's metric
+  point (metres, clipped at 10 m) for the map;
+* **optimisers** (:data:`OPTIMISERS`): the profile's own (cpu: Adam 1e-3, cosine), the paper's
+  (Adam 1e-4, constant) and SGD with momentum 0.9 (the profile's schedule) at the learning rate
+  :func:`sgd_lr` chose from the single-decoder baseline alone (:data:`SGD_LR_GRID`), at k in
+  :data:`SGD_SCALES`; each optimiser has its own baseline;
+* the paper's depth-first/copy recipes with the paper's optimiser, normalised and ``png8``;
+* at up to two **failing points** (naive joint worse than its baseline, Welch p < 0.05): the
+  smallest failing scale, and ``png8`` if it fails, get all 8 Table 3 recipes, ``uncertainty``
+  and ``naive-joint/norm`` (:data:`FOLLOW_UP`) under the optimiser it failed with.
+
+Every row is the profile's seeds (3 on cpu); rows from other devices are never compared.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from ..training import runs
+from ..training.schedule import BASELINE, NAIVE, table3
+from .compare import comparison, mean_std
+from .experiments import Results, plan, train_recipe
+from .profiles import Profile, runs_root
+from .report import summarize
+
+SCALES = (1, 4, 16, 64, 255)
+SGD_SCALES = (1, 16, 255)
+SGD_LR_GRID = (0.003, 0.01, 0.03, 0.1)
+SGD_LR_SEEDS = (0, 1)  # seeds of the SGD learning-rate sweep (single-decoder only)
+OPTIMISERS = ("profile", "paper", "sgd")
+DEPTH_FIRST = ("depth-first/copy/s->b", "depth-first/copy/b")
+FOLLOW_UP = tuple(table3(1)) + ("uncertainty", "naive-joint/norm")
+
+
+@dataclass(frozen=True)
+class Point:
+    """One point of the map: a depth target (``normalised``, ``png8`` or ``metric``) times
+    ``scale``, trained under one of :data:`OPTIMISERS`."""
+
+    optimiser: str
+    target: str = "normalised"
+    scale: float = 1.0
+
+    @property
+    def label(self) -> str:
+        unit = self.target if self.scale == 1 else f"{self.target} x{self.scale:g}"
+        return f"{unit}, {self.optimiser} optimiser"
+
+
+SMOKE_POINTS = (Point("paper", "png8"),)  # what the ci profile trains of the suite (notebook 06 trains it)
+
+
+def optimiser_settings(profile: Profile, optimiser: str, lr_sgd: float | None = None) -> dict:
+    """The profile fields of an optimiser of :data:`OPTIMISERS`."""
+    if optimiser == "profile":
+        return {}
+    if optimiser == "paper":
+        return {"optimizer": "adam", "lr": 1e-4, "lr_schedule": "constant"}
+    if optimiser == "sgd":
+        if lr_sgd is None:
+            raise ValueError("SGD points need the learning rate chosen by sgd_lr().")
+        return {"optimizer": "sgd", "lr": lr_sgd}
+    raise ValueError(f"Unknown optimiser '{optimiser}'; use one of {', '.join(OPTIMISERS)}.")
+
+
+def describe_optimiser(profile: Profile) -> str:
+    """``Adam 1e-3, cosine`` for a profile's optimiser fields."""
+    name = "SGD (momentum 0.9)" if profile.optimizer == "sgd" else "Adam"
+    return f"{name} {profile.lr:g}, {profile.lr_schedule}"
+
+
+def point_profile(profile: Profile, point: Point, lr_sgd: float | None = None) -> Profile:
+    return replace(profile, depth_target=point.target, depth_scale=float(point.scale),
+                   **optimiser_settings(profile, point.optimiser, lr_sgd))
+
+
+def baseline_profile(profile: Profile, optimiser: str, lr_sgd: float | None = None) -> Profile:
+    """The baseline of an optimiser (no depth: its units do not matter; kept normalised)."""
+    return point_profile(profile, Point(optimiser), lr_sgd)
+
+
+def points() -> list[Point]:
+    """The suite's naive-joint points, in the order they train (range ends first)."""
+    order = [255, "png8", 16, 4, 64, 1]
+    out = []
+    for optimiser in ("profile", "paper"):
+        out += [Point(optimiser, "png8") if k == "png8" else Point(optimiser, scale=k) for k in order]
+    out += [Point("sgd", scale=k) for k in (1, 255, 16)]
+    return out + [Point("profile", "metric")]
+
+
+# ----------------------------------------------------------------------------- what trains
+Job = tuple[Profile, str]  # (profile with the point's settings, recipe)
+
+
+def sgd_lr_jobs(profile: Profile) -> list[Job]:
+    return [(replace(profile, **optimiser_settings(profile, "sgd", lr)), BASELINE) for lr in SGD_LR_GRID]
+
+
+def _runs(jobs: list[Job], seeds: list[int], device: str | None, progress: bool, train_missing: bool,
+          desc: str, base: str | Path) -> list[list[dict]]:
+    """Each job's finished results over ``seeds`` (training what is missing unless not ``train_missing``)."""
+    out = [[] for _ in jobs]
+    work = [(i, s) for i in range(len(jobs)) for s in seeds]
+    bar = tqdm(work, desc=desc, unit="run", disable=not (progress and train_missing))
+    for i, seed in bar:
+        bar.set_postfix_str(f"{jobs[i][1]} {runs_root(jobs[i][0], base).name} seed {seed}")
+        variant, recipe = jobs[i]
+        result = train_recipe(variant, recipe, seed, device=device, progress=False, train_missing=train_missing,
+                              base=base)
+        if result is not None:
+            out[i].append(result)
+    return out
+
+
+def sgd_lr(profile: Profile, device: str | None = None, progress: bool = True, finished_only: bool = False,
+           base: str | Path = "runs") -> tuple[float | None, dict[float, dict], list[dict]]:
+    """SGD's learning rate, chosen from the single-decoder baseline alone before any multi-task
+    SGD run: the best mean val mIoU over :data:`SGD_LR_SEEDS` among :data:`SGD_LR_GRID` (the
+    profile's schedule and epochs). Returns ``(lr or None while unfinished, {lr: mean_std}, the runs)``."""
+    results = _runs(sgd_lr_jobs(profile), list(SGD_LR_SEEDS), device, progress, not finished_only, "SGD lr sweep",
+                    base)
+    sweep = {lr: mean_std([r["metrics"]["mIoU"] for r in done]) for lr, done in zip(SGD_LR_GRID, results) if done}
+    complete = all(len(done) == len(SGD_LR_SEEDS) for done in results)
+    return (max(sweep, key=lambda lr: sweep[lr]["mean"]) if complete else None), sweep, [r for d in results for r in d]
+
+
+@dataclass
+class ScaleSuite:
+    """What :func:`scale_suite` returns: per optimiser its baseline runs, per :class:`Point` its
+    naive-joint runs, the paper optimiser's depth-first runs (``{(target, recipe): runs}``),
+    the follow-up results at failing points, and the SGD sweep."""
+
+    profile: str
+    baselines: dict[str, list[dict]]
+    naive: dict[Point, list[dict]]
+    depth_first: dict[tuple[str, str], list[dict]]
+    follow_up: dict[Point, Results]
+    sweep: dict[float, dict]
+    lr_sgd: float | None
+    optimisers: dict[str, str]  # optimiser -> its description
+    sweep_runs: list[dict] = field(default_factory=list)
+
+    def all_runs(self) -> list[dict]:
+        """Every finished run the suite read (for the shipped reference)."""
+        groups = [*self.baselines.values(), *self.naive.values(), *self.depth_first.values(), self.sweep_runs]
+        groups += [r for results in self.follow_up.values() for r in results.runs.values()]
+        return [run for group in groups for run in group]
+
+    def comparison(self, point: Point):
+        """Naive joint at ``point`` against its optimiser's baseline (:class:`~mdseg.study.compare.Comparison`)."""
+        summary = summarize({NAIVE: self.naive[point], BASELINE: self.baselines[point.optimiser]})
+        return comparison(summary, NAIVE, BASELINE)
+
+    def grad_ratio(self, point: Point) -> float:
+        """Geometric mean over seeds of each run's weighted seg/depth encoder-gradient ratio."""
+        ratios = [runs.diagnostics_summary(r["run_dir"])["grad_ratio"] for r in self.naive.get(point, [])]
+        ratios = [g for g in ratios if not math.isnan(g)]
+        return math.exp(sum(map(math.log, ratios)) / len(ratios)) if ratios else math.nan
+
+    def map_points(self) -> list[dict]:
+        """The points of :func:`mdseg.viz.failure_map`: per tested point its optimiser (described),
+        target, scale, gradient ratio, naive minus baseline mean mIoU and the spread of that
+        difference (sqrt of the two sample variances)."""
+        out = []
+        for point in self.tested():
+            naive = mean_std([r["metrics"]["mIoU"] for r in self.naive[point]])
+            base = mean_std([r["metrics"]["mIoU"] for r in self.baselines[point.optimiser]])
+            out.append({"optimiser": self.optimisers[point.optimiser], "target": point.target, "scale": point.scale,
+                        "ratio": self.grad_ratio(point), "diff": naive["mean"] - base["mean"],
+                        "spread": math.hypot(naive["std"], base["std"]), "seeds": len(naive["values"])})
+        return out
+
+    def tested(self) -> list[Point]:
+        """Points with naive runs and a baseline of their optimiser."""
+        return [p for p, done in self.naive.items() if done and self.baselines.get(p.optimiser)]
+
+    def failing(self) -> list[Point]:
+        """:func:`failing_points` of this suite."""
+        return failing_points({p: self.comparison(p).verdict for p in self.tested()})
+
+
+def failing_points(verdicts: dict[Point, str]) -> list[Point]:
+    """Up to two points to study further: the smallest normalised scale at which naive joint is
+    worse than its baseline (optimisers in :data:`OPTIMISERS` order on a tie), and ``png8`` if it
+    is worse (the first such optimiser)."""
+    rank = {o: i for i, o in enumerate(OPTIMISERS)}
+    worse = [p for p, v in verdicts.items() if v == "worse"]
+    scaled = sorted((p for p in worse if p.target == "normalised"), key=lambda p: (p.scale, rank[p.optimiser]))
+    png8 = sorted((p for p in worse if p.target == "png8"), key=lambda p: rank[p.optimiser])
+    return scaled[:1] + png8[:1]
+
+
+def scale_suite(profile: Profile, seeds: list[int] | None = None, device: str | None = None, progress: bool = True,
+                finished_only: bool = False, only: list[Point] | None = None, base: str | Path = "runs") -> ScaleSuite:
+    """Train (or, with ``finished_only``, only read) the scale suite of the module docstring;
+    every run goes to its settings' :func:`~mdseg.study.profiles.runs_root`, shared with ``train`` and
+    ``reproduce`` (``base``: another folder laid out like ``runs``, e.g. the shipped reference).
+    ``only``: just these points and their optimisers' baselines, no depth-first
+    runs or follow-ups (the ci profile always trains :data:`SMOKE_POINTS`: a smoke test of the
+    pieces). Returns the :class:`ScaleSuite`."""
+    if profile.name == "ci" and only is None:
+        only = list(SMOKE_POINTS)
+    seeds = list(seeds or profile.seeds)
+    train = not finished_only
+    wanted = list(only) if only is not None else points()
+    lr_sgd, sweep, sweep_runs = None, {}, []
+    if any(p.optimiser == "sgd" for p in wanted):
+        lr_sgd, sweep, sweep_runs = sgd_lr(profile, device, progress, finished_only, base)
+        wanted = [p for p in wanted if p.optimiser != "sgd" or lr_sgd is not None]
+    used = [o for o in OPTIMISERS if any(p.optimiser == o for p in wanted)]
+    jobs: list[Job] = [(baseline_profile(profile, o, lr_sgd), BASELINE) for o in used]
+    jobs += [(point_profile(profile, p, lr_sgd), NAIVE) for p in wanted]
+    first = [] if only is not None else [(point_profile(profile, Point("paper", t)), r)
+                                         for r in DEPTH_FIRST for t in ("normalised", "png8")]
+    if progress and train:
+        tqdm.write(_plan_line(jobs + first, seeds, device, base))
+    done = _runs(jobs + first, seeds, device, progress, train, f"scale suite [{profile.name}]", base)
+    baselines = {o: done[i] for i, o in enumerate(used)}
+    naive = {p: done[len(used) + i] for i, p in enumerate(wanted)}
+    depth_first = {(job[0].depth_target, job[1]): d for job, d in zip(first, done[len(jobs):])}
+    suite = ScaleSuite(profile.name, baselines, naive, depth_first, {}, sweep, lr_sgd,
+                       {o: describe_optimiser(baseline_profile(profile, o, lr_sgd)) for o in used}, sweep_runs)
+    for point in suite.failing() if only is None else []:
+        variant = point_profile(profile, point, lr_sgd)
+        extra = _runs([(variant, r) for r in FOLLOW_UP], seeds, device, progress, train,
+                      f"failing point: {point.label}", base)
+        by_recipe = {BASELINE: baselines[point.optimiser], NAIVE: naive[point],
+                     **{r: d for r, d in zip(FOLLOW_UP, extra) if d}}
+        suite.follow_up[point] = Results(profile.name, summarize(by_recipe), by_recipe,
+                                         f"Tables 2 and 3 where naive joint training fails: {point.label}")
+    return suite
+
+
+def _plan_line(jobs: list[Job], seeds: list[int], device: str | None, base: str | Path) -> str:
+    """One line: how many runs are finished, how many train, and the estimated time."""
+    todo, finished, seconds = 0, 0, 0.0
+    for variant, recipe in jobs:
+        p = plan(variant, runs_root(variant, base), [recipe], seeds, device)
+        todo, finished, seconds = todo + len(p.todo), finished + p.finished, seconds + p.seconds
+    from .experiments import format_duration
+
+    return (f"Scale suite: {finished} runs finished and reused, {todo} to train"
+            + (f", about {format_duration(seconds)} on this machine." if todo else "."))

@@ -1,0 +1,168 @@
+"""A run folder: its files, its identity, its records, its result and its lock.
+
+``runs/<profile>[-<target>]/<recipe>/seed<k>/`` holds
+
+- ``config.json``: the run's identity, every setting that determines its result
+  (:func:`mdseg.study.profiles.identity`); a folder is only ever resumed or reused by a run with
+  the same identity (:func:`claim`);
+- ``checkpoint.safetensors``: model and optimizer after the last finished epoch;
+- ``log.jsonl`` and ``diagnostics.jsonl``: one JSON record per epoch / per diagnosed step
+  (:func:`read_records` tolerates a torn last line left by a crash);
+- ``result.json`` once the schedule is finished; ``.lock`` while a process trains into it.
+
+The lock: two processes (two notebook kernels, or a notebook and the CLI) training into the same
+folder would interleave checkpoints and logs. :func:`exclusive` holds an operating-system lock on
+``<folder>/.lock`` (``flock``) while a run trains, with the holder's PID written in it. The kernel
+releases the lock when its process ends, however it ends, so a lock left by a killed trainer is
+simply taken over by the next one. Where ``fcntl`` does not exist (Windows) the lock is skipped.
+"""
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from ..errors import MdsegError, OutputExists
+from ..model.checkpoint import CHECKPOINT  # noqa: F401 (a run folder's file names live here: runs.CHECKPOINT)
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None
+
+CONFIG = "config.json"
+LOG = "log.jsonl"
+DIAGNOSTICS = "diagnostics.jsonl"
+RESULT = "result.json"
+LOCK = ".lock"
+DIAGNOSTICS_SUMMARY = "diagnostics.json"  # the shipped reference keeps only this summary of diagnostics.jsonl
+
+
+class BrokenRecords(MdsegError, ValueError):
+    """A records file has an unreadable line before its last one (not a crash: an edit or disk fault)."""
+
+
+def run_dir(out: str | Path, recipe: str, seed: int) -> Path:
+    """``out/<recipe with '/' as '__'>/seed<k>``."""
+    return Path(out) / recipe.replace("/", "__").replace(">", "") / f"seed{seed}"
+
+
+def claim(folder: str | Path, wanted: dict, write: bool = True) -> dict | None:
+    """Make ``folder`` the home of the run whose :func:`identity` is ``wanted`` (written to
+    ``config.json`` when ``write``: under torch.distributed only rank 0 writes, every rank checks).
+    Returns the finished ``result.json`` when the folder already holds this run's result, else
+    ``None`` (train, resuming from what is there). Raises :class:`~mdseg.errors.OutputExists`
+    when the folder holds a run with another identity."""
+    folder = Path(folder)
+    wanted = json.loads(json.dumps(wanted))  # tuples become lists, as stored
+    path = folder / CONFIG
+    if path.exists():
+        if json.loads(path.read_text()) != wanted:
+            raise OutputExists(f"{folder} holds a run with other settings (see {path}); "
+                               "use another --out or delete that folder to retrain.")
+        if (folder / RESULT).exists():
+            return read_result(folder)
+        return None
+    if write:
+        folder.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(wanted, indent=1))
+    return None
+
+
+def read_result(folder: str | Path) -> dict:
+    """The ``result.json`` of a finished run, with its per-epoch ``history`` read from ``log.jsonl``
+    where the file leaves it out (the shipped reference runs do)."""
+    result = json.loads((Path(folder) / RESULT).read_text())
+    if "history" not in result:
+        result["history"] = read_records(Path(folder) / LOG)
+    return result
+
+
+def write_result(folder: str | Path, result: dict) -> None:
+    (Path(folder) / RESULT).write_text(json.dumps(result, indent=1))
+
+
+def read_records(path: str | Path) -> list[dict]:
+    """The records of a JSON-lines file such as ``log.jsonl`` (``[]`` when it does not exist).
+    A torn last line (a crash while writing it) is dropped; a broken line before it raises
+    :class:`BrokenRecords`."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    lines = [line for line in path.read_text().splitlines() if line.strip()]
+    records = []
+    for number, line in enumerate(lines, 1):
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            if number == len(lines):
+                break
+            raise BrokenRecords(f"{path}, line {number}, is not a JSON record: fix or delete that line "
+                                "(the run resumes from its checkpoint either way).") from None
+    return records
+
+
+def diagnostics_summary(folder: str | Path) -> dict[str, float]:
+    """:func:`~mdseg.training.multitask.summarize_diagnostics` of a run's ``diagnostics.jsonl``, or the
+    summary a shipped reference run keeps instead (``steps`` 0 when the run logged none)."""
+    from .multitask import summarize_diagnostics
+
+    summary = Path(folder) / DIAGNOSTICS_SUMMARY
+    if summary.exists() and not (Path(folder) / DIAGNOSTICS).exists():
+        return json.loads(summary.read_text())
+    return summarize_diagnostics(read_records(Path(folder) / DIAGNOSTICS))
+
+
+def append_record(path: str | Path, record: dict) -> None:
+    with Path(path).open("a") as handle:
+        handle.write(json.dumps(record) + "\n")
+
+
+def keep_records(path: str | Path, until: tuple[int, int]) -> list[dict]:
+    """Read ``path``'s records and keep those up to ``until`` = (stage, epoch), the progress of
+    the checkpoint a run resumes from. Returns them; :func:`rewrite_records` writes them back."""
+    return [r for r in read_records(path) if (r["stage"], r["epoch"]) <= until]
+
+
+def rewrite_records(path: str | Path, records: list[dict]) -> None:
+    """Replace ``path``'s records (no file is made for none, so runs that never diagnose have no
+    empty ``diagnostics.jsonl``)."""
+    path = Path(path)
+    if records or path.exists():
+        path.write_text("".join(json.dumps(r) + "\n" for r in records))
+
+
+class RunLocked(MdsegError, RuntimeError):
+    """Another live process is training into this run folder."""
+
+
+@contextmanager
+def exclusive(folder: str | Path) -> Iterator[None]:
+    """Hold ``folder``'s lock for the ``with`` block; raise :class:`RunLocked` naming the holder's
+    PID when another process holds it."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    if fcntl is None:
+        yield
+        return
+    handle = open(folder / LOCK, "a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "unknown"
+        handle.close()
+        raise RunLocked(f"{folder} is being trained by another process (PID {holder}). Wait for it to finish, "
+                        f"or stop it (kill {holder}) and rerun: the run resumes from its last checkpoint.") from None
+    try:
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{os.getpid()}\n")
+        handle.flush()
+        yield
+    finally:
+        handle.truncate(0)
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        handle.close()

@@ -1,0 +1,232 @@
+"""Training schedules as data: a :class:`Stage` says what trains, a :class:`Schedule` orders them.
+
+The paper (Table 3) trains the two decoders one after the other, optionally copying the
+first decoder's body into the second, then fine-tunes both with ``0.85 L_seg + 0.15 L_depth``.
+What the paper leaves open is explicit here: ``epochs`` per stage, ``train_encoder``
+(default: the encoder trains in every stage), and idle decoders are frozen and not run.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from itertools import product
+
+from ..errors import SettingError, UnknownName
+
+PAPER_DEPTH_WEIGHT = 0.15  # joint stages: 0.85 L_seg + 0.15 L_depth
+PAPER_LR = 1e-4  # Adam, constant (the paper's Table 1)
+JOINT_WEIGHTS = {"seg": 1 - PAPER_DEPTH_WEIGHT, "depth": PAPER_DEPTH_WEIGHT}
+WEIGHT_MARK = "@w="  # shown in the name of a recipe at another weight: naive-joint@w=0.05 (never parsed)
+BEST_RECIPE = "depth-first/copy/s->b"
+BASELINE = "single-decoder"
+NAIVE = "naive-joint"
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One stage of training.
+
+    Attributes:
+        name: short label shown in logs and plots.
+        weights: loss weight per active task; the tasks named here are the decoders that
+            run and train (e.g. ``{"seg": 1.0}`` or ``{"seg": 0.85, "depth": 0.15}``).
+        epochs: passes over the training set.
+        train_encoder: whether the shared encoder is updated (otherwise frozen, BN in eval).
+        copy: ``(src, dst)``: copy decoder body ``src`` into ``dst`` once, before the stage.
+        weighting: ``"fixed"`` (the ``weights``), ``"uncertainty"`` (learned, Kendall et al.
+            2018; ``weights`` only name the tasks) or ``"pcgrad"`` (fixed weights, conflicting
+            encoder gradients projected, Yu et al. 2020).
+        depth_loss: ``"mse"``, ``"ssi"`` or ``"norm"`` for this stage; ``None`` = the run's default.
+    """
+
+    name: str
+    weights: dict[str, float]
+    epochs: int
+    train_encoder: bool = True
+    copy: tuple[str, str] | None = None
+    weighting: str = "fixed"
+    depth_loss: str | None = None
+
+    @property
+    def tasks(self) -> tuple[str, ...]:
+        return tuple(self.weights)
+
+    def __post_init__(self):
+        unknown = set(self.weights) - {"seg", "depth"}
+        if unknown or not self.weights:
+            raise SettingError(f"Stage '{self.name}': weights must name 'seg' and/or 'depth', got {self.weights}.")
+        if self.epochs < 0:
+            raise SettingError(f"Stage '{self.name}': epochs must be >= 0, got {self.epochs}.")
+        if self.weighting not in ("fixed", "uncertainty", "pcgrad"):
+            raise SettingError(f"Stage '{self.name}': weighting must be fixed, uncertainty or pcgrad.")
+        if self.weighting != "fixed" and len(self.weights) < 2:
+            raise SettingError(f"Stage '{self.name}': {self.weighting} needs two tasks.")
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """A named, ordered list of stages. ``recipe``: the recipe it was built from (default: the
+    name), e.g. ``naive-joint`` for the schedule named ``naive-joint@w=0.05``; the depth weight is
+    in the stages' ``weights`` (:attr:`depth_weight`), never read back from the name."""
+
+    name: str
+    stages: tuple[Stage, ...]
+    description: str = ""
+    recipe: str = ""
+    uses_depth: bool = field(init=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, "stages", tuple(self.stages))
+        object.__setattr__(self, "recipe", self.recipe or self.name)
+        object.__setattr__(self, "uses_depth", any("depth" in s.tasks for s in self.stages))
+
+    @property
+    def depth_weight(self) -> float | None:
+        """``w`` of the joint stages' ``(1 - w) L_seg + w L_depth`` (fixed weights), else ``None``."""
+        joint = [s.weights["depth"] for s in self.stages if len(s.tasks) == 2 and s.weighting != "uncertainty"]
+        return joint[0] if joint else None
+
+    @property
+    def epochs(self) -> int:
+        return sum(s.epochs for s in self.stages)
+
+    def boundaries(self) -> list[int]:
+        """Cumulative epoch at the end of each stage (for marking stage changes on curves)."""
+        out, total = [], 0
+        for stage in self.stages:
+            total += stage.epochs
+            out.append(total)
+        return out
+
+
+def seg_epochs(schedule: Schedule) -> int:
+    """Epochs that update the semantic decoder: the budget a fair baseline should match."""
+    return sum(s.epochs for s in schedule.stages if "seg" in s.tasks)
+
+
+def budget(schedule: Schedule) -> dict[str, int]:
+    """``{"epochs": total, "seg_epochs": ..., "depth_epochs": ...}`` of a schedule."""
+    return {"epochs": schedule.epochs, "seg_epochs": seg_epochs(schedule),
+            "depth_epochs": sum(s.epochs for s in schedule.stages if "depth" in s.tasks)}
+
+
+def single_decoder(epochs: int) -> Schedule:
+    """The baseline: a plain U-Net trained on segmentation only."""
+    return Schedule(BASELINE, (Stage("seg", {"seg": 1.0}, epochs),), "segmentation only (no depth)")
+
+
+def joint_weights(depth_weight: float = PAPER_DEPTH_WEIGHT) -> dict[str, float]:
+    """``{"seg": 1 - w, "depth": w}``: the loss weights of a joint stage (paper: w = 0.15)."""
+    if not 0 < depth_weight < 1:
+        raise SettingError(f"The depth weight must be between 0 and 1 (exclusive), got {depth_weight}.")
+    return {"seg": 1 - depth_weight, "depth": depth_weight}
+
+
+def naive_joint(epochs: int, depth_weight: float = PAPER_DEPTH_WEIGHT) -> Schedule:
+    """Both decoders from the start with ``(1 - w) L_seg + w L_depth`` (paper's 'conventional', w = 0.15)."""
+    return Schedule(NAIVE, (Stage("both", joint_weights(depth_weight), epochs),),
+                    "weighted joint training from the start")
+
+
+def staged(first: str, copy: bool, other_alone: bool, stage_epochs: int,
+           depth_weight: float = PAPER_DEPTH_WEIGHT) -> Schedule:
+    """One Table 3 recipe.
+
+    Args:
+        first: ``"seg"`` (semantic first) or ``"depth"`` (depth first).
+        copy: copy the first decoder's body into the other before the other trains.
+        other_alone: train the other decoder alone before both ("d->b" / "s->b"),
+            otherwise go straight to both ("b").
+        stage_epochs: epochs of every stage.
+        depth_weight: ``w`` of the joint stage ``(1 - w) L_seg + w L_depth``.
+    """
+    other = "depth" if first == "seg" else "seg"
+    copy_pair = (first, other) if copy else None
+    stages = [Stage(first, {first: 1.0}, stage_epochs)]
+    if other_alone:
+        stages.append(Stage(other, {other: 1.0}, stage_epochs, copy=copy_pair))
+        stages.append(Stage("both", joint_weights(depth_weight), stage_epochs))
+    else:
+        stages.append(Stage("both", joint_weights(depth_weight), stage_epochs, copy=copy_pair))
+    order = f"{other[0]}->b" if other_alone else "b"
+    name = f"{'semantic' if first == 'seg' else 'depth'}-first/{'copy' if copy else 'no-copy'}/{order}"
+    return Schedule(name, tuple(stages), f"{first} first, {'copy' if copy else 'no copy'}, then {order}")
+
+
+def table3(stage_epochs: int, depth_weight: float = PAPER_DEPTH_WEIGHT) -> dict[str, Schedule]:
+    """The paper's 8 staged recipes, keyed by name (e.g. ``"depth-first/copy/s->b"``)."""
+    recipes = [staged(first, copy, alone, stage_epochs, depth_weight)
+               for first, copy, alone in product(("seg", "depth"), (True, False), (True, False))]
+    return {r.name: r for r in recipes}
+
+
+def equal_budget(baseline: Schedule, reference: Schedule) -> Schedule:
+    """``baseline`` (one stage) stretched to as many segmentation-updating epochs as ``reference``."""
+    if len(baseline.stages) != 1:
+        raise SettingError("equal_budget stretches single-stage schedules only.")
+    return replace(baseline, stages=(replace(baseline.stages[0], epochs=seg_epochs(reference)),))
+
+
+def recipes(stage_epochs: int, equal: bool = True, depth_weight: float = PAPER_DEPTH_WEIGHT) -> dict[str, Schedule]:
+    """Every recipe of Tables 2 and 3. With ``equal``, the baseline and naive joint training
+    get as many segmentation epochs as the paper's best recipe (2 x ``stage_epochs``)."""
+    table = table3(stage_epochs, depth_weight)
+    single, naive = single_decoder(stage_epochs), naive_joint(stage_epochs, depth_weight)
+    if equal:
+        single, naive = equal_budget(single, table[BEST_RECIPE]), equal_budget(naive, table[BEST_RECIPE])
+    return {single.name: single, naive.name: naive, **table}
+
+
+def beyond(epochs: int, depth_weight: float = PAPER_DEPTH_WEIGHT) -> dict[str, Schedule]:
+    """Fixes for naive joint training that the paper does not try, each a one-stage recipe
+    with both decoders from the start for ``epochs`` epochs:
+
+    * ``uncertainty``: learned task weights (Kendall et al. 2018, the paper's reference [2]);
+    * ``naive-joint/ssi``: 0.85 / 0.15 with the scale-and-shift-invariant depth loss;
+    * ``naive-joint/norm``: 0.85 / 0.15 with per-image standardised depth prediction and target;
+    * ``pcgrad``: 0.85 / 0.15 with conflicting encoder gradients projected (PCGrad).
+    """
+    both = joint_weights(depth_weight)
+    out = [
+        Schedule("uncertainty", (Stage("both", both, epochs, weighting="uncertainty"),), "learned task weights"),
+        Schedule("naive-joint/ssi", (Stage("both", both, epochs, depth_loss="ssi"),), "scale-shift-invariant depth loss"),
+        Schedule("naive-joint/norm", (Stage("both", both, epochs, depth_loss="norm"),), "per-image normalised depth"),
+        Schedule("pcgrad", (Stage("both", both, epochs, weighting="pcgrad"),), "projected conflicting gradients"),
+    ]
+    return {r.name: r for r in out}
+
+
+LR_SCHEDULES = ("constant", "cosine")
+OPTIMIZERS = ("adam", "sgd")  # see mdseg.training.loop.make_optimizer
+
+
+def learning_rate(base: float, step: int, steps: int, kind: str = "constant", warmup: float = 0.03) -> float:
+    """The learning rate at ``step`` of ``steps`` (a pure function, so a resumed run continues
+    exactly): ``constant`` (the paper's Adam at :data:`PAPER_LR`), or ``cosine``: a linear warm-up over the
+    first ``warmup`` share of the steps, then a half cosine from ``base`` down to 0."""
+    if kind == "constant":
+        return base
+    if kind != "cosine":
+        raise SettingError(f"Unknown learning-rate schedule '{kind}'; use one of {', '.join(LR_SCHEDULES)}.")
+    ramp = max(int(warmup * steps), 1)
+    if step < ramp:
+        return base * (step + 1) / ramp
+    t = min((step - ramp) / max(steps - ramp, 1), 1.0)
+    return base * 0.5 * (1 + math.cos(math.pi * t))
+
+
+def get_recipe(name: str, stage_epochs: int, equal: bool = True,
+               depth_weight: float = PAPER_DEPTH_WEIGHT) -> Schedule:
+    """The recipe ``name`` (Tables 2 and 3, or :func:`beyond` with the baseline's budget) with its
+    joint stages at ``depth_weight``, with a clear error listing the names. The schedule's name
+    shows a weight other than the paper's (``naive-joint@w=0.05``) so runs and tables tell them
+    apart; the weight itself is data (:attr:`Schedule.depth_weight`)."""
+    known = recipes(stage_epochs, equal, depth_weight)
+    known.update(beyond(known[BASELINE].epochs, depth_weight))
+    if name not in known:
+        hint = f" (a depth weight is a setting: --depth-weight W, not {WEIGHT_MARK}W)" if WEIGHT_MARK in name else ""
+        raise UnknownName(f"Unknown recipe '{name}'{hint}. Recipes: {', '.join(known)}.")
+    schedule = replace(known[name], recipe=name)
+    if schedule.uses_depth and any(len(s.tasks) == 2 for s in schedule.stages) and depth_weight != PAPER_DEPTH_WEIGHT:
+        schedule = replace(schedule, name=f"{name}{WEIGHT_MARK}{depth_weight:g}")
+    return schedule

@@ -1,0 +1,110 @@
+"""One training step in one place: forward under autocast, the stage's loss terms (fixed weights or
+learned ones), the non-finite guard, backward (with PCGrad and gradient diagnostics when asked),
+the step's learning rate and the optimiser step. The loop that calls it: :mod:`mdseg.training.loop`."""
+from __future__ import annotations
+
+import contextlib
+import math
+from dataclasses import dataclass
+
+import torch
+
+from ..errors import MdsegError
+from ..model.unet import MultiDecoderUNet
+from ..runtime import distributed as dist
+from ..runtime.device import oom_advice
+from .config import TrainConfig
+from .losses import depth_loss, focal_loss
+from .multitask import UncertaintyWeighting, encoder_gradients, gradient_stats, pcgrad
+from .schedule import Stage
+
+
+class NonFiniteLoss(MdsegError, RuntimeError):
+    """Training produced NaN or inf; the last good checkpoint is kept."""
+
+
+def trainable_parameters(model: MultiDecoderUNet, stage: Stage) -> list[torch.nn.Parameter]:
+    """Freeze everything, then unfreeze what ``stage`` trains; returns those parameters."""
+    return model.unfreeze(stage.tasks, stage.train_encoder)
+
+
+def compute_losses(outputs: dict, batch: dict, stage: Stage, config: TrainConfig,
+                   weighting: UncertaintyWeighting | None = None) -> dict[str, torch.Tensor]:
+    """Named loss terms for the stage's tasks plus their combination under ``"total"``:
+    the stage's fixed weights, or the learned ``weighting``."""
+    terms = {}
+    if "seg" in stage.weights:
+        terms["seg"] = focal_loss(outputs["seg"], batch["mask"], gamma=config.focal_gamma, alpha=config.focal_alpha)
+    if "depth" in stage.weights:
+        terms["depth"] = depth_loss(outputs["depth"], batch["depth"], kind=stage.depth_loss or config.depth_loss)
+    if weighting is not None:
+        terms["total"] = weighting(terms)
+    else:
+        terms["total"] = sum(stage.weights[k] * terms[k] for k in stage.weights)
+    return terms
+
+
+def backward(model: MultiDecoderUNet, stage: Stage, terms: dict[str, torch.Tensor], scaler: torch.amp.GradScaler,
+             weighting: UncertaintyWeighting | None = None, diagnose: bool = False) -> dict | None:
+    """Backpropagate ``terms["total"]``; with PCGrad, replace the encoder's gradient by the
+    projected sum of the task gradients. With ``diagnose``, return the gradient statistics
+    (:func:`~mdseg.training.multitask.gradient_stats`)."""
+    grads = None
+    if stage.train_encoder and (stage.weighting == "pcgrad" or diagnose):
+        weights = weighting.weights() if weighting is not None else stage.weights
+        grads = encoder_gradients(model.encoder, {t: weights[t] * terms[t] for t in stage.tasks})
+    scaler.scale(terms["total"]).backward()
+    if stage.weighting == "pcgrad" and grads is not None and len(grads) > 1:
+        combined = pcgrad(list(grads.values()))
+        if scaler.is_enabled():  # scaler.step unscales every gradient, this one too
+            combined = combined * scaler.get_scale()
+        offset = 0
+        for p in (p for p in model.encoder.parameters() if p.requires_grad):
+            p.grad.copy_(combined[offset:offset + p.numel()].view_as(p))
+            offset += p.numel()
+    return gradient_stats(grads) if diagnose and grads is not None else None
+
+
+@dataclass
+class Stepper:
+    """What every step of one stage shares: the network to run (``net``: the model, or its DDP or
+    compiled wrapper), the model itself, the stage, optimiser, gradient scaler, settings, device,
+    autocast dtype (``None`` = full precision) and learned task weights if any."""
+
+    net: torch.nn.Module
+    model: MultiDecoderUNet
+    stage: Stage
+    optimizer: torch.optim.Optimizer
+    scaler: torch.amp.GradScaler
+    config: TrainConfig
+    device: torch.device
+    dtype: torch.dtype | None
+    weighting: UncertaintyWeighting | None = None
+
+    def step(self, batch: dict, lr: float, diagnose: bool = False) -> tuple[dict[str, float], dict | None]:
+        """Train on one batch at learning rate ``lr``. Returns the loss terms' values and, with
+        ``diagnose``, the gradient statistics. Raises :class:`NonFiniteLoss` (before any update)
+        when a loss is NaN or inf on any process."""
+        batch = {k: v.to(self.device, non_blocking=True) if torch.is_tensor(v) else v for k, v in batch.items()}
+        images = batch["image"]
+        if self.config.channels_last:
+            images = images.contiguous(memory_format=torch.channels_last)
+        autocast = torch.autocast(self.device.type, dtype=self.dtype) if self.dtype else contextlib.nullcontext()
+        with oom_advice(self.config.batch_size, images):
+            with autocast:
+                outputs = self.net(images, tasks=self.stage.tasks)
+            terms = compute_losses(outputs, batch, self.stage, self.config, self.weighting)
+        values = {k: v.item() for k, v in terms.items()}
+        if dist.any_rank(not all(math.isfinite(v) for v in values.values()), self.device):
+            raise NonFiniteLoss(f"Non-finite loss: {', '.join(f'{k}={v}' for k, v in values.items())}")
+        self.optimizer.zero_grad(set_to_none=True)
+        with oom_advice(self.config.batch_size, images):
+            stats = backward(self.model, self.stage, terms, self.scaler, self.weighting, diagnose)
+        if self.weighting is not None and dist.world()[1] > 1:  # not inside DDP: average its gradients by hand
+            for p in self.weighting.parameters():
+                dist.all_sum(p.grad).div_(dist.world()[1])
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        return values, stats
