@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.mdseg-installed
 export MPLBACKEND ?= Agg
 
-.PHONY: run test lab install clean rehearse
+.PHONY: run test lab install clean rehearse browser-test
 
 $(STAMP): pyproject.toml
 	@echo "Installing mdseg and everything it needs into $(VENV): a few minutes the first time (torch is large)."
@@ -37,3 +37,10 @@ clean:
 rehearse: $(STAMP)
 	@test -n "$(VOC_SAMPLES)" || { echo "make rehearse VOC_SAMPLES=DIR (a folder holding VOCdevkit with a few real VOC images)"; exit 2; }
 	$(PY) -m mdseg rehearse colab --samples $(VOC_SAMPLES) --notebooks notebooks
+
+# make browser-test : notebook 05's explorer in JupyterLab and headless Chromium (apt-get install chromium first);
+# screenshots of the explorer before and after its slider moves land in runs/browser-shots
+browser-test: $(STAMP)
+	$(PY) -m pip install --quiet --progress-bar off -e ".[dev,browser]"
+	@mkdir -p runs/browser-shots
+	MDSEG_BROWSER_SHOTS=$(CURDIR)/runs/browser-shots $(PY) -m pytest -q -rs tests/test_browser.py
