@@ -200,7 +200,8 @@ def failure_conclusion(suite: dict[str, dict[str, dict]], diagnostics: dict[str,
     else:
         out.append(f"Loss scale (units): naive joint training does not fall below the baseline by the test with "
                    f"any depth target tried ({', '.join(naive_worse)}), so the paper's naive failure does not "
-                   "appear here.")
+                   "appear at these units (w = 0.15, the profile's optimiser); larger loss scales and other "
+                   "optimisers are the scale suite's question.")
     for target, summary in suite.items():
         tests = {w: comparison(summary, n, baseline) for w, n in naive_runs(summary).items()}
         tried = [w for w, c in tests.items() if c.tested]
