@@ -23,8 +23,7 @@ def test_a_colab_session_rehearsed_on_real_voc_images(voc_samples, tmp_path):
     done = {s.name: s for s in steps}
     assert "refused" in done["a corrupted archive is refused"].detail
     assert (tmp_path / "work/data/voc/VOCdevkit/VOC2012/JPEGImages").is_dir()
-    for target in ("normalised", "metric"):
-        manifest = tmp_path / f"work/data/voc/VOCdevkit/VOC2012/PseudoDepth/dpt-dinov2{'' if target == 'normalised' else '-metric'}/manifest.json"
-        assert '"model": "facebook/dpt-dinov2-small-nyu"' in manifest.read_text()  # the hub name, from the local cache
+    manifest = tmp_path / "work/data/voc/VOCdevkit/VOC2012/PseudoDepth/dpt-dinov2/manifest.json"
+    assert '"model": "facebook/dpt-dinov2-small-nyu"' in manifest.read_text()  # the hub name, from the local cache
     assert list((tmp_path / "work/data/voc/VOCdevkit/VOC2012/ArrayCache").glob("train-dpt-dinov2-normalised-320"))
     assert (tmp_path / "work/runs/arrays/naive-joint/export/unet.onnx").exists()
