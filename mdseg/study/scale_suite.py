@@ -27,7 +27,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from ..training import runs
-from ..training.schedule import BASELINE, NAIVE, table3
+from ..training.schedule import BASELINE, NAIVE, PAPER_LR, table3
 from .compare import comparison, mean_std
 from .experiments import Results, plan, train_recipe
 from .profiles import Profile, runs_root
@@ -65,7 +65,7 @@ def optimiser_settings(profile: Profile, optimiser: str, lr_sgd: float | None = 
     if optimiser == "profile":
         return {}
     if optimiser == "paper":
-        return {"optimizer": "adam", "lr": 1e-4, "lr_schedule": "constant"}
+        return {"optimizer": "adam", "lr": PAPER_LR, "lr_schedule": "constant"}
     if optimiser == "sgd":
         if lr_sgd is None:
             raise ValueError("SGD points need the learning rate chosen by sgd_lr().")
