@@ -205,3 +205,33 @@ def test_the_map_draws_every_tested_point(tmp_path):
     assert png8["diff"] == pytest.approx(0.25 - 0.46) and png8["spread"] == pytest.approx((0.05 ** 2 + 0.01 ** 2) ** 0.5)
     figure = failure_map(points)
     assert len(figure.axes[0].lines) >= 2 and figure.axes[0].get_xscale() == "log"
+
+
+def test_a_diverged_run_is_kept_as_the_outcome_of_a_suite_and_raised_elsewhere(ci_root, tmp_path, monkeypatch):
+    """SGD on a 0-255 target at a large rate blows up: a suite records it (and reuses the record),
+    a plain run raises the usual error."""
+    from mdseg.study.experiments import train_recipe
+    from mdseg.training.loop import NonFiniteLoss
+
+    monkeypatch.chdir(tmp_path)
+    blowup = get_profile("ci", data_root=str(ci_root), optimizer="sgd", lr=10.0, depth_scale=1e6, stage_epochs=1,
+                         diagnose_every=0)
+    with pytest.raises(NonFiniteLoss):
+        train_recipe(blowup, "naive-joint", 0, progress=False)
+    kept = train_recipe(blowup, "naive-joint", 0, progress=False, keep_divergence=True)
+    assert "Non-finite loss" in kept["diverged"] and kept["metrics"]["mIoU"] != kept["metrics"]["mIoU"]  # NaN
+    folder = Path(kept["run_dir"])
+    assert (folder / runs.DIVERGED).exists() and not (folder / runs.RESULT).exists()
+    again = train_recipe(blowup, "naive-joint", 0, progress=False, train_missing=False)
+    assert again["diverged"] == kept["diverged"]  # reused, not retrained
+
+
+def test_diverged_seeds_are_said_and_left_out_of_the_mean(tmp_path):
+    point = Point("sgd", scale=255)
+    suite = _suite(tmp_path, {point: [0.5, 0.5, 0.5]}, {"sgd": [0.45, 0.47, 0.46]})
+    suite.optimisers["sgd"] = "SGD (momentum 0.9) 0.01, cosine"
+    for run in suite.naive[point]:
+        run["diverged"] = "Non-finite loss in 'naive-joint', stage 1 'both', epoch 1, step 3: seg=nan. Training stopped"
+    assert suite.tested() == [] and len(suite.diverged(point)) == 3
+    assert "diverged in 3 of 3 seeds" in points_markdown(suite)
+    assert conclusion(suite)[0].startswith("Diverges at normalised x255, sgd optimiser: a non-finite loss stopped 3 of 3")

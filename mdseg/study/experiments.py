@@ -24,7 +24,7 @@ from ..runtime.device import pick_device
 from ..training import loop, runs
 from ..training.config import TrainConfig
 from ..training.runs import run_dir
-from ..training.schedule import Schedule, get_recipe
+from ..training.schedule import Schedule, budget, get_recipe
 from ..training.schedule import recipes as all_recipes
 from .profiles import Profile, identity, runs_root
 from .report import results_markdown, summarize
@@ -66,12 +66,14 @@ def build_model(profile: Profile) -> MultiDecoderUNet:
 
 def train_recipe(profile: Profile, recipe: str | Schedule, seed: int = 0, out: str | Path | None = None,
                  device: str | None = None, progress: bool = True, diagnose_every: int | None = None,
-                 train_missing: bool = True, base: str | Path = "runs") -> dict | None:
+                 train_missing: bool = True, base: str | Path = "runs", keep_divergence: bool = False) -> dict | None:
     """Train one recipe with one seed (resuming or reusing what ``out`` already holds; default:
     its folder under :func:`~mdseg.study.profiles.runs_root` of ``base``).
     Gradient diagnostics (see :mod:`mdseg.training.multitask`) are logged every ``diagnose_every`` steps
     (default: the profile's; off under torch.distributed); they never change the result. With
-    ``train_missing=False`` nothing trains: the finished result, or ``None``."""
+    ``train_missing=False`` nothing trains: the finished result, or ``None``. With
+    ``keep_divergence`` (a suite that maps where training fails) a non-finite loss ends the run as
+    its outcome, recorded and returned (``"diverged"``: the message; metrics NaN) instead of raised."""
     schedule = recipe if isinstance(recipe, Schedule) else get_recipe(recipe, profile.stage_epochs,
                                                                       depth_weight=profile.depth_weight)
     folder = Path(out) if out else run_dir(runs_root(profile, base), schedule.name, seed)
@@ -82,6 +84,9 @@ def train_recipe(profile: Profile, recipe: str | Schedule, seed: int = 0, out: s
     finished = runs.claim(folder, identity(profile, schedule, seed), write=main and train_missing)
     if finished is not None:
         return {**finished, **about}
+    diverged = runs.read_divergence(folder)
+    if diverged is not None and (keep_divergence or not train_missing):
+        return {**_diverged(schedule, folder, diverged), **about}
     if not train_missing:
         return None
     if main:  # one process prepares the data; the others wait for it
@@ -90,9 +95,23 @@ def train_recipe(profile: Profile, recipe: str | Schedule, seed: int = 0, out: s
     torch.manual_seed(seed)
     model = build_model(profile)
     train_set, val_set = train_val_sets(profile, schedule.uses_depth)
-    result = loop.run(model, schedule, train_set, val_set, folder, train_config(profile, seed, device, progress,
-                                                                                 diagnose_every))
+    try:
+        result = loop.run(model, schedule, train_set, val_set, folder, train_config(profile, seed, device, progress,
+                                                                                     diagnose_every))
+    except loop.NonFiniteLoss as error:
+        if not keep_divergence:
+            raise
+        if main:
+            runs.write_divergence(folder, str(error))
+        return {**_diverged(schedule, folder, str(error)), **about}
     return {**result, **about}
+
+
+def _diverged(schedule: Schedule, folder: Path, message: str) -> dict:
+    """The result of a run a non-finite loss stopped: its records so far, NaN metrics, the message."""
+    return {"schedule": schedule.name, "budget": budget(schedule), "history": runs.read_records(folder / runs.LOG),
+            "metrics": {m: float("nan") for m in ("mIoU", "fg_mIoU", "iIoU", "acc")}, "diverged": message,
+            "wall_seconds": float("nan")}
 
 
 def train_config(profile: Profile, seed: int = 0, device: str | None = None, progress: bool = True,

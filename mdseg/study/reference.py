@@ -76,14 +76,17 @@ def _commit() -> str | None:
 
 
 def _copy_run(source: Path, dest: Path) -> dict:
-    """Copy one finished run's text files (no checkpoint); returns its result as shipped."""
+    """Copy one finished (or diverged) run's text files, no checkpoint; returns its result as shipped."""
     dest.mkdir(parents=True, exist_ok=True)
-    for name in (runs.CONFIG, runs.LOG):
-        shutil.copyfile(source / name, dest / name)
-    result = {k: v for k, v in runs.read_result(source).items() if k != "history"}
+    for name in (runs.CONFIG, runs.LOG, runs.DIVERGED):
+        if (source / name).exists():
+            shutil.copyfile(source / name, dest / name)
+    written = (source / runs.RESULT).exists()
+    result = {k: v for k, v in runs.read_result(source).items() if k != "history"} if written else {"wall_seconds": 0}
     if "device" not in result:  # runs older than result.json's device: trained on the machine writing this
         result["device"] = {**device_info(torch.device("cpu")), "recorded": "by the reference writer"}
-    runs.write_result(dest, result)
+    if written:
+        runs.write_result(dest, result)
     diagnostics = runs.diagnostics_summary(source)
     if diagnostics["steps"]:
         (dest / runs.DIAGNOSTICS_SUMMARY).write_text(json.dumps(diagnostics, indent=1))
@@ -114,7 +117,7 @@ def write(source: str | Path = "runs", profile: str = "cpu", suites: tuple[str, 
         if len(devices) > 1:
             raise ReferenceError(f"Suite '{suite}' has runs from {len(devices)} devices ({'; '.join(devices)}): "
                                  "each suite's reference comes from one device; retrain the others there.")
-        times = [(f / runs.RESULT).stat().st_mtime for f in shipped]
+        times = [max(p.stat().st_mtime for p in f.iterdir()) for f in shipped]
         device = next(iter(shipped.values()))["device"]
         provenance = {"suite": suite, "profile": profile, "command": COMMANDS[suite].format(p=profile),
                       "commit": commit or _commit(), "device": device["name"], "precision": device["precision"],
@@ -187,7 +190,7 @@ def schedule_from_identity(config: dict) -> Schedule:
 def seed_spread(folder: Path) -> list[float]:
     """The val mIoU of every seed of the run in ``folder`` (its sibling ``seed<k>`` folders)."""
     return [runs.read_result(f)["metrics"]["mIoU"] for f in sorted(folder.parent.glob("seed*"))
-            if (f / runs.RESULT).exists()]
+            if (f / runs.RESULT).exists()]  # a diverged seed has no value
 
 
 def inside_spread(value: float, values: list[float]) -> bool:
@@ -209,7 +212,7 @@ def check(n: int, profile: str = "cpu", out: str | Path = "runs/check-reference"
 
     from .experiments import train_recipe
 
-    folders = sorted(shipped_folders(profile))
+    folders = sorted(f for f in shipped_folders(profile) if (f / runs.RESULT).exists())  # not a diverged run
     if not folders:
         raise ReferenceError(f"No reference is shipped for profile '{profile}'.")
     chosen = random.Random(seed).sample(folders, min(n, len(folders)))

@@ -7,7 +7,7 @@ import math
 from ..training.schedule import BASELINE, NAIVE
 from .compare import comparison, format_stat, mean_std
 from .report import PAPER, summarize
-from .scale_suite import OPTIMISERS, SGD_LR_SEEDS, ScaleSuite
+from .scale_suite import OPTIMISERS, SGD_LR_SEEDS, ScaleSuite, trained
 
 
 def points_markdown(suite: ScaleSuite) -> str:
@@ -23,25 +23,30 @@ def points_markdown(suite: ScaleSuite) -> str:
                          "not finished | - | - |")
             continue
         ratio = suite.grad_ratio(point)
-        naive = format_stat(mean_std([r["metrics"]["mIoU"] for r in done]))
-        baseline = format_stat(mean_std([r["metrics"]["mIoU"] for r in base])) if base else "not finished"
-        cell = suite.comparison(point).cell() if base else "-"
+        ok, base = trained(done), trained(base)
+        naive = f"{format_stat(mean_std([r['metrics']['mIoU'] for r in ok]))} ({len(ok)})" if ok else ""
+        if len(ok) < len(done):
+            naive += f"{'; ' if ok else ''}diverged in {len(done) - len(ok)} of {len(done)} seeds"
+        baseline = f"{format_stat(mean_std([r['metrics']['mIoU'] for r in base]))} ({len(base)})" if base else "not finished"
+        cell = suite.comparison(point).cell() if base and ok else "-"
         lines.append(f"| {point.target} | {point.scale:g} | {suite.optimisers[point.optimiser]} | "
-                     f"{'-' if math.isnan(ratio) else f'{ratio:.3g}'} | {naive} ({len(done)}) | {baseline} "
-                     f"({len(base)}) | {cell} |")
+                     f"{'-' if math.isnan(ratio) else f'{ratio:.3g}'} | {naive} | {baseline} | {cell} |")
     return "\n".join(lines + ["", "mIoU mean ± sample std (seeds); naive joint at w = 0.15 against the baseline "
                                 "trained with the same optimiser; 'worse' only where Welch's t-test gives p < 0.05. "
                                 "Gradient ratio: the weighted segmentation over depth gradient norm on the shared "
-                                "encoder, geometric mean over diagnosed steps and seeds (< 1: depth leads)."])
+                                "encoder, geometric mean over diagnosed steps and seeds (< 1: depth leads). Diverged: training "
+                                "stopped on a non-finite loss (those seeds are left out of the mean)."])
 
 
 def depth_first_markdown(suite: ScaleSuite) -> str:
     """The paper's depth-first/copy recipes under the paper's optimiser, against its baseline."""
-    base = suite.baselines.get("paper", [])
+    base = trained(suite.baselines.get("paper", []))
     lines = ["| recipe | depth target | mIoU | vs baseline (paper optimiser) | paper |", "|---|---|---|---|---|"]
-    for (target, recipe), done in suite.depth_first.items():
+    for (target, recipe), runs_of in suite.depth_first.items():
+        done = trained(runs_of)
         if not done:
-            lines.append(f"| {recipe} | {target} | not finished | - | {PAPER[recipe]['mIoU']:.4f} |")
+            state = f"diverged in {len(runs_of)} of {len(runs_of)} seeds" if runs_of else "not finished"
+            lines.append(f"| {recipe} | {target} | {state} | - | {PAPER[recipe]['mIoU']:.4f} |")
             continue
         summary = summarize({recipe: done, BASELINE: base}) if base else None
         cell = comparison(summary, recipe, BASELINE).cell() if summary else "-"
@@ -63,8 +68,11 @@ def conclusion(suite: ScaleSuite) -> list[str]:
     """Sentences built from the numbers: where naive joint training fails, if anywhere in the
     tested range, and the range that was tested."""
     tested = [p for p in suite.tested() if suite.comparison(p).tested]
+    stopped = [p for p in suite.naive if suite.diverged(p)]
+    diverged = [f"Diverges at {p.label}: a non-finite loss stopped {len(suite.diverged(p))} of {len(suite.naive[p])} "
+                f"seeds ({suite.diverged(p)[0]['diverged'].split('. Training stopped')[0]})." for p in stopped]
     if not tested:
-        return ["No point of the scale suite has both naive-joint and baseline runs with seeds to test yet."]
+        return diverged or ["No point of the scale suite has both naive-joint and baseline runs with seeds to test yet."]
     ratios = [suite.grad_ratio(p) for p in tested if not math.isnan(suite.grad_ratio(p))]
     scope = (f"{len(tested)} points: depth targets {', '.join(sorted({p.target for p in tested}))}, scales "
              f"{', '.join(f'{s:g}' for s in sorted({p.scale for p in tested}))}, optimisers "
@@ -75,11 +83,13 @@ def conclusion(suite: ScaleSuite) -> list[str]:
     lines = [f"Tested on {scope}."]
     if not worse:
         lines.append("Naive joint training (w = 0.15) is not worse than its baseline at any of them (Welch p < 0.05): "
-                     "on this world, at these scales and with these optimisers, the paper's naive failure does not appear.")
+                     "on this world, at these scales and with these optimisers, the paper's naive failure does not "
+                     "appear" + (" where training runs to the end." if diverged else "."))
     for p in worse:
         lines.append(f"Fails at {p.label}: " + suite.comparison(p).sentence())
     for p in better:
         lines.append(f"Better at {p.label}: " + suite.comparison(p).sentence())
+    lines += diverged
     for point, results in suite.follow_up.items():
         summary = results.summary
         rescues = [r for r in summary if r not in (BASELINE, NAIVE) and len(summary[r]["seeds"]) > 1

@@ -109,7 +109,8 @@ def sgd_lr_jobs(profile: Profile) -> list[Job]:
 
 def _runs(jobs: list[Job], seeds: list[int], device: str | None, progress: bool, train_missing: bool,
           desc: str, base: str | Path) -> list[list[dict]]:
-    """Each job's finished results over ``seeds`` (training what is missing unless not ``train_missing``)."""
+    """Each job's finished results over ``seeds`` (training what is missing unless not ``train_missing``);
+    a run a non-finite loss stopped is kept as such (``"diverged"`` in its result)."""
     out = [[] for _ in jobs]
     work = [(i, s) for i in range(len(jobs)) for s in seeds]
     bar = tqdm(work, desc=desc, unit="run", disable=not (progress and train_missing))
@@ -117,7 +118,7 @@ def _runs(jobs: list[Job], seeds: list[int], device: str | None, progress: bool,
         bar.set_postfix_str(f"{jobs[i][1]} {runs_root(jobs[i][0], base).name} seed {seed}")
         variant, recipe = jobs[i]
         result = train_recipe(variant, recipe, seed, device=device, progress=False, train_missing=train_missing,
-                              base=base)
+                              base=base, keep_divergence=True)
         if result is not None:
             out[i].append(result)
     return out
@@ -131,6 +132,7 @@ def sgd_lr(profile: Profile, device: str | None = None, progress: bool = True, f
     results = _runs(sgd_lr_jobs(profile), list(SGD_LR_SEEDS), device, progress, not finished_only, "SGD lr sweep",
                     base)
     sweep = {lr: mean_std([r["metrics"]["mIoU"] for r in done]) for lr, done in zip(SGD_LR_GRID, results) if done}
+    sweep = {lr: stat for lr, stat in sweep.items() if not math.isnan(stat["mean"])}  # a diverged rate is not chosen
     complete = all(len(done) == len(SGD_LR_SEEDS) for done in results)
     return (max(sweep, key=lambda lr: sweep[lr]["mean"]) if complete else None), sweep, [r for d in results for r in d]
 
@@ -158,13 +160,19 @@ class ScaleSuite:
         return [run for group in groups for run in group]
 
     def comparison(self, point: Point):
-        """Naive joint at ``point`` against its optimiser's baseline (:class:`~mdseg.study.compare.Comparison`)."""
-        summary = summarize({NAIVE: self.naive[point], BASELINE: self.baselines[point.optimiser]})
+        """Naive joint at ``point`` against its optimiser's baseline (:class:`~mdseg.study.compare.Comparison`),
+        over the seeds that did not diverge."""
+        summary = summarize({NAIVE: trained(self.naive[point]), BASELINE: trained(self.baselines[point.optimiser])})
         return comparison(summary, NAIVE, BASELINE)
+
+    def diverged(self, point: Point) -> list[dict]:
+        """The naive runs at ``point`` that a non-finite loss stopped."""
+        return [r for r in self.naive.get(point, []) if "diverged" in r]
 
     def grad_ratio(self, point: Point) -> float:
         """Geometric mean over seeds of each run's weighted seg/depth encoder-gradient ratio."""
-        ratios = [runs.diagnostics_summary(r["run_dir"])["grad_ratio"] for r in self.naive.get(point, [])]
+        ratios = [runs.diagnostics_summary(r["run_dir"])["grad_ratio"] for r in self.naive.get(point, [])
+                  if "diverged" not in r or (Path(r["run_dir"]) / runs.DIAGNOSTICS).exists()]
         ratios = [g for g in ratios if not math.isnan(g)]
         return math.exp(sum(map(math.log, ratios)) / len(ratios)) if ratios else math.nan
 
@@ -174,20 +182,25 @@ class ScaleSuite:
         difference (sqrt of the two sample variances)."""
         out = []
         for point in self.tested():
-            naive = mean_std([r["metrics"]["mIoU"] for r in self.naive[point]])
-            base = mean_std([r["metrics"]["mIoU"] for r in self.baselines[point.optimiser]])
+            naive = mean_std([r["metrics"]["mIoU"] for r in trained(self.naive[point])])
+            base = mean_std([r["metrics"]["mIoU"] for r in trained(self.baselines[point.optimiser])])
             out.append({"optimiser": self.optimisers[point.optimiser], "target": point.target, "scale": point.scale,
                         "ratio": self.grad_ratio(point), "diff": naive["mean"] - base["mean"],
                         "spread": math.hypot(naive["std"], base["std"]), "seeds": len(naive["values"])})
         return out
 
     def tested(self) -> list[Point]:
-        """Points with naive runs and a baseline of their optimiser."""
-        return [p for p, done in self.naive.items() if done and self.baselines.get(p.optimiser)]
+        """Points with trained (not diverged) naive runs and a trained baseline of their optimiser."""
+        return [p for p, done in self.naive.items() if trained(done) and trained(self.baselines.get(p.optimiser, []))]
 
     def failing(self) -> list[Point]:
         """:func:`failing_points` of this suite."""
         return failing_points({p: self.comparison(p).verdict for p in self.tested()})
+
+
+def trained(results: list[dict]) -> list[dict]:
+    """The runs that trained to the end (not stopped by a non-finite loss)."""
+    return [r for r in results if "diverged" not in r]
 
 
 def failing_points(verdicts: dict[Point, str]) -> list[Point]:
@@ -235,10 +248,13 @@ def scale_suite(profile: Profile, seeds: list[int] | None = None, device: str | 
         variant = point_profile(profile, point, lr_sgd)
         extra = _runs([(variant, r) for r in FOLLOW_UP], seeds, device, progress, train,
                       f"failing point: {point.label}", base)
-        by_recipe = {BASELINE: baselines[point.optimiser], NAIVE: naive[point],
-                     **{r: d for r, d in zip(FOLLOW_UP, extra) if d}}
+        by_recipe = {BASELINE: trained(baselines[point.optimiser]), NAIVE: trained(naive[point]),
+                     **{r: trained(d) for r, d in zip(FOLLOW_UP, extra) if trained(d)}}
+        stopped = {r: len(d) - len(trained(d)) for r, d in zip(FOLLOW_UP, extra) if len(d) > len(trained(d))}
+        note = ("; diverged (non-finite loss): " + ", ".join(f"{r} ({n} seeds)" for r, n in stopped.items())
+                if stopped else "")
         suite.follow_up[point] = Results(profile.name, summarize(by_recipe), by_recipe,
-                                         f"Tables 2 and 3 where naive joint training fails: {point.label}")
+                                         f"Tables 2 and 3 where naive joint training fails: {point.label}{note}")
     return suite
 
 

@@ -8,7 +8,8 @@
 - ``checkpoint.safetensors``: model and optimizer after the last finished epoch;
 - ``log.jsonl`` and ``diagnostics.jsonl``: one JSON record per epoch / per diagnosed step
   (:func:`read_records` tolerates a torn last line left by a crash);
-- ``result.json`` once the schedule is finished; ``.lock`` while a process trains into it.
+- ``result.json`` once the schedule is finished, or ``diverged.json`` when a suite keeps a run
+  that a non-finite loss stopped as its outcome; ``.lock`` while a process trains into it.
 
 The lock: two processes (two notebook kernels, or a notebook and the CLI) training into the same
 folder would interleave checkpoints and logs. :func:`exclusive` holds an operating-system lock on
@@ -38,6 +39,7 @@ DIAGNOSTICS = "diagnostics.jsonl"
 RESULT = "result.json"
 LOCK = ".lock"
 DIAGNOSTICS_SUMMARY = "diagnostics.json"  # the shipped reference keeps only this summary of diagnostics.jsonl
+DIVERGED = "diverged.json"  # a run a non-finite loss stopped, kept as its outcome where a suite maps failures
 
 
 class BrokenRecords(MdsegError, ValueError):
@@ -82,6 +84,17 @@ def read_result(folder: str | Path) -> dict:
 
 def write_result(folder: str | Path, result: dict) -> None:
     (Path(folder) / RESULT).write_text(json.dumps(result, indent=1))
+
+
+def write_divergence(folder: str | Path, message: str) -> None:
+    """Record that the run in ``folder`` stopped on a non-finite loss (``message`` says where)."""
+    (Path(folder) / DIVERGED).write_text(json.dumps({"diverged": message}, indent=1))
+
+
+def read_divergence(folder: str | Path) -> str | None:
+    """The message of a run recorded as diverged, else ``None``."""
+    path = Path(folder) / DIVERGED
+    return json.loads(path.read_text())["diverged"] if path.exists() else None
 
 
 def read_records(path: str | Path) -> list[dict]:
