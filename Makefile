@@ -1,4 +1,5 @@
-# make run   : synthetic data -> simulated pseudo depth -> baseline vs naive vs staged (cpu profile)
+# make run   : synthetic data -> simulated pseudo depth -> baseline vs naive vs staged (cpu profile, seed 0),
+#              beside the paper and the shipped reference (no gradient diagnostics: they never change a result)
 # make test  : the whole test suite, notebooks included (ci profile)
 # make lab   : JupyterLab on the notebooks
 VENV ?= .venv
@@ -18,7 +19,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 run: $(STAMP)
-	$(PY) -m mdseg reproduce --profile cpu --seeds 0 --beside-reference \
+	$(PY) -m mdseg reproduce --profile cpu --seeds 0 --beside-reference --diagnose-every 0 \
 		--recipes single-decoder naive-joint "depth-first/copy/s->b" --out runs/cpu
 
 test: $(STAMP)

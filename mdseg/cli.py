@@ -147,6 +147,9 @@ def build_parser() -> argparse.ArgumentParser:
                                 "e.g. while a long suite is interrupted")
     reproduce.add_argument("--targets", nargs="+", choices=list(TARGETS), default=None,
                            help="depth targets of --suite failure (default: normalised metric)")
+    reproduce.add_argument("--diagnose-every", type=int, default=None, metavar="N",
+                           help="gradient diagnostics every N steps (default: the profile's; 0: off, faster; they "
+                                "never change a result)")
     reproduce.add_argument("--beside-reference", action="store_true",
                            help="also print each run beside the paper and the shipped reference (mean ± std, n) and "
                                 "whether it lies inside the reference's seed spread")

@@ -148,7 +148,7 @@ def _reproduce(args) -> int:
 
         recipes = [_schedule(profile, r, args.depth_weight) for r in recipe_names(profile)]
     results = reproduce(profile, out, seeds=args.seeds, recipes=recipes, device=args.device,
-                        finished_only=args.finished_only)
+                        finished_only=args.finished_only, diagnose_every=args.diagnose_every)
     print(results)
     if args.beside_reference:
         from .study.reference import placement_markdown, read

@@ -280,13 +280,13 @@ class Results:
 
 def reproduce(profile: Profile, out: str | Path, seeds: list[int] | None = None, recipes: list[Recipe] | None = None,
               device: str | None = None, progress: bool = True, report: str = "results",
-              detail: bool = True, finished_only: bool = False) -> Results:
+              detail: bool = True, finished_only: bool = False, diagnose_every: int | None = None) -> Results:
     """Run recipes x seeds (reusing finished runs under ``out``), write ``<report>.json`` and
     ``<report>.md`` there and return the :class:`Results`. A progress bar counts runs; ``detail``
     adds each run's per-epoch bars and lines (notebooks turn it off to keep output small).
     ``finished_only`` trains nothing and returns the runs already finished (a recipe with none
     is left out; each row says its number of seeds; no report is written), e.g. while a long
-    suite is interrupted."""
+    suite is interrupted. ``diagnose_every``: as in :func:`train_recipe` (diagnostics never change a result)."""
     wanted = schedules(profile, recipes)
     seeds = list(seeds or profile.seeds)
     by_recipe: dict[str, list[dict]] = {s.name: [] for s in wanted}
@@ -295,7 +295,7 @@ def reproduce(profile: Profile, out: str | Path, seeds: list[int] | None = None,
     for schedule, seed in jobs:
         jobs.set_postfix_str(f"{schedule.name} seed {seed}")
         result = train_recipe(profile, schedule, seed, run_dir(out, schedule.name, seed), device, progress and detail,
-                              train_missing=not finished_only)
+                              diagnose_every=diagnose_every, train_missing=not finished_only)
         if result is not None:
             by_recipe[schedule.name].append(result)
     by_recipe = {name: done for name, done in by_recipe.items() if done}
