@@ -13,7 +13,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never touch the network
 
 from mdseg.world.synthetic import SyntheticSpec, make_voc_tree  # noqa: E402
 
-VOC_SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "voc-samples"
+# a folder holding VOCdevkit with a few real VOC images: MDSEG_VOC_SAMPLES, else the maintainers' checkout layout
+VOC_SAMPLES = Path(os.environ.get("MDSEG_VOC_SAMPLES") or Path(__file__).resolve().parents[2] / "shared" / "voc-samples")
 TINY = SyntheticSpec(n_train=12, n_val=4, size=64, seed=3)
 
 
@@ -60,7 +61,7 @@ def ci_root(ci_tree, tmp_path) -> Path:
 @pytest.fixture
 def voc_samples() -> Path:
     if not (VOC_SAMPLES / "VOCdevkit").is_dir():
-        pytest.skip("real VOC samples (../shared/voc-samples) are not beside this clone")
+        pytest.skip(f"no real VOC samples at {VOC_SAMPLES}: set MDSEG_VOC_SAMPLES to a folder holding VOCdevkit")
     return VOC_SAMPLES
 
 

@@ -16,6 +16,7 @@ from mdseg.study.reference import (
     reference_root,
     shipped_folders,
     suite_runs,
+    suite_size,
     write,
 )
 from mdseg.training import runs
@@ -95,6 +96,7 @@ def test_every_shipped_reference_run_is_what_the_current_code_trains_there():
     for suite, about in shipped.items():
         found = suite_runs(cpu, suite, reference_root("cpu"))  # raises on a stale identity
         assert len(found) == about["runs"], f"suite {suite}: {len(found)} runs read, provenance says {about['runs']}"
+        assert about["runs"] <= about.get("planned", about["runs"]) == suite_size(cpu, suite)[0]
         read |= {Path(r["run_dir"]) for r in found}
     orphans = shipped_folders("cpu") - read
     assert not orphans, f"shipped runs no suite trains any more: {sorted(map(str, orphans))[:5]}"
@@ -108,3 +110,17 @@ def test_a_runs_schedule_is_rebuilt_from_its_stored_stages(recipe, w):
     stored = json.loads(json.dumps(identity(get_profile("cpu"), schedule, 0)))
     rebuilt = schedule_from_identity(stored)
     assert identity(get_profile("cpu"), rebuilt, 0) == identity(get_profile("cpu"), schedule, 0)
+
+
+def test_a_suites_size_counts_each_run_folder_once():
+    """The plan of the tables (every recipe x seed) and the failure suite (baseline once, then each
+    target's runs); the scale suite's SGD sweep shares its chosen rate's seeds with the SGD baseline."""
+    from mdseg.study.experiments import plan, schedules
+    from mdseg.study.failure_suite import failure_schedules
+
+    cpu = get_profile("cpu")
+    tables = plan(cpu, "nowhere", seeds=list(cpu.seeds))
+    assert suite_size(cpu, "tables")[0] == len(tables.todo) == len(schedules(cpu)) * len(cpu.seeds)
+    assert suite_size(cpu, "failure")[0] == (1 + 2 * len(failure_schedules(cpu))) * len(cpu.seeds) == 75
+    size, note = suite_size(cpu, "scale")
+    assert size == 75 and "follow-ups" in note

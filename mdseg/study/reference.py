@@ -58,12 +58,33 @@ def suite_runs(profile: Profile, suite: str, base: str | Path) -> list[dict]:
 
     if suite == "tables":
         results = reproduce(profile, runs_root(profile, base), finished_only=True, progress=False)
-        return [r for done in results.runs.values() for r in done]
+        found = [r for done in results.runs.values() for r in done]
+    elif suite == "failure":  # the baseline appears under every target
+        found = [r for results in failure_suite(profile, finished_only=True, progress=False, base=base).values()
+                 for done in results.runs.values() for r in done]
+    elif suite == "scale":
+        found = scale_suite(profile, finished_only=True, progress=False, base=base).all_runs()
+    else:
+        raise ReferenceError(f"Unknown suite '{suite}'; use one of {', '.join(SUITES)}.")
+    return list({str(r["run_dir"]): r for r in found}.values())  # each run folder once
+
+
+def suite_size(profile: Profile, suite: str) -> tuple[int, str]:
+    """How many distinct runs ``suite`` trains under ``profile`` when finished, and what that
+    count leaves out (the scale suite's follow-ups depend on which points fail)."""
+    from .experiments import schedules
+    from .failure_suite import failure_schedules
+    from .scale_suite import DEPTH_FIRST, OPTIMISERS, SGD_LR_GRID, SGD_LR_SEEDS, points
+
+    seeds = len(profile.seeds)
+    if suite == "tables":
+        return len(schedules(profile)) * seeds, ""
     if suite == "failure":
-        found = failure_suite(profile, finished_only=True, progress=False, base=base)
-        return [r for results in found.values() for done in results.runs.values() for r in done]
-    if suite == "scale":
-        return scale_suite(profile, finished_only=True, progress=False, base=base).all_runs()
+        return (1 + 2 * len(failure_schedules(profile))) * seeds, ""
+    if suite == "scale":  # baselines, naive points, depth-first x 2 targets; the sweep's chosen rate is the SGD baseline
+        sweep = (len(SGD_LR_GRID) - 1) * len(SGD_LR_SEEDS)
+        return ((len(OPTIMISERS) + len(points()) + 2 * len(DEPTH_FIRST)) * seeds + sweep,
+                "without the follow-ups at failing points (10 recipes x seeds per failing point)")
     raise ReferenceError(f"Unknown suite '{suite}'; use one of {', '.join(SUITES)}.")
 
 
@@ -118,10 +139,11 @@ def write(source: str | Path = "runs", profile: str = "cpu", suites: tuple[str, 
             raise ReferenceError(f"Suite '{suite}' has runs from {len(devices)} devices ({'; '.join(devices)}): "
                                  "each suite's reference comes from one device; retrain the others there.")
         times = [max(p.stat().st_mtime for p in f.iterdir()) for f in shipped]
+        planned, note = suite_size(named, suite)
         device = next(iter(shipped.values()))["device"]
         provenance = {"suite": suite, "profile": profile, "command": COMMANDS[suite].format(p=profile),
                       "commit": commit or _commit(), "device": device["name"], "precision": device["precision"],
-                      "torch": device["torch"], "runs": len(shipped),
+                      "torch": device["torch"], "runs": len(shipped), "planned": planned, "planned_note": note,
                       "first_finished": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(min(times))),
                       "last_finished": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(max(times))),
                       "wall_seconds": round(sum(r["wall_seconds"] for r in shipped.values())),
@@ -144,7 +166,10 @@ def label(profile: str = "cpu", suite: str = "tables") -> str:
     if p is None:
         return f"reference ({profile} profile): not shipped"
     seeds = len(PROFILES[profile].seeds)
-    return f"reference ({profile} profile, {seeds} seeds, {p['device']}, {p['precision']}, torch {p['torch']})"
+    planned = p.get("planned")
+    finished = "" if planned is None or p["runs"] >= planned else f", {p['runs']} of its {planned} runs finished"
+    return (f"reference ({profile} profile, {seeds} seeds, {p['device']}, {p['precision']}, torch {p['torch']}"
+            f"{finished})")
 
 
 def read(recipes: list[str] | None = None, variant: Profile | None = None, profile: str = "cpu"):
