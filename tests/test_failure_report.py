@@ -90,6 +90,8 @@ def test_diagnostics_are_read_only_with_enough_steps():
 def test_an_unfinished_suite_says_what_is_missing():
     suite = {"normalised": _summary({"naive-joint": SAME}), "metric": _summary({"depth-first/copy/b": COLLAPSED})}
     assert "not finished" in _line(failure_conclusion(suite), "[metric depth] Naive joint at the paper's weight:")
+    lines = failure_conclusion(suite, diagnostics={"metric": [], "normalised": [{"steps": 3}]})
+    assert not any(line.startswith("Gradients (metric depth)") for line in lines)  # said once: not finished
     assert "Welch's t-test" in _line(failure_conclusion(suite), "[normalised depth] Naive joint")
     no_baseline = {"metric": _summary({"naive-joint": SAME}, baseline=False)}
     assert failure_conclusion(no_baseline) == ["No finished single-decoder run: nothing to compare with yet."]

@@ -231,5 +231,6 @@ def failure_conclusion(suite: dict[str, dict[str, dict]], diagnostics: dict[str,
             out.append(f"Best recipe ({target} depth): depth-first/copy/s->b is {c.verdict} against the baseline "
                        f"and {highest}.")
     for target, summaries in (diagnostics or {}).items():
-        out.append(f"Gradients ({target} depth): {read_diagnostics(NAIVE, summaries)}")
+        if NAIVE in suite.get(target, {}):  # an unfinished target was said to be so above
+            out.append(f"Gradients ({target} depth): {read_diagnostics(NAIVE, summaries)}")
     return out
