@@ -129,8 +129,28 @@ def test_summarize_diagnostics_uses_only_steps_where_both_tasks_train():
     assert empty["steps"] == 0 and math.isnan(empty["cosine"])
     table = diagnostics_markdown({"naive-joint": [summary, {**summary, "cosine": 0.3}], "baseline": [empty]})
     assert ("| naive-joint | 2 | 4 | 1.500 ± 0.000 | 0.2000 ± 0.0000 | 7.50 ± 0.00 | 2.00 ± 0.00 | +0.200 ± 0.141 "
-            "| 50% ± 0% |") in table
-    assert "| baseline | 1 | 0 | - | - | - | - | - | - |" in table
+            "| 50% ± 0% | 0% ± 0% |") in table
+    assert "| baseline | 1 | 0 | - | - | - | - | - | - | - |" in table
+
+
+def test_a_vanished_task_gradient_is_counted_not_divided_by():
+    """A decoder whose every unit died passes no gradient back (norm exactly 0): the ratio there
+    would be seg / 1e-30; those steps are counted as ``vanished`` and left out of ratio and cosine."""
+    from mdseg.study.report import read_diagnostics
+    from mdseg.training.multitask import summarize_diagnostics
+
+    live = {"loss": {"seg": 2.0, "depth": 1e4}, "grad_norm_seg": 0.1, "grad_norm_depth": 100.0,
+            "grad_ratio_seg_depth": 1e-3, "grad_cosine": 0.2}
+    dead = {"loss": {"seg": 1.5, "depth": 7e3}, "grad_norm_seg": 0.02, "grad_norm_depth": 0.0,
+            "grad_ratio_seg_depth": 2e28, "grad_cosine": 0.0}
+    summary = summarize_diagnostics([live, dead, dead, dead])
+    assert summary["steps"] == 4 and summary["vanished"] == pytest.approx(0.75)
+    assert summary["grad_ratio"] == pytest.approx(1e-3) and summary["cosine"] == pytest.approx(0.2)
+    assert "in 75% of them one task's gradient on the encoder is exactly zero" in read_diagnostics("n", [summary] * 9)
+    assert "depth leads" in read_diagnostics("n", [summary] * 9)
+    gone = summarize_diagnostics([dead] * 30)
+    assert gone["vanished"] == 1 and math.isnan(gone["grad_ratio"])
+    assert "no step with both gradients" in read_diagnostics("n", [gone])
 
 
 def test_diagnostics_observe_without_changing_training(data, tmp_path):

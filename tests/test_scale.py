@@ -168,10 +168,25 @@ def test_the_conclusion_says_where_naive_joint_fails_and_the_range_tested(tmp_pa
     assert lines[0].startswith("Tested on 2 points") and "scales 1, 255" in lines[0]
     assert any(line.startswith("Fails at normalised x255, paper optimiser") and "worse" in line for line in lines)
     assert suite.failing() == [failing]
+    assert any(line.startswith("Gradients there: naive-joint") for line in lines)  # diagnostics where it fails
     table = points_markdown(suite)
     assert "| normalised | 255 | Adam 0.0001, constant | 0.0182 |" in table  # geometric mean of 0.01, 0.02, 0.03
     calm = _suite(tmp_path / "calm", {Point("profile", scale=16): [0.52, 0.55, 0.50]}, {"profile": [0.51, 0.54, 0.53]})
     assert "is not worse than its baseline at any of them" in conclusion(calm)[1]
+
+
+def test_a_failing_point_without_finished_follow_ups_says_nothing_is_known_yet(tmp_path):
+    from mdseg.study.experiments import Results
+    from mdseg.study.report import summarize
+
+    failing = Point("sgd", scale=255)
+    suite = _suite(tmp_path, {failing: [0.03, 0.04, 0.035]}, {"sgd": [0.40, 0.50, 0.47]})
+    suite.optimisers["sgd"] = "SGD (momentum 0.9) 0.01, cosine"
+    by_recipe = {"single-decoder": suite.baselines["sgd"], "naive-joint": suite.naive[failing]}
+    suite.follow_up[failing] = Results("cpu", summarize(by_recipe), by_recipe, "follow-up")
+    lines = conclusion(suite)
+    assert any("follow-up recipes (Table 3, uncertainty, naive-joint/norm) are not finished" in line for line in lines)
+    assert not any("better than naive joint training" in line for line in lines)
 
 
 def test_the_scale_suite_runs_from_the_command_line_and_reports_what_is_finished(ci_root, tmp_path, monkeypatch,

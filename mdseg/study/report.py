@@ -2,6 +2,8 @@
 about the diagnostics and the failure experiment, every claim through :mod:`mdseg.study.compare`."""
 from __future__ import annotations
 
+import math
+
 import warnings
 
 import numpy as np
@@ -86,15 +88,17 @@ def diagnostics_markdown(runs: dict[str, list[dict[str, float]]]) -> str:
     std over the summaries (one per seed) given for each run name, with the measured steps."""
     columns = [("loss_seg", "L_seg", "{:.3f}"), ("loss_depth", "L_depth", "{:.4f}"),
                ("loss_ratio", "L_seg / L_depth", "{:.2f}"), ("grad_ratio", "grad ratio seg/depth", "{:.2f}"),
-               ("cosine", "cosine", "{:+.3f}"), ("conflict", "steps in conflict", "{:.0%}")]
+               ("cosine", "cosine", "{:+.3f}"), ("conflict", "steps in conflict", "{:.0%}"),
+               ("vanished", "steps with a zero task gradient", "{:.0%}")]
     lines = ["| run | seeds | steps | " + " | ".join(title for _, title, _ in columns) + " |",
              "|---|---|---|" + "---|" * len(columns)]
     for name, summaries in runs.items():
         done = [s for s in summaries if s["steps"]]
-        cells = [format_stat(mean_std([s[key] for s in done]), fmt) if done else "-" for key, _, fmt in columns]
+        cells = [format_stat(mean_std([s.get(key, 0.0) for s in done]), fmt) if done else "-" for key, _, fmt in columns]
         lines.append(f"| {name} | {len(summaries)} | {sum(s['steps'] for s in summaries)} | " + " | ".join(cells) + " |")
     return "\n".join(lines + ["", "Over the diagnosed steps where both tasks train the encoder; gradient ratio of "
-                                "the weighted terms (geometric mean); mean ± sample std over seeds."])
+                                "the weighted terms (geometric mean) and cosine over the steps where neither task's "
+                                "encoder gradient is exactly zero; mean ± sample std over seeds."])
 
 
 def read_diagnostics(name: str, summaries: list[dict[str, float]], min_steps: int = MIN_DIAGNOSED_STEPS) -> str:
@@ -106,7 +110,14 @@ def read_diagnostics(name: str, summaries: list[dict[str, float]], min_steps: in
     if steps < min_steps:
         return (f"{name}: {steps} diagnosed step{'s' if steps != 1 else ''} where both tasks train the encoder; "
                 f"at least {min_steps} are needed to say anything about loss scales or gradients.")
-    mean = {k: float(np.mean([s[k] for s in done])) for k in ("loss_ratio", "grad_ratio", "cosine", "conflict")}
+    vanished = float(np.mean([s.get("vanished", 0.0) for s in done]))
+    gone = (f"; in {vanished:.0%} of them one task's gradient on the encoder is exactly zero (its decoder no longer "
+            "passes a gradient back), which the ratio and cosine leave out") if vanished > 0 else ""
+    live = [s for s in done if not math.isnan(s["grad_ratio"])]
+    if not live:
+        return (f"{name} ({len(done)} seed{'s' if len(done) > 1 else ''}, {steps} diagnosed steps): L_seg is "
+                f"{np.mean([s['loss_ratio'] for s in done]):.3g}x L_depth{gone}: no step with both gradients.")
+    mean = {k: float(np.mean([s[k] for s in live])) for k in ("loss_ratio", "grad_ratio", "cosine", "conflict")}
     g = mean["grad_ratio"]
     if g >= 2:
         scale = f"the weighted segmentation gradient on the shared encoder is {g:.1f}x the depth one: segmentation leads"
@@ -116,8 +127,8 @@ def read_diagnostics(name: str, summaries: list[dict[str, float]], min_steps: in
         scale = f"the two weighted gradients on the shared encoder are of similar size (seg/depth {g:.2f})"
     agree = "mostly agree" if mean["conflict"] < 0.5 else "mostly conflict"
     return (f"{name} ({len(done)} seed{'s' if len(done) > 1 else ''}, {steps} diagnosed steps): L_seg is "
-            f"{mean['loss_ratio']:.2f}x L_depth and {scale}; the two gradients {agree} (negative cosine in "
-            f"{mean['conflict']:.0%} of steps, mean cosine {mean['cosine']:+.3f}).")
+            f"{mean['loss_ratio']:.3g}x L_depth and {scale}; the two gradients {agree} (negative cosine in "
+            f"{mean['conflict']:.0%} of steps, mean cosine {mean['cosine']:+.3f}){gone}.")
 
 
 # ----------------------------------------------------------------------------- why naive joint training fails

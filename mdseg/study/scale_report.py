@@ -6,7 +6,7 @@ import math
 
 from ..training.schedule import BASELINE, NAIVE
 from .compare import comparison, format_stat, mean_std
-from .report import PAPER, summarize
+from .report import PAPER, read_diagnostics, summarize
 from .scale_suite import OPTIMISERS, SGD_LR_SEEDS, ScaleSuite, trained
 
 
@@ -87,13 +87,19 @@ def conclusion(suite: ScaleSuite) -> list[str]:
                      "appear" + (" where training runs to the end." if diverged else "."))
     for p in worse:
         lines.append(f"Fails at {p.label}: " + suite.comparison(p).sentence())
+        lines.append(f"Gradients there: {read_diagnostics(NAIVE, suite.diagnostics(p))}")
     for p in better:
         lines.append(f"Better at {p.label}: " + suite.comparison(p).sentence())
     lines += diverged
     for point, results in suite.follow_up.items():
         summary = results.summary
-        rescues = [r for r in summary if r not in (BASELINE, NAIVE) and len(summary[r]["seeds"]) > 1
+        finished = [r for r in summary if r not in (BASELINE, NAIVE)]
+        if not finished:
+            lines.append(f"At {point.label}: the follow-up recipes (Table 3, uncertainty, naive-joint/norm) are not "
+                         "finished, so nothing is known yet about what rescues it.")
+            continue
+        rescues = [r for r in finished if len(summary[r]["seeds"]) > 1
                    and comparison(summary, r, NAIVE).verdict == "better"]
-        lines.append(f"At {point.label}, better than naive joint training (Welch p < 0.05): "
-                     + (", ".join(rescues) if rescues else "none of the follow-up recipes") + ".")
+        lines.append(f"At {point.label}, better than naive joint training (Welch p < 0.05), of the "
+                     f"{len(finished)} follow-up recipes finished: " + (", ".join(rescues) if rescues else "none") + ".")
     return lines

@@ -170,6 +170,10 @@ class ScaleSuite:
         """The naive runs at ``point`` that a non-finite loss stopped."""
         return [r for r in self.naive.get(point, []) if "diverged" in r]
 
+    def diagnostics(self, point: Point) -> list[dict]:
+        """Each naive run's diagnostics summary at ``point`` (:func:`~mdseg.training.runs.diagnostics_summary`)."""
+        return [runs.diagnostics_summary(r["run_dir"]) for r in self.naive.get(point, [])]
+
     def grad_ratio(self, point: Point) -> float:
         """Geometric mean over seeds of each run's weighted seg/depth encoder-gradient ratio."""
         ratios = [runs.diagnostics_summary(r["run_dir"])["grad_ratio"] for r in self.naive.get(point, [])

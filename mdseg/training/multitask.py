@@ -52,20 +52,28 @@ def summarize_diagnostics(records: list[dict]) -> dict[str, float]:
     trained the encoder (the records that have ``grad_cosine``):
 
     * ``loss_seg`` / ``loss_depth``: mean raw loss terms; ``loss_ratio``: their ratio;
+    * ``vanished``: share of those steps where one task's encoder gradient is exactly zero (its
+      decoder stopped passing a gradient back, e.g. every unit of it dead); ratio and cosine are
+      undefined there and leave those steps out;
     * ``grad_ratio``: geometric mean of the seg / depth encoder-gradient norm ratio (weighted terms);
     * ``cosine``: mean cosine between the two encoder gradients; ``conflict``: share of steps with
       a negative cosine; ``steps``: how many diagnosed steps this covers (0: all values NaN).
     """
     both = [r for r in records if "grad_cosine" in r]
+    nan = {k: math.nan for k in ("grad_ratio", "cosine", "conflict")}
     if not both:
-        return {"steps": 0, **{k: math.nan for k in ("loss_seg", "loss_depth", "loss_ratio", "grad_ratio",
-                                                      "cosine", "conflict")}}
+        return {"steps": 0, "vanished": math.nan, "loss_seg": math.nan, "loss_depth": math.nan,
+                "loss_ratio": math.nan, **nan}
     loss_seg = statistics.fmean(r["loss"]["seg"] for r in both)
     loss_depth = statistics.fmean(r["loss"]["depth"] for r in both)
-    return {"steps": len(both), "loss_seg": loss_seg, "loss_depth": loss_depth, "loss_ratio": loss_seg / loss_depth,
-            "grad_ratio": math.exp(statistics.fmean(math.log(r["grad_ratio_seg_depth"]) for r in both)),
-            "cosine": statistics.fmean(r["grad_cosine"] for r in both),
-            "conflict": statistics.fmean(float(r["grad_cosine"] < 0) for r in both)}
+    live = [r for r in both if r.get("grad_norm_seg", 1.0) > 0 and r.get("grad_norm_depth", 1.0) > 0]
+    out = {"steps": len(both), "vanished": 1 - len(live) / len(both), "loss_seg": loss_seg, "loss_depth": loss_depth,
+           "loss_ratio": loss_seg / loss_depth, **nan}
+    if live:
+        out.update(grad_ratio=math.exp(statistics.fmean(math.log(r["grad_ratio_seg_depth"]) for r in live)),
+                   cosine=statistics.fmean(r["grad_cosine"] for r in live),
+                   conflict=statistics.fmean(float(r["grad_cosine"] < 0) for r in live))
+    return out
 
 
 def pcgrad(grads: list[torch.Tensor]) -> torch.Tensor:
