@@ -26,8 +26,11 @@ RECIPE = "depth-first/copy/s->b"
 def _train(root: Path, out: Path) -> subprocess.Popen:
     cmd = [sys.executable, "-m", "mdseg", "train", "--recipe", RECIPE, "--profile", "ci", "--data", str(root),
            "--out", str(out), "--epochs", "2"]
+    # as in a terminal: Ctrl-C reaches the trainer even where this test runs with SIGINT ignored
+    # (a background job of a non-interactive shell), which Python would otherwise inherit
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "MPLBACKEND": "Agg"})
+                            env={**os.environ, "MPLBACKEND": "Agg"},
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def _wait_for_progress(out: Path, stage: int, epoch: int, proc: subprocess.Popen, timeout: float = 120):
