@@ -74,7 +74,7 @@ def suite_size(profile: Profile, suite: str) -> tuple[int, str]:
     count leaves out (the scale suite's follow-ups depend on which points fail)."""
     from .experiments import schedules
     from .failure_suite import failure_schedules
-    from .scale_suite import DEPTH_FIRST, OPTIMISERS, SGD_LR_GRID, SGD_LR_SEEDS, points
+    from .scale_suite import DEPTH_FIRST, FOLLOW_UP, OPTIMISERS, SGD_LR_GRID, SGD_LR_SEEDS, points
 
     seeds = len(profile.seeds)
     if suite == "tables":
@@ -84,7 +84,7 @@ def suite_size(profile: Profile, suite: str) -> tuple[int, str]:
     if suite == "scale":  # baselines, naive points, depth-first x 2 targets; the sweep's chosen rate is the SGD baseline
         sweep = (len(SGD_LR_GRID) - 1) * len(SGD_LR_SEEDS)
         return ((len(OPTIMISERS) + len(points()) + 2 * len(DEPTH_FIRST)) * seeds + sweep,
-                "without the follow-ups at failing points (10 recipes x seeds per failing point)")
+                f"without the follow-ups at failing points ({len(FOLLOW_UP)} recipes x seeds per failing point)")
     raise ReferenceError(f"Unknown suite '{suite}'; use one of {', '.join(SUITES)}.")
 
 

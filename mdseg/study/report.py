@@ -3,7 +3,6 @@ about the diagnostics and the failure experiment, every claim through :mod:`mdse
 from __future__ import annotations
 
 import math
-
 import warnings
 
 import numpy as np
@@ -113,10 +112,10 @@ def read_diagnostics(name: str, summaries: list[dict[str, float]], min_steps: in
     vanished = float(np.mean([s.get("vanished", 0.0) for s in done]))
     gone = (f"; in {vanished:.0%} of them one task's gradient on the encoder is exactly zero (its decoder no longer "
             "passes a gradient back), which the ratio and cosine leave out") if vanished > 0 else ""
+    head = f"{name} ({len(done)} seed{'s' if len(done) > 1 else ''}, {steps} diagnosed steps): L_seg is"
     live = [s for s in done if not math.isnan(s["grad_ratio"])]
     if not live:
-        return (f"{name} ({len(done)} seed{'s' if len(done) > 1 else ''}, {steps} diagnosed steps): L_seg is "
-                f"{np.mean([s['loss_ratio'] for s in done]):.3g}x L_depth{gone}: no step with both gradients.")
+        return f"{head} {np.mean([s['loss_ratio'] for s in done]):.3g}x L_depth{gone}: no step with both gradients."
     mean = {k: float(np.mean([s[k] for s in live])) for k in ("loss_ratio", "grad_ratio", "cosine", "conflict")}
     g = mean["grad_ratio"]
     if g >= 2:
@@ -126,8 +125,7 @@ def read_diagnostics(name: str, summaries: list[dict[str, float]], min_steps: in
     else:
         scale = f"the two weighted gradients on the shared encoder are of similar size (seg/depth {g:.2f})"
     agree = "mostly agree" if mean["conflict"] < 0.5 else "mostly conflict"
-    return (f"{name} ({len(done)} seed{'s' if len(done) > 1 else ''}, {steps} diagnosed steps): L_seg is "
-            f"{mean['loss_ratio']:.3g}x L_depth and {scale}; the two gradients {agree} (negative cosine in "
+    return (f"{head} {mean['loss_ratio']:.3g}x L_depth and {scale}; the two gradients {agree} (negative cosine in "
             f"{mean['conflict']:.0%} of steps, mean cosine {mean['cosine']:+.3f}){gone}.")
 
 

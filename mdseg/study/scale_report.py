@@ -68,12 +68,12 @@ def conclusion(suite: ScaleSuite) -> list[str]:
     """Sentences built from the numbers: where naive joint training fails, if anywhere in the
     tested range, and the range that was tested."""
     tested = [p for p in suite.tested() if suite.comparison(p).tested]
-    stopped = [p for p in suite.naive if suite.diverged(p)]
-    diverged = [f"Diverges at {p.label}: a non-finite loss stopped {len(suite.diverged(p))} of {len(suite.naive[p])} "
-                f"seeds ({suite.diverged(p)[0]['diverged'].split('. Training stopped')[0]})." for p in stopped]
+    stopped = {p: suite.diverged(p) for p in suite.naive}
+    diverged = [f"Diverges at {p.label}: a non-finite loss stopped {len(runs)} of {len(suite.naive[p])} "
+                f"seeds ({runs[0]['diverged'].split('. Training stopped')[0]})." for p, runs in stopped.items() if runs]
     if not tested:
         return diverged or ["No point of the scale suite has both naive-joint and baseline runs with seeds to test yet."]
-    ratios = [suite.grad_ratio(p) for p in tested if not math.isnan(suite.grad_ratio(p))]
+    ratios = [g for g in map(suite.grad_ratio, tested) if not math.isnan(g)]
     scope = (f"{len(tested)} points: depth targets {', '.join(sorted({p.target for p in tested}))}, scales "
              f"{', '.join(f'{s:g}' for s in sorted({p.scale for p in tested}))}, optimisers "
              f"{', '.join(suite.optimisers[o] for o in OPTIMISERS if any(p.optimiser == o for p in tested))}"

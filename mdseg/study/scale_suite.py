@@ -176,7 +176,7 @@ class ScaleSuite:
 
     def grad_ratio(self, point: Point) -> float:
         """Geometric mean over seeds of each run's weighted seg/depth encoder-gradient ratio."""
-        ratios = [runs.diagnostics_summary(r["run_dir"])["grad_ratio"] for r in self.naive.get(point, [])
+        ratios = [summary["grad_ratio"] for r, summary in zip(self.naive.get(point, []), self.diagnostics(point))
                   if "diverged" not in r or (Path(r["run_dir"]) / runs.DIAGNOSTICS).exists()]
         ratios = [g for g in ratios if not math.isnan(g)]
         return math.exp(sum(map(math.log, ratios)) / len(ratios)) if ratios else math.nan
@@ -253,9 +253,10 @@ def scale_suite(profile: Profile, seeds: list[int] | None = None, device: str | 
         variant = point_profile(profile, point, lr_sgd)
         extra = _runs([(variant, r) for r in FOLLOW_UP], seeds, device, progress, train,
                       f"failing point: {point.label}", base)
+        kept = {r: trained(d) for r, d in zip(FOLLOW_UP, extra)}
         by_recipe = {BASELINE: trained(baselines[point.optimiser]), NAIVE: trained(naive[point]),
-                     **{r: trained(d) for r, d in zip(FOLLOW_UP, extra) if trained(d)}}
-        stopped = {r: len(d) - len(trained(d)) for r, d in zip(FOLLOW_UP, extra) if len(d) > len(trained(d))}
+                     **{r: k for r, k in kept.items() if k}}
+        stopped = {r: len(d) - len(kept[r]) for r, d in zip(FOLLOW_UP, extra) if len(d) > len(kept[r])}
         note = ("; diverged (non-finite loss): " + ", ".join(f"{r} ({n} seeds)" for r, n in stopped.items())
                 if stopped else "")
         suite.follow_up[point] = Results(profile.name, summarize(by_recipe), by_recipe,
