@@ -250,3 +250,25 @@ def test_diverged_seeds_are_said_and_left_out_of_the_mean(tmp_path):
     assert suite.tested() == [] and len(suite.diverged(point)) == 3
     assert "diverged in 3 of 3 seeds" in points_markdown(suite)
     assert conclusion(suite)[0].startswith("Diverges at normalised x255, sgd optimiser: a non-finite loss stopped 3 of 3")
+
+
+def test_each_finished_follow_up_is_tested_against_naive_joint_and_the_baseline(tmp_path):
+    from mdseg.study.experiments import Results
+    from mdseg.study.report import summarize
+    from mdseg.study.scale_report import RESCUE_GROUPS
+
+    failing = Point("sgd", scale=255)
+    suite = _suite(tmp_path, {failing: [0.03, 0.04, 0.035]}, {"sgd": [0.45, 0.50, 0.47]})
+    suite.optimisers["sgd"] = "SGD (momentum 0.9) 0.01, cosine"
+    runs_of = {name: [{"seed": s, "budget": {}, "metrics": {"mIoU": v}} for s, v in enumerate(values)]
+               for name, values in {"naive-joint/norm": [0.46, 0.49, 0.48], "uncertainty": [0.20, 0.25, 0.22],
+                                    "depth-first/copy/b": [0.03, 0.036, 0.04], "semantic-first/copy/b": [0.5]}.items()}
+    by_recipe = {"single-decoder": suite.baselines["sgd"], "naive-joint": suite.naive[failing], **runs_of}
+    suite.follow_up[failing] = Results("cpu", summarize(by_recipe), by_recipe, "follow-up")
+    line = next(line for line in conclusion(suite) if line.startswith("At normalised x255"))
+    assert "4 of the 10 follow-up recipes finished" in line
+    assert f"{RESCUE_GROUPS[0]}: naive-joint/norm (0.4767 ± 0.0153)" in line
+    assert f"{RESCUE_GROUPS[2]}: uncertainty" in line
+    assert f"{RESCUE_GROUPS[3]}: depth-first/copy/b" in line
+    assert f"{RESCUE_GROUPS[4]}: semantic-first/copy/b (0.5000)" in line  # one seed: never called a rescue
+    assert "Not finished: semantic-first/copy/d->b" in line

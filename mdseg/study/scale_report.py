@@ -7,7 +7,7 @@ import math
 from ..training.schedule import BASELINE, NAIVE
 from .compare import comparison, format_stat, mean_std
 from .report import PAPER, read_diagnostics, summarize
-from .scale_suite import OPTIMISERS, SGD_LR_SEEDS, ScaleSuite, trained
+from .scale_suite import FOLLOW_UP, OPTIMISERS, SGD_LR_SEEDS, ScaleSuite, trained
 
 
 def points_markdown(suite: ScaleSuite) -> str:
@@ -91,15 +91,37 @@ def conclusion(suite: ScaleSuite) -> list[str]:
     for p in better:
         lines.append(f"Better at {p.label}: " + suite.comparison(p).sentence())
     lines += diverged
-    for point, results in suite.follow_up.items():
-        summary = results.summary
-        finished = [r for r in summary if r not in (BASELINE, NAIVE)]
-        if not finished:
-            lines.append(f"At {point.label}: the follow-up recipes (Table 3, uncertainty, naive-joint/norm) are not "
-                         "finished, so nothing is known yet about what rescues it.")
-            continue
-        rescues = [r for r in finished if len(summary[r]["seeds"]) > 1
-                   and comparison(summary, r, NAIVE).verdict == "better"]
-        lines.append(f"At {point.label}, better than naive joint training (Welch p < 0.05), of the "
-                     f"{len(finished)} follow-up recipes finished: " + (", ".join(rescues) if rescues else "none") + ".")
+    lines += [rescue_sentence(point.label, results.summary) for point, results in suite.follow_up.items()]
     return lines
+
+
+RESCUE_GROUPS = ("back to the baseline (better than naive joint, within seed noise of the baseline)",
+                 "above the baseline (better than naive joint and than the baseline)",
+                 "partly (better than naive joint, still worse than the baseline)",
+                 "not rescued (not better than naive joint)",
+                 "too few seeds to test")
+
+
+def rescue_sentence(label: str, summary: dict[str, dict]) -> str:
+    """What rescues a failing point: each finished follow-up recipe tested against naive joint and
+    against the baseline (Welch p < 0.05), grouped by the outcome (:data:`RESCUE_GROUPS`)."""
+    finished = [r for r in summary if r not in (BASELINE, NAIVE)]
+    if not finished:
+        return (f"At {label}: the follow-up recipes (Table 3, uncertainty, naive-joint/norm) are not finished, so nothing is "
+                "known yet about what rescues it.")
+    groups: dict[str, list[str]] = {g: [] for g in RESCUE_GROUPS}
+    for recipe in finished:
+        vs_naive, vs_base = comparison(summary, recipe, NAIVE), comparison(summary, recipe, BASELINE)
+        if not (vs_naive.tested and vs_base.tested):
+            group = RESCUE_GROUPS[4]
+        elif vs_naive.verdict != "better":
+            group = RESCUE_GROUPS[3]
+        else:
+            group = {"worse": RESCUE_GROUPS[2], "better": RESCUE_GROUPS[1]}.get(vs_base.verdict, RESCUE_GROUPS[0])
+        groups[group].append(f"{recipe} ({format_stat(summary[recipe]['mIoU'])})")
+    found = "; ".join(f"{group}: {', '.join(names)}" for group, names in groups.items() if names)
+    left = [r for r in FOLLOW_UP if r not in finished]
+    return (f"At {label}, {len(finished)} of the {len(FOLLOW_UP)} follow-up recipes finished, each against naive "
+            f"joint ({format_stat(summary[NAIVE]['mIoU'])}) and the baseline "
+            f"({format_stat(summary[BASELINE]['mIoU'])}), Welch p < 0.05: {found}."
+            + (f" Not finished: {', '.join(left)}." if left else ""))
