@@ -265,10 +265,14 @@ def test_each_finished_follow_up_is_tested_against_naive_joint_and_the_baseline(
                                     "depth-first/copy/b": [0.03, 0.036, 0.04], "semantic-first/copy/b": [0.5]}.items()}
     by_recipe = {"single-decoder": suite.baselines["sgd"], "naive-joint": suite.naive[failing], **runs_of}
     suite.follow_up[failing] = Results("cpu", summarize(by_recipe), by_recipe, "follow-up")
+    stopped = {"seed": 0, "diverged": "Non-finite loss", "metrics": {"mIoU": float("nan")}}
+    suite.follow_up_diverged[failing] = {"depth-first/no-copy/b": [stopped], "semantic-first/copy/b": [stopped]}
     line = next(line for line in conclusion(suite) if line.startswith("At normalised x255"))
-    assert "4 of the 10 follow-up recipes finished" in line
+    assert "5 of the 10 follow-up recipes finished" in line
     assert f"{RESCUE_GROUPS[0]}: naive-joint/norm (0.4767 ± 0.0153)" in line
     assert f"{RESCUE_GROUPS[2]}: uncertainty" in line
     assert f"{RESCUE_GROUPS[3]}: depth-first/copy/b" in line
     assert f"{RESCUE_GROUPS[4]}: semantic-first/copy/b (0.5000)" in line  # one seed: never called a rescue
-    assert "Not finished: semantic-first/copy/d->b" in line
+    assert f"{RESCUE_GROUPS[5]}: depth-first/no-copy/b (1 of 1 seeds), semantic-first/copy/b (1 of 2 seeds)" in line
+    assert "Not finished: semantic-first/copy/d->b" in line and "depth-first/no-copy/b." not in line
+    assert stopped in suite.all_runs()  # a diverged follow-up is shipped with the reference

@@ -91,7 +91,8 @@ def conclusion(suite: ScaleSuite) -> list[str]:
     for p in better:
         lines.append(f"Better at {p.label}: " + suite.comparison(p).sentence())
     lines += diverged
-    lines += [rescue_sentence(point.label, results.summary) for point, results in suite.follow_up.items()]
+    lines += [rescue_sentence(point.label, results.summary, suite.follow_up_diverged.get(point, {}))
+              for point, results in suite.follow_up.items()]
     return lines
 
 
@@ -99,14 +100,17 @@ RESCUE_GROUPS = ("back to the baseline (better than naive joint, within seed noi
                  "above the baseline (better than naive joint and than the baseline)",
                  "partly (better than naive joint, still worse than the baseline)",
                  "not rescued (not better than naive joint)",
-                 "too few seeds to test")
+                 "too few seeds to test",
+                 "diverged (a non-finite loss stopped training)")
 
 
-def rescue_sentence(label: str, summary: dict[str, dict]) -> str:
+def rescue_sentence(label: str, summary: dict[str, dict], diverged: dict[str, list[dict]] | None = None) -> str:
     """What rescues a failing point: each finished follow-up recipe tested against naive joint and
-    against the baseline (Welch p < 0.05), grouped by the outcome (:data:`RESCUE_GROUPS`)."""
+    against the baseline (Welch p < 0.05), grouped by the outcome (:data:`RESCUE_GROUPS`);
+    ``diverged``: per recipe its seeds a non-finite loss stopped."""
+    diverged = diverged or {}
     finished = [r for r in summary if r not in (BASELINE, NAIVE)]
-    if not finished:
+    if not finished and not diverged:
         return (f"At {label}: the follow-up recipes (Table 3, uncertainty, naive-joint/norm) are not finished, so nothing is "
                 "known yet about what rescues it.")
     groups: dict[str, list[str]] = {g: [] for g in RESCUE_GROUPS}
@@ -119,9 +123,12 @@ def rescue_sentence(label: str, summary: dict[str, dict]) -> str:
         else:
             group = {"worse": RESCUE_GROUPS[2], "better": RESCUE_GROUPS[1]}.get(vs_base.verdict, RESCUE_GROUPS[0])
         groups[group].append(f"{recipe} ({format_stat(summary[recipe]['mIoU'])})")
+    for recipe, stopped in diverged.items():
+        seeds = len(stopped) + len(summary.get(recipe, {}).get("seeds", []))
+        groups[RESCUE_GROUPS[5]].append(f"{recipe} ({len(stopped)} of {seeds} seeds)")
     found = "; ".join(f"{group}: {', '.join(names)}" for group, names in groups.items() if names)
-    left = [r for r in FOLLOW_UP if r not in finished]
-    return (f"At {label}, {len(finished)} of the {len(FOLLOW_UP)} follow-up recipes finished, each against naive "
+    left = [r for r in FOLLOW_UP if r not in finished and r not in diverged]
+    return (f"At {label}, {len(FOLLOW_UP) - len(left)} of the {len(FOLLOW_UP)} follow-up recipes finished, each against naive "
             f"joint ({format_stat(summary[NAIVE]['mIoU'])}) and the baseline "
             f"({format_stat(summary[BASELINE]['mIoU'])}), Welch p < 0.05: {found}."
             + (f" Not finished: {', '.join(left)}." if left else ""))

@@ -142,7 +142,8 @@ def sgd_lr(profile: Profile, device: str | None = None, progress: bool = True, f
 class ScaleSuite:
     """What :func:`scale_suite` returns: per optimiser its baseline runs, per :class:`Point` its
     naive-joint runs, the paper optimiser's depth-first runs (``{(target, recipe): runs}``),
-    the follow-up results at failing points, and the SGD sweep."""
+    the follow-up results at failing points (with, apart, the follow-up runs a non-finite loss
+    stopped: ``{point: {recipe: runs}}``), and the SGD sweep."""
 
     profile: str
     baselines: dict[str, list[dict]]
@@ -153,11 +154,13 @@ class ScaleSuite:
     lr_sgd: float | None
     optimisers: dict[str, str]  # optimiser -> its description
     sweep_runs: list[dict] = field(default_factory=list)
+    follow_up_diverged: dict[Point, dict[str, list[dict]]] = field(default_factory=dict)
 
     def all_runs(self) -> list[dict]:
         """Every finished run the suite read (for the shipped reference)."""
         groups = [*self.baselines.values(), *self.naive.values(), *self.depth_first.values(), self.sweep_runs]
         groups += [r for results in self.follow_up.values() for r in results.runs.values()]
+        groups += [r for stopped in self.follow_up_diverged.values() for r in stopped.values()]
         return [run for group in groups for run in group]
 
     def comparison(self, point: Point):
@@ -256,9 +259,10 @@ def scale_suite(profile: Profile, seeds: list[int] | None = None, device: str | 
         kept = {r: trained(d) for r, d in zip(FOLLOW_UP, extra)}
         by_recipe = {BASELINE: trained(baselines[point.optimiser]), NAIVE: trained(naive[point]),
                      **{r: k for r, k in kept.items() if k}}
-        stopped = {r: len(d) - len(kept[r]) for r, d in zip(FOLLOW_UP, extra) if len(d) > len(kept[r])}
-        note = ("; diverged (non-finite loss): " + ", ".join(f"{r} ({n} seeds)" for r, n in stopped.items())
-                if stopped else "")
+        stopped = {r: [run for run in d if "diverged" in run] for r, d in zip(FOLLOW_UP, extra)}
+        suite.follow_up_diverged[point] = {r: d for r, d in stopped.items() if d}
+        note = ("; diverged (non-finite loss): " + ", ".join(f"{r} ({len(d)} seeds)" for r, d in stopped.items() if d)
+                if any(stopped.values()) else "")
         suite.follow_up[point] = Results(profile.name, summarize(by_recipe), by_recipe,
                                          f"Tables 2 and 3 where naive joint training fails: {point.label}{note}")
     return suite
