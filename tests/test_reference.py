@@ -96,7 +96,7 @@ def test_every_shipped_reference_run_is_what_the_current_code_trains_there():
     for suite, about in shipped.items():
         found = suite_runs(cpu, suite, reference_root("cpu"))  # raises on a stale identity
         assert len(found) == about["runs"], f"suite {suite}: {len(found)} runs read, provenance says {about['runs']}"
-        assert about["runs"] <= about.get("planned", about["runs"]) == suite_size(cpu, suite)[0]
+        assert about["runs"] <= about.get("planned", about["runs"]) == suite_size(cpu, suite, reference_root("cpu"))[0]
         read |= {Path(r["run_dir"]) for r in found}
     orphans = shipped_folders("cpu") - read
     assert not orphans, f"shipped runs no suite trains any more: {sorted(map(str, orphans))[:5]}"

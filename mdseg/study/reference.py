@@ -69,12 +69,13 @@ def suite_runs(profile: Profile, suite: str, base: str | Path) -> list[dict]:
     return list({str(r["run_dir"]): r for r in found}.values())  # each run folder once
 
 
-def suite_size(profile: Profile, suite: str) -> tuple[int, str]:
+def suite_size(profile: Profile, suite: str, base: str | Path | None = None) -> tuple[int, str]:
     """How many distinct runs ``suite`` trains under ``profile`` when finished, and what that
-    count leaves out (the scale suite's follow-ups depend on which points fail)."""
+    count covers: the scale suite's follow-ups depend on which points fail, so they are counted at
+    the failing points the runs under ``base`` show (none without ``base``)."""
     from .experiments import schedules
     from .failure_suite import failure_schedules
-    from .scale_suite import DEPTH_FIRST, FOLLOW_UP, OPTIMISERS, SGD_LR_GRID, SGD_LR_SEEDS, points
+    from .scale_suite import DEPTH_FIRST, FOLLOW_UP, OPTIMISERS, SGD_LR_GRID, SGD_LR_SEEDS, points, scale_suite
 
     seeds = len(profile.seeds)
     if suite == "tables":
@@ -83,8 +84,12 @@ def suite_size(profile: Profile, suite: str) -> tuple[int, str]:
         return (1 + 2 * len(failure_schedules(profile))) * seeds, ""
     if suite == "scale":  # baselines, naive points, depth-first x 2 targets; the sweep's chosen rate is the SGD baseline
         sweep = (len(SGD_LR_GRID) - 1) * len(SGD_LR_SEEDS)
-        return ((len(OPTIMISERS) + len(points()) + 2 * len(DEPTH_FIRST)) * seeds + sweep,
-                f"without the follow-ups at failing points ({len(FOLLOW_UP)} recipes x seeds per failing point)")
+        failing = len(scale_suite(profile, finished_only=True, progress=False, base=base).failing()) if base else 0
+        size = (len(OPTIMISERS) + len(points()) + 2 * len(DEPTH_FIRST) + failing * len(FOLLOW_UP)) * seeds + sweep
+        if failing:
+            return size, (f"with the follow-ups ({len(FOLLOW_UP)} recipes x seeds) at the {failing} failing "
+                          f"point{'s' if failing > 1 else ''} its finished runs show")
+        return size, f"without the follow-ups at failing points ({len(FOLLOW_UP)} recipes x seeds per failing point)"
     raise ReferenceError(f"Unknown suite '{suite}'; use one of {', '.join(SUITES)}.")
 
 
@@ -139,7 +144,7 @@ def write(source: str | Path = "runs", profile: str = "cpu", suites: tuple[str, 
             raise ReferenceError(f"Suite '{suite}' has runs from {len(devices)} devices ({'; '.join(devices)}): "
                                  "each suite's reference comes from one device; retrain the others there.")
         times = [max(p.stat().st_mtime for p in f.iterdir()) for f in shipped]
-        planned, note = suite_size(named, suite)
+        planned, note = suite_size(named, suite, source)
         device = next(iter(shipped.values()))["device"]
         provenance = {"suite": suite, "profile": profile, "command": COMMANDS[suite].format(p=profile),
                       "commit": commit or _commit(), "device": device["name"], "precision": device["precision"],
