@@ -124,3 +124,19 @@ def test_a_suites_size_counts_each_run_folder_once():
     assert suite_size(cpu, "failure")[0] == (1 + 2 * len(failure_schedules(cpu))) * len(cpu.seeds) == 75
     size, note = suite_size(cpu, "scale")
     assert size == 75 and "follow-ups" in note
+
+
+def test_the_provenance_dates_come_from_the_runs_and_keep_an_earlier_start(tmp_path):
+    """A run's recorded finish time is its date (else its folder's last change); rewriting a
+    reference from a copy of itself keeps the first date its provenance already had."""
+    ci = get_profile("ci")
+    first = _fake_run(tmp_path / "runs", ci, "single-decoder", 0, 0.5)
+    second = _fake_run(tmp_path / "runs", ci, "naive-joint", 0, 0.4)
+    for folder, when in ((first, "2026-01-02 03:04 UTC"), (second, "2026-01-05 00:00 UTC")):
+        runs.write_result(folder, {**json.loads((folder / runs.RESULT).read_text()), "finished": when})
+    written = write(tmp_path / "runs", "ci", ("tables",), dest=tmp_path / "ref")["tables"]
+    assert (written["first_finished"], written["last_finished"]) == ("2026-01-02 03:04 UTC", "2026-01-05 00:00 UTC")
+    about = tmp_path / "ref" / "provenance" / "tables.json"
+    about.write_text(json.dumps({**json.loads(about.read_text()), "first_finished": "2025-12-31 23:00 UTC"}))
+    rewritten = write(tmp_path / "runs", "ci", ("tables",), dest=tmp_path / "ref")["tables"]
+    assert rewritten["first_finished"] == "2025-12-31 23:00 UTC" and rewritten["last_finished"] == "2026-01-05 00:00 UTC"

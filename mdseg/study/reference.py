@@ -119,6 +119,22 @@ def _copy_run(source: Path, dest: Path) -> dict:
     return result
 
 
+def _finished_range(shipped: dict[Path, dict], before: dict, device: dict) -> tuple[str, str]:
+    """When the suite's runs finished: each run's recorded ``finished`` time, else its folder's last
+    change; the first date never moves later than the provenance already shipped from the same
+    device says (a reference rewritten from a copy of itself keeps its start)."""
+    def when(folder: Path, result: dict) -> str:
+        if "finished" in result:
+            return result["finished"]
+        return time.strftime(runs.FINISHED_FORMAT, time.gmtime(max(p.stat().st_mtime for p in folder.iterdir())))
+
+    times = sorted(when(folder, result) for folder, result in shipped.items())  # the format sorts as it reads
+    first = times[0]
+    if before.get("device") == device["name"] and before.get("first_finished"):
+        first = min(first, before["first_finished"])
+    return first, times[-1]
+
+
 def write(source: str | Path = "runs", profile: str = "cpu", suites: tuple[str, ...] = SUITES,
           dest: str | Path | None = None, commit: str | None = None) -> dict[str, dict]:
     """Copy the finished runs of each suite from ``source`` (laid out like ``runs/``) into the
@@ -143,14 +159,14 @@ def write(source: str | Path = "runs", profile: str = "cpu", suites: tuple[str, 
         if len(devices) > 1:
             raise ReferenceError(f"Suite '{suite}' has runs from {len(devices)} devices ({'; '.join(devices)}): "
                                  "each suite's reference comes from one device; retrain the others there.")
-        times = [max(p.stat().st_mtime for p in f.iterdir()) for f in shipped]
         planned, note = suite_size(named, suite, source)
         device = next(iter(shipped.values()))["device"]
+        before = dest / "provenance" / f"{suite}.json"
+        first, last = _finished_range(shipped, json.loads(before.read_text()) if before.exists() else {}, device)
         provenance = {"suite": suite, "profile": profile, "command": COMMANDS[suite].format(p=profile),
                       "commit": commit or _commit(), "device": device["name"], "precision": device["precision"],
                       "torch": device["torch"], "runs": len(shipped), "planned": planned, "planned_note": note,
-                      "first_finished": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(min(times))),
-                      "last_finished": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(max(times))),
+                      "first_finished": first, "last_finished": last,
                       "wall_seconds": round(sum(r["wall_seconds"] for r in shipped.values())),
                       "wall_note": "sum of the runs' own wall times (a run paused or resumed counts its last call only)"}
         (dest / "provenance").mkdir(parents=True, exist_ok=True)

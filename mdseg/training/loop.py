@@ -110,7 +110,8 @@ def run(model: MultiDecoderUNet, schedule: Schedule, train_set: Dataset | ArrayS
         result = {"schedule": schedule.name, "budget": budget(schedule), "history": session.history,
                   "metrics": session.history[-1].get("val", {}) if session.history else {},
                   "wall_seconds": time.perf_counter() - session.start_time,
-                  "device": device_info(session.device, session.dtype)}
+                  "device": device_info(session.device, session.dtype),
+                  "finished": time.strftime(runs.FINISHED_FORMAT, time.gmtime())}
         if session.main:
             runs.write_result(out, result)
         return result

@@ -39,6 +39,7 @@ DIAGNOSTICS = "diagnostics.jsonl"
 RESULT = "result.json"
 LOCK = ".lock"
 DIAGNOSTICS_SUMMARY = "diagnostics.json"  # the shipped reference keeps only this summary of diagnostics.jsonl
+FINISHED_FORMAT = "%Y-%m-%d %H:%M UTC"  # result.json's "finished" (runs older than it have none)
 DIVERGED = "diverged.json"  # a run a non-finite loss stopped, kept as its outcome where a suite maps failures
 
 
