@@ -74,6 +74,22 @@ def train_own(profile: Profile, recipes: list[str], out: str | Path | None = Non
     return reproduce(profile, out, seeds=seeds, recipes=names, report=report, detail=False)
 
 
+def own_models(own: Results, names: list[str]) -> dict | None:
+    """``{name: model}`` from the first finished run of each of ``names`` in ``own``, or ``None``
+    (with the reason printed) when a run or its checkpoint is missing: a finished run keeps its
+    metrics without its weights when the checkpoint was deleted or the folder copied from the reference."""
+    from .model.checkpoint import load_model
+    from .training import runs
+
+    folders = {name: Path(own.runs[name][0]["run_dir"]) for name in names if own.runs.get(name)}
+    missing = [n for n in names if n not in folders] + [
+        f"{n} (no {runs.CHECKPOINT} in {f})" for n, f in folders.items() if not (f / runs.CHECKPOINT).exists()]
+    if missing:
+        print("No model of your own to show for: " + ", ".join(missing) + ". Train them with MDSEG_TRAIN=one.")
+        return None
+    return {name: load_model(folder)[0] for name, folder in folders.items()}
+
+
 # ----------------------------------------------------------------------------- the shipped reference
 def reference_profile() -> Profile:
     """The profile the shipped reference was trained with (the cpu profile as defined, whatever

@@ -47,3 +47,16 @@ def test_notebook_structure(path):
     assert "profile, RUNS = setup()" in text[3]  # MDSEG_PROFILE / MDSEG_SEEDS: tests/test_setup.py
     assert any(t.startswith("## What we saw") for t in text) and cells[-1]["cell_type"] == "code"
     assert all(c.get("outputs", []) == [] for c in cells)
+
+
+def test_own_models_is_none_and_says_why_when_a_finished_run_has_no_checkpoint(tmp_path, capsys):
+    """A finished run copied from the reference (metrics, no weights) must not crash notebook 05."""
+    from mdseg.notebook import own_models
+    from mdseg.study.experiments import Results
+
+    folder = tmp_path / "single-decoder" / "seed0"
+    folder.mkdir(parents=True)
+    own = Results("cpu", {}, {"single-decoder": [{"run_dir": str(folder), "metrics": {"mIoU": 0.5}}]}, "")
+    assert own_models(own, ["single-decoder", "naive-joint"]) is None
+    said = capsys.readouterr().out
+    assert "naive-joint" in said and "no checkpoint.safetensors" in said
