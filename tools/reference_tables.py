@@ -18,15 +18,15 @@ from pathlib import Path
 from mdseg.notebook import REFERENCE, reference, reference_profile, story
 from mdseg.study.failure_suite import failure_suite
 from mdseg.study.reference import label, provenance
-from mdseg.study.report import failure_conclusion, table3_markdown, weights_markdown
+from mdseg.study.report import failure_conclusion, results_markdown, table3_markdown, weights_markdown
 from mdseg.study.scale_report import conclusion, depth_first_markdown, points_markdown, sweep_markdown
+from mdseg.study.experiments import Results
 from mdseg.study.scale_suite import ScaleSuite, scale_suite
 from mdseg.training.schedule import BEST_RECIPE, NAIVE
 
 
-def story_block() -> str:
-    """The paper against the reference for naive joint and the paper's best recipe, and each suite's provenance."""
-    tables = reference()
+def story_block(tables: Results) -> str:
+    """The paper against the reference's ``tables`` for naive joint and the paper's best recipe, and each suite's provenance."""
     lines = [f"- {line}" for recipe in (NAIVE, BEST_RECIPE) for line in story(tables, recipe).splitlines()]
     lines += ["", "Provenance of each suite:", ""]
     lines += [f"- {suite}: {about['runs']} of {about.get('planned', about['runs'])} runs, {about['device']}, "
@@ -35,12 +35,10 @@ def story_block() -> str:
     return "\n".join(lines)
 
 
-def tables_block(scale: ScaleSuite) -> str:
+def tables_block(tables: Results, scale: ScaleSuite) -> str:
     """Tables 2-3, the failure suite and the scale suite as the reference holds them."""
     cpu = reference_profile()
-    tables = reference()
-    tables.title = f"Tables 2 and 3 ({label('cpu', 'tables')})"
-    parts = [_subsection(tables.markdown())]
+    parts = [_subsection(results_markdown(tables.summary, f"Tables 2 and 3 ({label('cpu', 'tables')})"))]
     failure = failure_suite(cpu, finished_only=True, progress=False, base=REFERENCE)
     summaries = {target: results.summary for target, results in failure.items()}
     diagnostics = {target: results.diagnostics(NAIVE) for target, results in failure.items()}
@@ -77,7 +75,8 @@ def main() -> int:
     parser.add_argument("--readme", type=Path, default=None, help="write the blocks into this README's markers")
     args = parser.parse_args()
     scale = scale_suite(reference_profile(), finished_only=True, progress=False, base=REFERENCE)
-    blocks = {"story": story_block(), "tables": tables_block(scale)}
+    tables = reference()  # read once: the story and the tables both come from it
+    blocks = {"story": story_block(tables), "tables": tables_block(tables, scale)}
     if args.readme:
         fill(args.readme, blocks)
         print(f"wrote the story and tables blocks of {args.readme}")

@@ -119,7 +119,7 @@ def _copy_run(source: Path, dest: Path) -> dict:
     return result
 
 
-def _finished_range(shipped: dict[Path, dict], before: dict, device: dict) -> tuple[str, str]:
+def _finished_range(shipped: dict[Path, dict], before: dict, device: str) -> tuple[str, str]:
     """When the suite's runs finished: each run's recorded ``finished`` time, else its folder's last
     change; the first date never moves later than the provenance already shipped from the same
     device says (a reference rewritten from a copy of itself keeps its start)."""
@@ -130,7 +130,7 @@ def _finished_range(shipped: dict[Path, dict], before: dict, device: dict) -> tu
 
     times = sorted(when(folder, result) for folder, result in shipped.items())  # the format sorts as it reads
     first = times[0]
-    if before.get("device") == device["name"] and before.get("first_finished"):
+    if before.get("device") == device and before.get("first_finished"):
         first = min(first, before["first_finished"])
     return first, times[-1]
 
@@ -162,7 +162,8 @@ def write(source: str | Path = "runs", profile: str = "cpu", suites: tuple[str, 
         planned, note = suite_size(named, suite, source)
         device = next(iter(shipped.values()))["device"]
         before = dest / "provenance" / f"{suite}.json"
-        first, last = _finished_range(shipped, json.loads(before.read_text()) if before.exists() else {}, device)
+        first, last = _finished_range(shipped, json.loads(before.read_text()) if before.exists() else {},
+                                       device["name"])
         provenance = {"suite": suite, "profile": profile, "command": COMMANDS[suite].format(p=profile),
                       "commit": commit or _commit(), "device": device["name"], "precision": device["precision"],
                       "torch": device["torch"], "runs": len(shipped), "planned": planned, "planned_note": note,
