@@ -74,6 +74,47 @@ def train_own(profile: Profile, recipes: list[str], out: str | Path | None = Non
     return reproduce(profile, out, seeds=seeds, recipes=names, report=report, detail=False)
 
 
+def own_at_failing_point(profile: Profile, ref_scale, recipes: tuple[str, ...] = ("naive-joint", "naive-joint/norm"),
+                         base: str | Path = "runs") -> tuple[Results, Results] | None:
+    """Your own runs of ``recipes`` at the reference's first failing point of the scale suite
+    (:class:`~mdseg.study.scale_suite.ScaleSuite` ``ref_scale``): its depth units, loss scale,
+    optimiser and the learning rate the reference's SGD sweep chose, with ``profile``'s sizes. Seeds
+    as :data:`TRAIN_VAR` asks (the plan and its cost first; under ``none`` the runs already finished).
+    A run a non-finite loss stops is an outcome here, said and left out of the table. Returns
+    ``(yours, the reference's runs at that point)``, or ``None`` (with why) when the reference
+    shows no failing point."""
+    from .study.experiments import train_recipe
+    from .study.report import summarize
+    from .study.scale_suite import point_profile
+
+    failing = ref_scale.failing()
+    if not failing:
+        print("The shipped scale suite shows no point where naive joint training is worse than its baseline.")
+        return None
+    point = failing[0]
+    variant = point_profile(profile, point, ref_scale.lr_sgd)
+    out = runs_root(variant, base)
+    seeds = training_seeds(profile)
+    if seeds:
+        print(f"At the reference's failing point ({point.label}, lr {variant.lr:g}):")
+        print(plan(variant, out, list(recipes), seeds))
+    done, stopped = {}, []
+    for recipe in recipes:
+        for seed in seeds or profile.seeds:
+            result = train_recipe(variant, recipe, seed, progress=False, train_missing=bool(seeds), base=base,
+                                  keep_divergence=True)
+            if result is None:
+                continue
+            if "diverged" in result:
+                stopped.append(f"{recipe} seed {seed}")
+            else:
+                done.setdefault(recipe, []).append(result)
+    if stopped:
+        print("Stopped by a non-finite loss (an outcome, not a bug): " + ", ".join(stopped) + ".")
+    own = Results(profile.name, summarize(done), done, f"Your runs at {point.label}")
+    return own, ref_scale.follow_up.get(point, Results(REFERENCE_PROFILE, {}, {}, ""))
+
+
 def own_models(own: Results, names: list[str]) -> dict | None:
     """``{name: model}`` from the first finished run of each of ``names`` in ``own``, or ``None``
     (with the reason printed) when a run or its checkpoint is missing: a finished run keeps its

@@ -60,3 +60,31 @@ def test_own_models_is_none_and_says_why_when_a_finished_run_has_no_checkpoint(t
     assert own_models(own, ["single-decoder", "naive-joint"]) is None
     said = capsys.readouterr().out
     assert "naive-joint" in said and "no checkpoint.safetensors" in said
+
+
+def test_own_runs_at_the_failing_point_read_the_reference_settings(monkeypatch, capsys):
+    """Notebook 06's own runs go to the reference's failing point (its optimiser and learning rate):
+    read back from the shipped reference itself, they are the reference's own runs there."""
+    from mdseg.notebook import REFERENCE, own_at_failing_point, reference_profile
+    from mdseg.study.scale_suite import scale_suite
+
+    monkeypatch.setenv("MDSEG_TRAIN", "none")
+    ref_scale = scale_suite(reference_profile(), finished_only=True, progress=False, base=REFERENCE)
+    if not ref_scale.failing():
+        pytest.skip("the shipped scale suite shows no failing point")
+    own, ref_point = own_at_failing_point(reference_profile(), ref_scale, base=REFERENCE)
+    point = ref_scale.failing()[0]
+    assert point.optimiser == "sgd" and point.scale == 255  # what the README and notebook 06 describe
+    for recipe in ("naive-joint", "naive-joint/norm"):
+        assert [r["metrics"]["mIoU"] for r in own.runs[recipe]] == ref_point.summary[recipe]["mIoU"]["values"]
+        assert {Path(r["run_dir"]).parts[-3] for r in own.runs[recipe]} == {f"cpu-x255-sgd-lr{ref_scale.lr_sgd:g}"}
+    assert capsys.readouterr().out == ""  # under none nothing trains and no plan is printed
+
+
+def test_no_own_runs_at_a_failing_point_when_the_reference_shows_none(capsys):
+    from mdseg.notebook import own_at_failing_point, reference_profile
+    from mdseg.study.scale_suite import ScaleSuite
+
+    empty = ScaleSuite("cpu", {}, {}, {}, {}, {}, None, {})
+    assert own_at_failing_point(reference_profile(), empty) is None
+    assert "no point" in capsys.readouterr().out

@@ -290,10 +290,11 @@ def check_markdown(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def placement_markdown(own, ref, profile_name: str = "cpu") -> str:
+def placement_markdown(own, ref, profile_name: str = "cpu", suite: str = "tables") -> str:
     """Each of your runs beside the paper and the reference: the reference's mean ± std (n) and
     whether your value lies inside its seed spread (mean ± 2 sample std; a different device can
-    land outside, and a run of another profile than the reference's is not expected to agree)."""
+    land outside, and a run of another profile than the reference's is not expected to agree).
+    ``suite``: the reference suite ``ref`` comes from (its provenance labels the table)."""
     from .compare import format_stat, mean_std
     from .report import PAPER
 
@@ -313,5 +314,5 @@ def placement_markdown(own, ref, profile_name: str = "cpu") -> str:
     note = "" if own.profile == profile_name else (
         f" Your runs use the '{own.profile}' profile, the reference the '{profile_name}' profile: other sizes, "
         "so they are not expected to agree (the ci profile only shows that the pipeline runs).")
-    return "\n".join(lines + ["", f"Reference: {label(profile_name, 'tables')}. Inside the spread = within "
+    return "\n".join(lines + ["", f"Reference: {label(profile_name, suite)}. Inside the spread = within "
                                   f"mean ± 2 sample std of the reference's seeds.{note}"])

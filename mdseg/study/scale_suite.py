@@ -57,7 +57,7 @@ class Point:
         return f"{unit}, {self.optimiser} optimiser"
 
 
-SMOKE_POINTS = (Point("paper", "png8"),)  # what the ci profile trains of the suite (notebook 06 trains it)
+SMOKE_POINTS = (Point("paper", "png8"),)  # what the ci profile trains of the suite (tests, notebook 06 under MDSEG_TRAIN=all)
 
 
 def optimiser_settings(profile: Profile, optimiser: str, lr_sgd: float | None = None) -> dict:
