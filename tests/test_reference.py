@@ -140,3 +140,21 @@ def test_the_provenance_dates_come_from_the_runs_and_keep_an_earlier_start(tmp_p
     about.write_text(json.dumps({**json.loads(about.read_text()), "first_finished": "2025-12-31 23:00 UTC"}))
     rewritten = write(tmp_path / "runs", "ci", ("tables",), dest=tmp_path / "ref")["tables"]
     assert rewritten["first_finished"] == "2025-12-31 23:00 UTC" and rewritten["last_finished"] == "2026-01-05 00:00 UTC"
+
+
+def test_the_provenance_says_which_cpu_models_trained_the_suite(tmp_path):
+    """Two hosts with the same device name can round differently: each run records its CPU model,
+    and the provenance counts them (runs from before the model was recorded say so)."""
+    import torch
+
+    from mdseg.runtime.device import device_info
+
+    here = device_info(torch.device("cpu"))
+    assert here["model"] and here["model"] != "unknown" or not Path("/proc/cpuinfo").exists()
+    ci = get_profile("ci")
+    folder = _fake_run(tmp_path / "runs", ci, "single-decoder", 0, 0.5)
+    _fake_run(tmp_path / "runs", ci, "naive-joint", 0, 0.4)
+    result = json.loads((folder / runs.RESULT).read_text())
+    runs.write_result(folder, {**result, "device": {**result["device"], "model": "AMD EPYC"}})
+    written = write(tmp_path / "runs", "ci", ("tables",), dest=tmp_path / "ref")["tables"]
+    assert written["models"] == "AMD EPYC (1 run); not recorded (1 run)"

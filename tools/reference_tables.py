@@ -31,7 +31,8 @@ def story_block(tables: Results) -> str:
     lines += ["", "Provenance of each suite:", ""]
     lines += [f"- {suite}: {about['runs']} of {about.get('planned', about['runs'])} runs, {about['device']}, "
               f"{about['precision']}, torch {about['torch']}, finished {about['first_finished']} to "
-              f"{about['last_finished']}, `{about['command']}`" for suite, about in provenance("cpu").items()]
+              f"{about['last_finished']}{', CPU models: ' + about['models'] if about.get('models') else ''}, "
+              f"`{about['command']}`" for suite, about in provenance("cpu").items()]
     return "\n".join(lines)
 
 

@@ -47,7 +47,8 @@ def oom_advice(batch_size: int, images: torch.Tensor) -> Iterator[None]:
 
 def device_info(device: torch.device, dtype: torch.dtype | None = None) -> dict[str, str | int]:
     """Where a run trained, for its ``result.json`` and the shipped reference's provenance: the
-    device (GPU name, or the CPU's architecture and core count), the precision and torch's version."""
+    device (GPU name, or the CPU's architecture and core count), the precision and torch's version;
+    on a CPU also its ``model`` (two hosts with the same name can round differently)."""
     import os
     import platform
 
@@ -56,4 +57,19 @@ def device_info(device: torch.device, dtype: torch.dtype | None = None) -> dict[
     else:
         name = f"{platform.machine() or 'unknown'} CPU, {os.cpu_count()} cores, {torch.get_num_threads()} threads"
     precision = {torch.bfloat16: "bf16 autocast", torch.float16: "fp16 autocast"}.get(dtype, "fp32")
-    return {"type": device.type, "name": name, "precision": precision, "torch": torch.__version__}
+    info = {"type": device.type, "name": name, "precision": precision, "torch": torch.__version__}
+    return {**info, "model": cpu_model()} if device.type == "cpu" else info
+
+
+def cpu_model() -> str:
+    """The CPU's model name (``/proc/cpuinfo`` on Linux, else what :mod:`platform` says)."""
+    import platform
+
+    try:
+        with open("/proc/cpuinfo") as info:
+            for line in info:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"

@@ -110,13 +110,24 @@ def _copy_run(source: Path, dest: Path) -> dict:
     written = (source / runs.RESULT).exists()
     result = {k: v for k, v in runs.read_result(source).items() if k != "history"} if written else {"wall_seconds": 0}
     if "device" not in result:  # runs older than result.json's device: trained on the machine writing this
-        result["device"] = {**device_info(torch.device("cpu")), "recorded": "by the reference writer"}
+        here = {k: v for k, v in device_info(torch.device("cpu")).items() if k != "model"}  # the model is not known
+        result["device"] = {**here, "recorded": "by the reference writer"}
     if written:
         runs.write_result(dest, result)
     diagnostics = runs.diagnostics_summary(source)
     if diagnostics["steps"]:
         (dest / runs.DIAGNOSTICS_SUMMARY).write_text(json.dumps(diagnostics, indent=1))
     return result
+
+
+def _models(results) -> str:
+    """Which CPU or GPU models trained a suite's runs, e.g. ``AMD EPYC (12 runs); not recorded (63 runs)``."""
+    counts: dict[str, int] = {}
+    for result in results:
+        model = result["device"].get("model") or ("not recorded" if result["device"]["type"] == "cpu"
+                                                  else result["device"]["name"])
+        counts[model] = counts.get(model, 0) + 1
+    return "; ".join(f"{model} ({n} run{'' if n == 1 else 's'})" for model, n in sorted(counts.items()))
 
 
 def _finished_range(shipped: dict[Path, dict], before: dict, device: str) -> tuple[str, str]:
@@ -167,7 +178,7 @@ def write(source: str | Path = "runs", profile: str = "cpu", suites: tuple[str, 
         provenance = {"suite": suite, "profile": profile, "command": COMMANDS[suite].format(p=profile),
                       "commit": commit or _commit(), "device": device["name"], "precision": device["precision"],
                       "torch": device["torch"], "runs": len(shipped), "planned": planned, "planned_note": note,
-                      "first_finished": first, "last_finished": last,
+                      "first_finished": first, "last_finished": last, "models": _models(shipped.values()),
                       "wall_seconds": round(sum(r["wall_seconds"] for r in shipped.values())),
                       "wall_note": "sum of the runs' own wall times (a run paused or resumed counts its last call only)"}
         (dest / "provenance").mkdir(parents=True, exist_ok=True)
