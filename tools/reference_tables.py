@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import argparse
 import re
+import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's mdseg and its reference, not an installed one
 
 from mdseg.notebook import REFERENCE, reference, reference_profile, story
 from mdseg.study.failure_suite import failure_suite
