@@ -83,9 +83,8 @@ def own_at_failing_point(profile: Profile, ref_scale, recipes: tuple[str, ...] =
     A run a non-finite loss stops is an outcome here, said and left out of the table. Returns
     ``(yours, the reference's runs at that point)``, or ``None`` (with why) when the reference
     shows no failing point."""
-    from .study.experiments import train_recipe
     from .study.report import summarize
-    from .study.scale_suite import point_profile
+    from .study.scale_suite import point_profile, train_jobs, trained
 
     failing = ref_scale.failing()
     if not failing:
@@ -98,17 +97,10 @@ def own_at_failing_point(profile: Profile, ref_scale, recipes: tuple[str, ...] =
     if seeds:
         print(f"At the reference's failing point ({point.label}, lr {variant.lr:g}):")
         print(plan(variant, out, list(recipes), seeds))
-    done, stopped = {}, []
-    for recipe in recipes:
-        for seed in seeds or profile.seeds:
-            result = train_recipe(variant, recipe, seed, progress=False, train_missing=bool(seeds), base=base,
-                                  keep_divergence=True)
-            if result is None:
-                continue
-            if "diverged" in result:
-                stopped.append(f"{recipe} seed {seed}")
-            else:
-                done.setdefault(recipe, []).append(result)
+    results = train_jobs([(variant, r) for r in recipes], seeds or list(profile.seeds), None, True, bool(seeds),
+                         f"failing point: {point.label}", base)
+    done = {r: trained(d) for r, d in zip(recipes, results) if trained(d)}
+    stopped = [f"{r} seed {run['seed']}" for r, d in zip(recipes, results) for run in d if "diverged" in run]
     if stopped:
         print("Stopped by a non-finite loss (an outcome, not a bug): " + ", ".join(stopped) + ".")
     own = Results(profile.name, summarize(done), done, f"Your runs at {point.label}")

@@ -108,8 +108,8 @@ def sgd_lr_jobs(profile: Profile) -> list[Job]:
     return [(replace(profile, **optimiser_settings(profile, "sgd", lr)), BASELINE) for lr in SGD_LR_GRID]
 
 
-def _runs(jobs: list[Job], seeds: list[int], device: str | None, progress: bool, train_missing: bool,
-          desc: str, base: str | Path) -> list[list[dict]]:
+def train_jobs(jobs: list[Job], seeds: list[int], device: str | None, progress: bool, train_missing: bool,
+               desc: str, base: str | Path) -> list[list[dict]]:
     """Each job's finished results over ``seeds`` (training what is missing unless not ``train_missing``);
     a run a non-finite loss stopped is kept as such (``"diverged"`` in its result)."""
     out = [[] for _ in jobs]
@@ -130,7 +130,7 @@ def sgd_lr(profile: Profile, device: str | None = None, progress: bool = True, f
     """SGD's learning rate, chosen from the single-decoder baseline alone before any multi-task
     SGD run: the best mean val mIoU over :data:`SGD_LR_SEEDS` among :data:`SGD_LR_GRID` (the
     profile's schedule and epochs). Returns ``(lr or None while unfinished, {lr: mean_std}, the runs)``."""
-    results = _runs(sgd_lr_jobs(profile), list(SGD_LR_SEEDS), device, progress, not finished_only, "SGD lr sweep",
+    results = train_jobs(sgd_lr_jobs(profile), list(SGD_LR_SEEDS), device, progress, not finished_only, "SGD lr sweep",
                     base)
     sweep = {lr: mean_std([r["metrics"]["mIoU"] for r in done]) for lr, done in zip(SGD_LR_GRID, results) if done}
     sweep = {lr: stat for lr, stat in sweep.items() if not math.isnan(stat["mean"])}  # a diverged rate is not chosen
@@ -246,7 +246,7 @@ def scale_suite(profile: Profile, seeds: list[int] | None = None, device: str | 
                                          for r in DEPTH_FIRST for t in ("normalised", "png8")]
     if progress and train:
         tqdm.write(_plan_line(jobs + first, seeds, device, base))
-    done = _runs(jobs + first, seeds, device, progress, train, f"scale suite [{profile.name}]", base)
+    done = train_jobs(jobs + first, seeds, device, progress, train, f"scale suite [{profile.name}]", base)
     baselines = {o: done[i] for i, o in enumerate(used)}
     naive = {p: done[len(used) + i] for i, p in enumerate(wanted)}
     depth_first = {(job[0].depth_target, job[1]): d for job, d in zip(first, done[len(jobs):])}
@@ -254,7 +254,7 @@ def scale_suite(profile: Profile, seeds: list[int] | None = None, device: str | 
                        {o: describe_optimiser(baseline_profile(profile, o, lr_sgd)) for o in used}, sweep_runs)
     for point in suite.failing() if only is None else []:
         variant = point_profile(profile, point, lr_sgd)
-        extra = _runs([(variant, r) for r in FOLLOW_UP], seeds, device, progress, train,
+        extra = train_jobs([(variant, r) for r in FOLLOW_UP], seeds, device, progress, train,
                       f"failing point: {point.label}", base)
         kept = {r: trained(d) for r, d in zip(FOLLOW_UP, extra)}
         by_recipe = {BASELINE: trained(baselines[point.optimiser]), NAIVE: trained(naive[point]),
