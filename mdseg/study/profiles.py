@@ -90,7 +90,7 @@ PROFILES: dict[str, Profile] = {
     "ci": Profile(
         name="ci", about="smoke test, minutes for all notebooks on a CPU; its numbers only show that the "
                          "pipeline runs", data_root="data/synthetic-ci",
-        synthetic=SyntheticSpec(n_train=256, n_val=64, size=64, seed=0),
+        synthetic=SyntheticSpec(n_train=128, n_val=64, size=64, seed=0),
         teacher="simulated", encoder="tu-resnet10t", encoder_weights="synthetic",
         crop_size=64, eval_size=64, batch_size=16, stage_epochs=2, lr=1e-3, lr_schedule="cosine", seeds=(0,),
         scale=(0.75, 1.5), data_path="arrays", depth_weights=(),

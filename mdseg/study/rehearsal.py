@@ -117,9 +117,10 @@ def _cache_folder(cache: Path, repo_id: str, revision: str) -> Path:
     return snapshot
 
 
-def dpt_dinov2_small(seed: int = 0):
+def dpt_dinov2_small(seed: int = 0, side: int = 518):
     """DPT on a DINOv2-small backbone (ViT-S/14, 12 layers, 384 wide; DPT neck 48-384, fusion 256:
-    the sizes of facebook/dpt-dinov2-small-nyu) with random weights, and its image processor."""
+    the sizes of facebook/dpt-dinov2-small-nyu) with random weights, and its image processor,
+    which resizes to ``side`` (the hub model's 518; a multiple of the 14 px patch)."""
     import torch
     from PIL import Image
     from transformers import Dinov2Config, DPTConfig, DPTForDepthEstimation, DPTImageProcessor
@@ -133,14 +134,15 @@ def dpt_dinov2_small(seed: int = 0):
     config = DPTConfig(backbone_config=backbone, hidden_size=384, neck_hidden_sizes=[48, 96, 192, 384],
                        fusion_hidden_size=256, head_in_index=-1, reassemble_factors=[4, 2, 1, 0.5], is_hybrid=False,
                        use_bias_in_fusion_residual=False, add_projection=True, readout_type="project")
-    processor = DPTImageProcessor(size={"height": 518, "width": 518}, keep_aspect_ratio=True, ensure_multiple_of=14,
+    processor = DPTImageProcessor(size={"height": side, "width": side}, keep_aspect_ratio=True, ensure_multiple_of=14,
                                   resample=Image.BICUBIC, image_mean=list(IMAGENET_MEAN), image_std=list(IMAGENET_STD))
     return DPTForDepthEstimation(config).eval(), processor
 
 
-def offline_hub(cache: str | Path) -> Path:
+def offline_hub(cache: str | Path, teacher_side: int = 518) -> Path:
     """Write a local Hugging Face cache with random-weight stand-ins of the colab profile's hub
-    models under their real names (see the module docstring); returns ``cache``."""
+    models under their real names (see the module docstring; ``teacher_side``: the depth
+    teacher's input side, :func:`dpt_dinov2_small`); returns ``cache``."""
     import torch
     from safetensors.torch import save_file
     from segmentation_models_pytorch.encoders import get_encoder
@@ -148,7 +150,7 @@ def offline_hub(cache: str | Path) -> Path:
     from ..depth.teachers import TEACHERS
 
     cache = Path(cache)
-    model, processor = dpt_dinov2_small()
+    model, processor = dpt_dinov2_small(side=teacher_side)
     snapshot = _cache_folder(cache, TEACHERS["dpt-dinov2"].model_id, FAKE_REVISION)
     model.save_pretrained(snapshot)
     processor.save_pretrained(snapshot)
@@ -210,8 +212,10 @@ def rehearse_colab(samples: str | Path, work: str | Path, notebooks: Path | None
                    copies: int = 2, quick: bool = False) -> list[Step]:
     """The whole rehearsal (module docstring) in ``work`` (emptied first); ``notebooks``: the
     folder of notebooks 01-05 to run under nbval (skipped when ``None``). ``quick`` (the test
-    suite's): normalised depth only, one recipe on the array path, then export; no metric depth,
-    no v2-loader run, no separate evaluation. Returns the steps."""
+    suite's): normalised depth only, from a teacher whose processor resizes to 266 px instead of
+    518 (the same code, a quarter of its compute: DPT's full-resolution head dominates), one recipe
+    on the array path, then export; no metric depth, no v2-loader run, no separate evaluation.
+    Returns the steps."""
     work = Path(work)
     shutil.rmtree(work, ignore_errors=True)
     (work / "served").mkdir(parents=True)
@@ -221,7 +225,7 @@ def rehearse_colab(samples: str | Path, work: str | Path, notebooks: Path | None
     data = bytearray(archive.read_bytes())
     data[len(data) // 2] ^= 0xFF
     bad.write_bytes(bytes(data))
-    session = Rehearsal(work, rehearsal_env(offline_hub(work / "hf-cache")))
+    session = Rehearsal(work, rehearsal_env(offline_hub(work / "hf-cache", 266 if quick else 518)))
     root = "data/voc"
     with serve(work / "served") as (url, requests):
         session.run("a corrupted archive is refused", ["data", "voc", "--root", "data/bad", "--url",
