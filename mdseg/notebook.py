@@ -20,6 +20,7 @@ TRAIN_VAR = "MDSEG_TRAIN"
 TRAIN_MODES = {"none": "nothing trains: the shipped reference alone",
                "one": "seed 0 of the recipes this notebook is about (default)",
                "all": "every seed and recipe this notebook shows"}
+OWN_DIAGNOSE_EVERY = 0  # the student's runs skip gradient diagnostics (about a third of a two-task run on a 2-core CPU)
 REFERENCE_PROFILE = "cpu"
 REFERENCE = reference_root(REFERENCE_PROFILE)  # the shipped runs, laid out like runs/ (base= of every suite)
 
@@ -63,15 +64,17 @@ def train_own(profile: Profile, recipes: list[str], out: str | Path | None = Non
               report: str = "results") -> Results:
     """The student's own runs of ``recipes`` (``all_recipes`` under ``MDSEG_TRAIN=all``): first the
     plan with its measured cost, then training (reusing finished runs). Under ``none`` nothing
-    trains and the runs already finished are returned (maybe none)."""
+    trains and the runs already finished are returned (maybe none). Like ``make run``, these runs log
+    no gradient diagnostics (:data:`OWN_DIAGNOSE_EVERY`): the notebooks read them from the reference."""
     out = Path(out) if out else runs_root(profile)
     seeds = training_seeds(profile)
     names = (all_recipes or recipes) if train_mode() == "all" else recipes
     if not seeds:
         print(f"{TRAIN_VAR}=none: nothing trains; runs you finished earlier in {out}/ are shown where there are any.")
         return reproduce(profile, out, recipes=names, finished_only=True, progress=False)
-    print(plan(profile, out, names, seeds))
-    return reproduce(profile, out, seeds=seeds, recipes=names, report=report, detail=False)
+    print(plan(profile, out, names, seeds, diagnose_every=OWN_DIAGNOSE_EVERY))
+    return reproduce(profile, out, seeds=seeds, recipes=names, report=report, detail=False,
+                     diagnose_every=OWN_DIAGNOSE_EVERY)
 
 
 def own_at_failing_point(profile: Profile, ref_scale, recipes: tuple[str, ...] = ("naive-joint", "naive-joint/norm"),
@@ -80,7 +83,8 @@ def own_at_failing_point(profile: Profile, ref_scale, recipes: tuple[str, ...] =
     (:class:`~mdseg.study.scale_suite.ScaleSuite` ``ref_scale``): its depth units, loss scale,
     optimiser and the learning rate the reference's SGD sweep chose, with ``profile``'s sizes. Seeds
     as :data:`TRAIN_VAR` asks (the plan and its cost first; under ``none`` the runs already finished).
-    A run a non-finite loss stops is an outcome here, said and left out of the table. Returns
+    A run a non-finite loss stops is an outcome here, said and left out of the table. No gradient
+    diagnostics, as in :func:`train_own`. Returns
     ``(yours, the reference's runs at that point)``, or ``None`` (with why) when the reference
     shows no failing point."""
     from .study.report import summarize
@@ -96,9 +100,9 @@ def own_at_failing_point(profile: Profile, ref_scale, recipes: tuple[str, ...] =
     seeds = training_seeds(profile)
     if seeds:
         print(f"At the reference's failing point ({point.label}, lr {variant.lr:g}):")
-        print(plan(variant, out, list(recipes), seeds))
+        print(plan(variant, out, list(recipes), seeds, diagnose_every=OWN_DIAGNOSE_EVERY))
     results = train_jobs([(variant, r) for r in recipes], seeds or list(profile.seeds), None, True, bool(seeds),
-                         f"failing point: {point.label}", base)
+                         f"failing point: {point.label}", base, diagnose_every=OWN_DIAGNOSE_EVERY)
     done = {r: trained(d) for r, d in zip(recipes, results) if trained(d)}
     stopped = [f"{r} seed {run['seed']}" for r, d in zip(recipes, results) for run in d if "diverged" in run]
     if stopped:

@@ -88,3 +88,49 @@ def test_no_own_runs_at_a_failing_point_when_the_reference_shows_none(capsys):
     empty = ScaleSuite("cpu", {}, {}, {}, {}, {}, None, {})
     assert own_at_failing_point(reference_profile(), empty) is None
     assert "no point" in capsys.readouterr().out
+
+
+def test_the_students_own_runs_plan_and_train_without_gradient_diagnostics(monkeypatch, capsys):
+    """The notebooks show diagnostics from the reference only; their own runs skip them, and the
+    announced cost is that of runs without them."""
+    import mdseg.notebook as nb
+    from mdseg.study import scale_suite
+    from mdseg.study.experiments import Results
+    from mdseg.study.scale_suite import Point, ScaleSuite
+
+    asked = []
+    monkeypatch.setenv("MDSEG_TRAIN", "one")
+    monkeypatch.setattr(nb, "plan", lambda *a, **k: asked.append(("plan", k.get("diagnose_every"))) or "a plan")
+    monkeypatch.setattr(nb, "reproduce", lambda *a, **k: asked.append(("train", k.get("diagnose_every")))
+                        or Results("cpu", {}, {}))
+    monkeypatch.setattr(scale_suite, "train_jobs", lambda *a, **k: asked.append(("train", k.get("diagnose_every")))
+                        or [[] for _ in a[0]])
+    nb.train_own(nb.reference_profile(), ["naive-joint"], "nowhere")
+    point = Point("sgd", "normalised", 255)
+    failing = ScaleSuite("cpu", {}, {}, {}, {}, {}, 0.01, {})
+    monkeypatch.setattr(ScaleSuite, "failing", lambda self: [point])
+    nb.own_at_failing_point(nb.reference_profile(), failing)
+    assert asked == [("plan", 0), ("train", 0)] * 2
+
+
+def test_a_plan_counts_the_steps_that_take_gradient_diagnostics(monkeypatch):
+    """Every ``diagnose_every``-th step of a stage that trains the encoder costs a diagnosed step;
+    a stage with a frozen encoder never diagnoses."""
+    from mdseg.study import experiments
+    from mdseg.study.profiles import get_profile
+    from mdseg.training.schedule import Stage
+
+    plain = {("seg",): 1.0, ("depth",): 1.0, ("seg", "depth"): 2.0}
+    diagnosed_costs = {tasks: 10 * cost for tasks, cost in plain.items()}
+    joint, frozen = Stage("b", {"seg": 1.0, "depth": 0.15}, 1), Stage("d", {"depth": 1.0}, 1, train_encoder=False)
+    assert experiments.epoch_seconds(joint, 10, 0, plain, diagnosed_costs) == 20.0
+    assert experiments.epoch_seconds(joint, 10, 4, plain, diagnosed_costs) == 7 * 2.0 + 3 * 20.0  # steps 0, 4, 8
+    assert experiments.epoch_seconds(frozen, 10, 4, plain, diagnosed_costs) == 10.0
+
+    costs = {False: plain, True: diagnosed_costs}
+    monkeypatch.setattr(experiments, "step_seconds", lambda profile, device=None, steps=2, diagnosed=False: costs[diagnosed])
+    cpu = get_profile("cpu")
+    off, on = (experiments.plan(cpu, "nowhere", ["naive-joint"], [0], diagnose_every=k).seconds for k in (0, 4))
+    steps = cpu.synthetic.n_train // cpu.batch_size
+    epochs = sum(s.epochs for s in experiments.schedules(cpu, ["naive-joint"])[0].stages)
+    assert on - off == pytest.approx(1.15 * epochs * -(-steps // 4) * (20.0 - 2.0))

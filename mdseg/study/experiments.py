@@ -23,8 +23,9 @@ from ..runtime import distributed
 from ..runtime.device import pick_device
 from ..training import loop, runs
 from ..training.config import TrainConfig
+from ..training.multitask import encoder_gradients, gradient_stats
 from ..training.runs import run_dir
-from ..training.schedule import Schedule, budget, get_recipe
+from ..training.schedule import Schedule, Stage, budget, get_recipe
 from ..training.schedule import recipes as all_recipes
 from .profiles import Profile, identity, runs_root
 from .report import results_markdown, summarize
@@ -166,20 +167,23 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-_STEP_SECONDS: dict[tuple, dict[tuple[str, ...], float]] = {}  # measured once per model and batch shape
+_STEP_SECONDS: dict[tuple, dict[tuple[str, ...], float]] = {}  # measured once per model, batch shape and kind
 
 
-def step_seconds(profile: Profile, device: str | None = None, steps: int = 2) -> dict[tuple[str, ...], float]:
+def step_seconds(profile: Profile, device: str | None = None, steps: int = 2,
+                 diagnosed: bool = False) -> dict[tuple[str, ...], float]:
     """Measured seconds of one training step (forward, backward, Adam) of the profile's model on
     this machine, per set of active decoders, after a warm-up step (once per process and shape).
+    With ``diagnosed``, steps that also take each task's gradient on the encoder first, as a step
+    with gradient diagnostics does (:func:`~mdseg.training.multitask.encoder_gradients`).
     Random data: a cost, not a result."""
-    key = (profile.encoder, profile.decoder_channels, profile.batch_size, profile.crop_size, device, steps)
+    key = (profile.encoder, profile.decoder_channels, profile.batch_size, profile.crop_size, device, steps, diagnosed)
     if key not in _STEP_SECONDS:
-        _STEP_SECONDS[key] = _measure_steps(profile, device, steps)
+        _STEP_SECONDS[key] = _measure_steps(profile, device, steps, diagnosed)
     return _STEP_SECONDS[key]
 
 
-def _measure_steps(profile: Profile, device: str | None, steps: int) -> dict[tuple[str, ...], float]:
+def _measure_steps(profile: Profile, device: str | None, steps: int, diagnosed: bool) -> dict[tuple[str, ...], float]:
     dev = pick_device(device)
     model = MultiDecoderUNet(profile.encoder, encoder_weights=None, decoder_channels=profile.decoder_channels).to(dev)
     x = torch.randn(profile.batch_size, 3, profile.crop_size, profile.crop_size, device=dev)
@@ -192,10 +196,12 @@ def _measure_steps(profile: Profile, device: str | None, steps: int) -> dict[tup
             _sync(dev)
             start = time.perf_counter()
             pred = model(x, tasks=tasks)
-            loss = sum(torch.nn.functional.cross_entropy(pred[t], y) if t == "seg" else pred[t].square().mean()
-                       for t in tasks)
+            terms = {t: torch.nn.functional.cross_entropy(pred[t], y) if t == "seg" else pred[t].square().mean()
+                     for t in tasks}
             optimizer.zero_grad()
-            loss.backward()
+            if diagnosed:
+                gradient_stats(encoder_gradients(model.encoder, terms))
+            sum(terms.values()).backward()
             optimizer.step()
             _sync(dev)
             times.append(time.perf_counter() - start)
@@ -223,9 +229,11 @@ def recipe_names(profile: Profile, recipes: list[Recipe] | None = None) -> list[
 
 
 def plan(profile: Profile, out: str | Path, recipes: list[Recipe] | None = None, seeds: list[int] | None = None,
-         device: str | None = None) -> Plan:
-    """The :class:`Plan` of ``reproduce(profile, out, seeds, recipes)``: which runs are finished
-    (reused), which will train or resume, and how long that should take here."""
+         device: str | None = None, diagnose_every: int | None = None) -> Plan:
+    """The :class:`Plan` of ``reproduce(profile, out, seeds, recipes, diagnose_every=...)``: which runs
+    are finished (reused), which will train or resume, and how long that should take here (gradient
+    diagnostics included: every ``diagnose_every`` steps of a stage that trains the encoder, default
+    the profile's)."""
     todo, finished, stages = [], 0, {}
     for schedule, seed in ((s, k) for s in schedules(profile, recipes) for k in (seeds or profile.seeds)):
         folder = run_dir(out, schedule.name, seed)
@@ -240,16 +248,28 @@ def plan(profile: Profile, out: str | Path, recipes: list[Recipe] | None = None,
         todo.append((schedule.name, seed, schedule.epochs - done, schedule.epochs))
     seconds = 0.0
     if todo:
-        cost = step_seconds(profile, device)
+        every = profile.diagnose_every if diagnose_every is None else diagnose_every
         images = profile.synthetic.n_train if profile.synthetic else 1464  # VOC 2012 train
         val_images = profile.synthetic.n_val if profile.synthetic else 1449
         steps = images // profile.batch_size
+        cost = step_seconds(profile, device)
+        diagnosed = step_seconds(profile, device, diagnosed=True) if every > 0 else cost
         for name, _, left, _ in todo:
-            per_epoch = [cost[tuple(sorted(s.tasks, reverse=True))] * steps for s in stages[name] for _ in range(s.epochs)]
+            per_epoch = [epoch_seconds(s, steps, every, cost, diagnosed) for s in stages[name] for _ in range(s.epochs)]
             seconds += sum(per_epoch[len(per_epoch) - left:])
             seconds += left * val_images / profile.batch_size * cost[("seg",)] / 3  # evaluation: forward only
         seconds *= 1.15  # data loading and logging
     return Plan(profile.name, todo, finished, seconds)
+
+
+def epoch_seconds(stage: Stage, steps: int, diagnose_every: int, cost: dict[tuple[str, ...], float],
+                  diagnosed: dict[tuple[str, ...], float]) -> float:
+    """Seconds of one epoch of ``steps`` steps of ``stage`` at the measured step costs (``cost``:
+    plain steps, ``diagnosed``: steps with gradient diagnostics, taken every ``diagnose_every``
+    steps (0: never) of a stage that trains the encoder, as :func:`mdseg.training.loop.train_one_epoch` does)."""
+    tasks = tuple(sorted(stage.tasks, reverse=True))
+    n_diagnosed = -(-steps // diagnose_every) if diagnose_every > 0 and stage.train_encoder else 0
+    return (steps - n_diagnosed) * cost[tasks] + n_diagnosed * diagnosed[tasks]
 
 
 @dataclass

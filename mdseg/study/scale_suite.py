@@ -109,9 +109,10 @@ def sgd_lr_jobs(profile: Profile) -> list[Job]:
 
 
 def train_jobs(jobs: list[Job], seeds: list[int], device: str | None, progress: bool, train_missing: bool,
-               desc: str, base: str | Path) -> list[list[dict]]:
-    """Each job's finished results over ``seeds`` (training what is missing unless not ``train_missing``);
-    a run a non-finite loss stopped is kept as such (``"diverged"`` in its result)."""
+               desc: str, base: str | Path, diagnose_every: int | None = None) -> list[list[dict]]:
+    """Each job's finished results over ``seeds`` (training what is missing unless not ``train_missing``,
+    with gradient diagnostics every ``diagnose_every`` steps, default the profile's); a run a
+    non-finite loss stopped is kept as such (``"diverged"`` in its result)."""
     out = [[] for _ in jobs]
     work = [(i, s) for i in range(len(jobs)) for s in seeds]
     bar = tqdm(work, desc=desc, unit="run", disable=not (progress and train_missing))
@@ -119,7 +120,7 @@ def train_jobs(jobs: list[Job], seeds: list[int], device: str | None, progress: 
         bar.set_postfix_str(f"{jobs[i][1]} {runs_root(jobs[i][0], base).name} seed {seed}")
         variant, recipe = jobs[i]
         result = train_recipe(variant, recipe, seed, device=device, progress=False, train_missing=train_missing,
-                              base=base, keep_divergence=True)
+                              base=base, keep_divergence=True, diagnose_every=diagnose_every)
         if result is not None:
             out[i].append(result)
     return out
