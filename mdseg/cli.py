@@ -113,8 +113,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_depth_settings(train)
     train.add_argument("--device", default=None)
     train.add_argument("--diagnose-every", type=int, default=None, metavar="N",
-                       help="every N steps log loss terms, encoder gradient norms and their cosine to "
-                            "diagnostics.jsonl (default: the profile's; 0: off; single process only)")
+                       help="every N steps where both tasks train the encoder, log loss terms, encoder gradient "
+                            "norms and their cosine to diagnostics.jsonl (default: the profile's; 0: off; single "
+                            "process only)")
 
     evaluate = commands.add_parser("evaluate", help="evaluate a checkpoint on a split")
     evaluate.add_argument("--checkpoint", required=True)

@@ -179,3 +179,19 @@ def test_read_diagnostics_follows_the_numbers():
     few = read_diagnostics("x", [{**base, "steps": MIN_DIAGNOSED_STEPS - 1}])
     assert f"at least {MIN_DIAGNOSED_STEPS} are needed" in few and "leads" not in few and "agree" not in few
     assert "0 diagnosed steps" in read_diagnostics("x", [{**base, "steps": 0}])
+
+
+def test_diagnostics_log_only_the_steps_where_both_tasks_train_the_encoder(data, tmp_path):
+    """A single-task stage has no second gradient to compare: it takes no diagnosed step (they cost
+    an extra encoder backward each), and neither does a run of the single-decoder baseline."""
+    from dataclasses import replace
+
+    from mdseg.training.schedule import table3
+
+    schedule = table3(1)["semantic-first/copy/d->b"]  # seg alone, then depth alone, then both
+    assert [s.tasks_share_encoder for s in schedule.stages] == [False, False, True]
+    run(tiny_model(), schedule, data[0], None, tmp_path / "staged", replace(CONFIG, diagnose_every=1))
+    diag = read_records(tmp_path / "staged" / DIAGNOSTICS)
+    assert diag and {d["stage"] for d in diag} == {2} and all("grad_cosine" in d for d in diag)
+    run(tiny_model(), get_recipe("single-decoder", 1), data[0], None, tmp_path / "single", replace(CONFIG, diagnose_every=1))
+    assert not (tmp_path / "single" / DIAGNOSTICS).exists()

@@ -114,18 +114,20 @@ def test_the_students_own_runs_plan_and_train_without_gradient_diagnostics(monke
 
 
 def test_a_plan_counts_the_steps_that_take_gradient_diagnostics(monkeypatch):
-    """Every ``diagnose_every``-th step of a stage that trains the encoder costs a diagnosed step;
-    a stage with a frozen encoder never diagnoses."""
+    """Every ``diagnose_every``-th step of a stage where both tasks train the encoder costs a
+    diagnosed step; a single-task stage or one with a frozen encoder never diagnoses."""
     from mdseg.study import experiments
     from mdseg.study.profiles import get_profile
     from mdseg.training.schedule import Stage
 
     plain = {("seg",): 1.0, ("depth",): 1.0, ("seg", "depth"): 2.0}
     diagnosed_costs = {tasks: 10 * cost for tasks, cost in plain.items()}
-    joint, frozen = Stage("b", {"seg": 1.0, "depth": 0.15}, 1), Stage("d", {"depth": 1.0}, 1, train_encoder=False)
+    joint = Stage("b", {"seg": 0.85, "depth": 0.15}, 1)
+    frozen = Stage("b", {"seg": 0.85, "depth": 0.15}, 1, train_encoder=False)
     assert experiments.epoch_seconds(joint, 10, 0, plain, diagnosed_costs) == 20.0
     assert experiments.epoch_seconds(joint, 10, 4, plain, diagnosed_costs) == 7 * 2.0 + 3 * 20.0  # steps 0, 4, 8
-    assert experiments.epoch_seconds(frozen, 10, 4, plain, diagnosed_costs) == 10.0
+    assert experiments.epoch_seconds(frozen, 10, 4, plain, diagnosed_costs) == 20.0
+    assert experiments.epoch_seconds(Stage("s", {"seg": 1.0}, 1), 10, 4, plain, diagnosed_costs) == 10.0
 
     costs = {False: plain, True: diagnosed_costs}
     monkeypatch.setattr(experiments, "step_seconds", lambda profile, device=None, steps=2, diagnosed=False: costs[diagnosed])

@@ -174,8 +174,8 @@ def step_seconds(profile: Profile, device: str | None = None, steps: int = 2,
                  diagnosed: bool = False) -> dict[tuple[str, ...], float]:
     """Measured seconds of one training step (forward, backward, Adam) of the profile's model on
     this machine, per set of active decoders, after a warm-up step (once per process and shape).
-    With ``diagnosed``, steps that also take each task's gradient on the encoder first, as a step
-    with gradient diagnostics does (:func:`~mdseg.training.multitask.encoder_gradients`).
+    With ``diagnosed``, two-task steps that also take each task's gradient on the encoder first, as
+    a step with gradient diagnostics does (:func:`~mdseg.training.multitask.encoder_gradients`).
     Random data: a cost, not a result."""
     key = (profile.encoder, profile.decoder_channels, profile.batch_size, profile.crop_size, device, steps, diagnosed)
     if key not in _STEP_SECONDS:
@@ -190,7 +190,7 @@ def _measure_steps(profile: Profile, device: str | None, steps: int, diagnosed: 
     y = torch.randint(0, model.num_classes, (profile.batch_size, profile.crop_size, profile.crop_size), device=dev)
     optimizer = torch.optim.Adam(model.parameters(), 1e-4)
     out = {}
-    for tasks in (("seg",), ("depth",), ("seg", "depth")):
+    for tasks in ((("seg", "depth"),) if diagnosed else (("seg",), ("depth",), ("seg", "depth"))):
         times = []
         for _ in range(steps + 1):
             _sync(dev)
@@ -265,10 +265,10 @@ def plan(profile: Profile, out: str | Path, recipes: list[Recipe] | None = None,
 def epoch_seconds(stage: Stage, steps: int, diagnose_every: int, cost: dict[tuple[str, ...], float],
                   diagnosed: dict[tuple[str, ...], float]) -> float:
     """Seconds of one epoch of ``steps`` steps of ``stage`` at the measured step costs (``cost``:
-    plain steps, ``diagnosed``: steps with gradient diagnostics, taken every ``diagnose_every``
-    steps (0: never) of a stage that trains the encoder, as :func:`mdseg.training.loop.train_one_epoch` does)."""
+    plain steps, ``diagnosed``: two-task steps with gradient diagnostics, taken every ``diagnose_every``
+    steps (0: never) where both tasks train the encoder, as :func:`mdseg.training.loop.train_one_epoch` does)."""
     tasks = tuple(sorted(stage.tasks, reverse=True))
-    n_diagnosed = -(-steps // diagnose_every) if diagnose_every > 0 and stage.train_encoder else 0
+    n_diagnosed = -(-steps // diagnose_every) if diagnose_every > 0 and stage.tasks_share_encoder else 0
     return (steps - n_diagnosed) * cost[tasks] + n_diagnosed * diagnosed[tasks]
 
 

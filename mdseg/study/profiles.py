@@ -37,7 +37,7 @@ class Profile:
         depth_scale: the depth target is multiplied by this (its MSE by the square) in every data path.
         depth_weight: ``w`` of the joint stages' ``(1 - w) L_seg + w L_depth`` (paper: 0.15).
         depth_weights: the weights notebook 06 and ``reproduce --suite failure`` try for naive joint training.
-        diagnose_every: log gradient diagnostics every N steps of runs that train both tasks (0 = off;
+        diagnose_every: log gradient diagnostics every N steps of stages where both tasks train the encoder (0 = off;
             single process only; they observe without changing training).
         recipes: recipes ``reproduce`` runs by default.
         num_workers: data-loader worker processes (v2 path).

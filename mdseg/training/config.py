@@ -27,8 +27,9 @@ class TrainConfig:
         compile: ``torch.compile`` the model on CUDA (each stage compiles its own graph).
         focal_gamma, focal_alpha: focal loss (paper: gamma 2; alpha not given, 1 here).
         depth_loss: ``"mse"`` (paper), ``"ssi"`` or ``"norm"``; a stage may override it.
-        diagnose_every: every N steps, log per-task loss, encoder gradient norms and their
-            cosine to ``diagnostics.jsonl`` (0 = off; costs one extra encoder backward per task).
+        diagnose_every: every N steps of a stage where both tasks train the encoder, log per-task
+            loss, encoder gradient norms and their cosine to ``diagnostics.jsonl`` (0 = off; costs one
+            extra encoder backward per task on those steps).
         progress: tqdm bars.
     """
 

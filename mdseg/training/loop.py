@@ -40,9 +40,9 @@ __all__ = ["NonFiniteLoss", "TrainConfig", "epoch_seed", "evaluate", "run", "tra
 def train_one_epoch(stepper: Stepper, epoch_batches: Iterable[dict], epoch: int,
                     on_diagnosis: Callable[[int, dict, dict], None] | None = None) -> tuple[dict[str, float], int]:
     """One pass over ``epoch_batches`` at the learning rate of each step (epoch ``epoch`` of the
-    stage), with gradient diagnostics every ``config.diagnose_every`` steps passed to
-    ``on_diagnosis(step, loss values, stats)``. Returns the summed loss terms and the number of
-    steps. A non-finite loss raises :class:`NonFiniteLoss` naming its step."""
+    stage), with gradient diagnostics every ``config.diagnose_every`` steps (where both tasks train
+    the encoder) passed to ``on_diagnosis(step, loss values, stats)``. Returns the summed loss terms
+    and the number of steps. A non-finite loss raises :class:`NonFiniteLoss` naming its step."""
     config, stage = stepper.config, stepper.stage
     per_epoch = len(epoch_batches)
     sums: dict[str, float] = {}

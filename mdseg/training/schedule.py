@@ -51,6 +51,11 @@ class Stage:
     def tasks(self) -> tuple[str, ...]:
         return tuple(self.weights)
 
+    @property
+    def tasks_share_encoder(self) -> bool:
+        """Whether both tasks train the shared encoder here: the steps PCGrad and gradient diagnostics act on."""
+        return self.train_encoder and len(self.weights) > 1
+
     def __post_init__(self):
         unknown = set(self.weights) - {"seg", "depth"}
         if unknown or not self.weights:

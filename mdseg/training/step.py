@@ -48,9 +48,10 @@ def backward(model: MultiDecoderUNet, stage: Stage, terms: dict[str, torch.Tenso
              weighting: UncertaintyWeighting | None = None, diagnose: bool = False) -> dict | None:
     """Backpropagate ``terms["total"]``; with PCGrad, replace the encoder's gradient by the
     projected sum of the task gradients. With ``diagnose``, return the gradient statistics
-    (:func:`~mdseg.training.multitask.gradient_stats`)."""
+    (:func:`~mdseg.training.multitask.gradient_stats`) where both tasks train the encoder
+    (elsewhere there is nothing to compare, and ``None``)."""
     grads = None
-    if stage.train_encoder and (stage.weighting == "pcgrad" or diagnose):
+    if stage.tasks_share_encoder and (stage.weighting == "pcgrad" or diagnose):
         weights = weighting.weights() if weighting is not None else stage.weights
         grads = encoder_gradients(model.encoder, {t: weights[t] * terms[t] for t in stage.tasks})
     scaler.scale(terms["total"]).backward()
