@@ -268,7 +268,9 @@ def epoch_seconds(stage: Stage, steps: int, diagnose_every: int, cost: dict[tupl
     plain steps, ``diagnosed``: two-task steps with gradient diagnostics, taken every ``diagnose_every``
     steps (0: never) where both tasks train the encoder, as :func:`mdseg.training.loop.train_one_epoch` does)."""
     tasks = tuple(sorted(stage.tasks, reverse=True))
-    n_diagnosed = -(-steps // diagnose_every) if diagnose_every > 0 and stage.tasks_share_encoder else 0
+    if diagnose_every <= 0 or not stage.tasks_share_encoder:
+        return steps * cost[tasks]
+    n_diagnosed = -(-steps // diagnose_every)
     return (steps - n_diagnosed) * cost[tasks] + n_diagnosed * diagnosed[tasks]
 
 
