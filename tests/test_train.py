@@ -116,8 +116,11 @@ def test_interrupted_two_stage_run_resumes_to_identical_weights(data, tmp_path):
     finally:
         checkpoint.save = original
     assert not (tmp_path / "resumed" / RESULT).exists()
+    before = read_records(tmp_path / "resumed" / LOG)[:3]  # the epochs the checkpoint keeps
     resumed = run(_model(seed=99), schedule, data[0], data[1], tmp_path / "resumed", CONFIG)
     log = read_records(tmp_path / "resumed" / LOG)
+    assert log[:3] == before and log[3]["seconds"] > before[-1]["seconds"]  # the clock continues across the resume
+    assert resumed["wall_seconds"] > before[-1]["seconds"]
     assert [(r["stage"], r["epoch"]) for r in log] == [(0, 1), (0, 2), (1, 1), (1, 2)]
     a, b = _weights(tmp_path / "straight" / CHECKPOINT), _weights(tmp_path / "resumed" / CHECKPOINT)
     for k in a:

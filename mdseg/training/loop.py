@@ -96,7 +96,8 @@ def run(model: MultiDecoderUNet, schedule: Schedule, train_set: Dataset | ArrayS
     """Train ``model`` through ``schedule``, resuming from ``out_dir`` when it holds a checkpoint.
 
     Returns the result (also written to ``result.json``): final validation metrics, the
-    schedule's budget, per-epoch history, wall time and device. The folder is locked while it
+    schedule's budget, per-epoch history, wall time (of a resumed run: the kept epochs' time as
+    recorded plus this call's) and device. The folder is locked while it
     trains (:func:`mdseg.training.runs.exclusive`): a second trainer into it gets a clear error.
     """
     out = Path(out_dir)
@@ -140,7 +141,7 @@ class _Session:
     with_depth: bool  # validation measures depth too (its items carry pseudo depth)
     resumed_at: tuple[int, int]  # (stage, epoch) of the checkpoint resumed from; (0, 0) = fresh
     history: list[dict]
-    start_time: float
+    start_time: float  # perf_counter at the start, moved back by the time a resumed run's kept epochs took
 
     @property
     def checkpoint(self) -> Path:
@@ -176,9 +177,10 @@ def _start(model: MultiDecoderUNet, schedule: Schedule, train_set: Dataset | Arr
         for name, records in kept.items():
             runs.rewrite_records(out / name, records)
     with_depth = val_set is not None and "depth" in val_set[0]
+    spent = kept[runs.LOG][-1].get("seconds", 0.0) if kept[runs.LOG] else 0.0  # by the sessions before a resume
     return _Session(model, schedule, train_set, val_set, out, config, device, dtype,
                     torch.amp.GradScaler("cuda", enabled=dtype == torch.float16), main, with_depth, resumed_at,
-                    kept[runs.LOG], time.perf_counter())
+                    kept[runs.LOG], time.perf_counter() - spent)
 
 
 def _train_stage(session: _Session, index: int, first_epoch: int) -> None:
