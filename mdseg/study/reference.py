@@ -180,7 +180,8 @@ def write(source: str | Path = "runs", profile: str = "cpu", suites: tuple[str, 
                       "torch": device["torch"], "runs": len(shipped), "planned": planned, "planned_note": note,
                       "first_finished": first, "last_finished": last, "models": _models(shipped.values()),
                       "wall_seconds": round(sum(r["wall_seconds"] for r in shipped.values())),
-                      "wall_note": "sum of the runs' own wall times (a run paused or resumed counts its last call only)"}
+                      "wall_note": "sum of the runs' own wall times (a resumed run: its kept epochs plus its last call; "
+                                   "before commit d2d4b98, its last call only; time a run was paused counts)"}
         (dest / "provenance").mkdir(parents=True, exist_ok=True)
         (dest / "provenance" / f"{suite}.json").write_text(json.dumps(provenance, indent=1))
         out[suite] = provenance
