@@ -20,7 +20,7 @@ TRAIN_VAR = "MDSEG_TRAIN"
 TRAIN_MODES = {"none": "nothing trains: the shipped reference alone",
                "one": "seed 0 of the recipes this notebook is about (default)",
                "all": "every seed and recipe this notebook shows"}
-OWN_DIAGNOSE_EVERY = 0  # the student's runs skip gradient diagnostics (about a third of a two-task run on a 2-core CPU)
+OWN_DIAGNOSE_EVERY = 0  # the student's runs skip gradient diagnostics (an extra encoder backward per task per diagnosed step)
 REFERENCE_PROFILE = "cpu"
 REFERENCE = reference_root(REFERENCE_PROFILE)  # the shipped runs, laid out like runs/ (base= of every suite)
 
