@@ -232,7 +232,7 @@ def plan(profile: Profile, out: str | Path, recipes: list[Recipe] | None = None,
          device: str | None = None, diagnose_every: int | None = None) -> Plan:
     """The :class:`Plan` of ``reproduce(profile, out, seeds, recipes, diagnose_every=...)``: which runs
     are finished (reused), which will train or resume, and how long that should take here (gradient
-    diagnostics included: every ``diagnose_every`` steps of a stage that trains the encoder, default
+    diagnostics included: every ``diagnose_every`` steps where both tasks train the encoder, default
     the profile's)."""
     todo, finished, stages = [], 0, {}
     for schedule, seed in ((s, k) for s in schedules(profile, recipes) for k in (seeds or profile.seeds)):
@@ -253,7 +253,8 @@ def plan(profile: Profile, out: str | Path, recipes: list[Recipe] | None = None,
         val_images = profile.synthetic.n_val if profile.synthetic else 1449
         steps = images // profile.batch_size
         cost = step_seconds(profile, device)
-        diagnosed = step_seconds(profile, device, diagnosed=True) if every > 0 else cost
+        diagnoses = every > 0 and any(s.tasks_share_encoder for name in stages for s in stages[name])
+        diagnosed = step_seconds(profile, device, diagnosed=True) if diagnoses else {}
         for name, _, left, _ in todo:
             per_epoch = [epoch_seconds(s, steps, every, cost, diagnosed) for s in stages[name] for _ in range(s.epochs)]
             seconds += sum(per_epoch[len(per_epoch) - left:])
