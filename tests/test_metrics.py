@@ -1,3 +1,5 @@
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -125,3 +127,42 @@ def test_merge_equals_single_accumulator():
         assert a.compute()[key] == pytest.approx(both.compute()[key])
     np.testing.assert_array_equal(a.confusion, both.confusion)
     assert a.compute()["iIoU"] == pytest.approx(both.compute()["iIoU"])
+
+
+def test_depth_metrics_are_blind_to_unit_and_offset_and_know_a_constant():
+    from mdseg.training.metrics import DepthMetrics
+
+    g = torch.Generator().manual_seed(0)
+    target = torch.rand(3, 1, 8, 8, generator=g) + 0.5
+    for pred in (target, 255 * target - 7):  # the same map in another unit and offset: perfect after alignment
+        metrics = DepthMetrics()
+        metrics.update(pred, target)
+        out = metrics.compute()
+        assert out["depth_r2"] == pytest.approx(1.0) and out["depth_abs_rel"] == pytest.approx(0.0, abs=1e-6)
+        assert out["depth_delta1"] == 1.0
+    flat = DepthMetrics()
+    flat.update(torch.full_like(target, 3.0), target)  # a dead head: one value everywhere
+    out = flat.compute()
+    assert out["depth_r2"] == pytest.approx(0.0, abs=1e-9)
+    mean = target.mean(dim=(2, 3), keepdim=True)
+    assert out["depth_abs_rel"] == pytest.approx(float(((target - mean).abs() / target).mean()), rel=1e-6)
+
+
+def test_depth_metrics_by_hand_with_holes_and_zeros():
+    from mdseg.training.metrics import DepthMetrics
+
+    target = torch.tensor([[[[0.0, 1.0], [2.0, float("nan")]]]])  # one pixel at 0, one without depth
+    pred = torch.tensor([[[[0.0, 1.0], [1.0, 5.0]]]])
+    metrics = DepthMetrics()
+    metrics.update(pred, target)
+    out = metrics.compute()
+    # least squares of t on p over the 3 valid pixels: p = (0, 1, 1), t = (0, 1, 2) -> s = 1.5, t0 = 0
+    aligned = torch.tensor([0.0, 1.5, 1.5])
+    t = torch.tensor([0.0, 1.0, 2.0])
+    r2 = 1 - float(((aligned - t) ** 2).sum() / ((t - t.mean()) ** 2).sum())
+    assert out["depth_r2"] == pytest.approx(r2, rel=1e-6)
+    assert out["depth_abs_rel"] == pytest.approx((0.5 / 1 + 0.5 / 2) / 2, rel=1e-6)  # the zero pixel left out
+    assert out["depth_delta1"] == 0.0  # 1.5 / 1 = 1.5 and 2 / 1.5 = 1.33: both beyond 1.25
+    empty = DepthMetrics()
+    empty.update(pred, torch.full_like(target, float("nan")))
+    assert all(math.isnan(v) for v in empty.compute().values())

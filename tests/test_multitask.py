@@ -153,6 +153,33 @@ def test_a_vanished_task_gradient_is_counted_not_divided_by():
     assert "no step with both gradients" in read_diagnostics("n", [gone])
 
 
+def test_summarize_diagnostics_says_which_gradient_vanished_and_how_far_each_part_moved():
+    from mdseg.training.multitask import summarize_diagnostics
+
+    def step(stage, seg, depth, enc, dead):
+        grads = {"grad_norm_seg": seg, "grad_norm_depth": depth}
+        if seg and depth:
+            grads.update(grad_ratio_seg_depth=seg / depth, grad_cosine=0.1)
+        else:
+            grads["grad_cosine"] = 0.0  # logged by gradient_stats with a zero norm too
+        return {"stage": stage, "loss": {"seg": 1.0, "depth": 2.0}, **grads, "update_encoder": enc,
+                "update_seg": 0.01, "update_depth": 0.02, "dead_seg": 0.0, "dead_depth": dead}
+
+    early = {"stage": 0, "loss": {"depth": 3.0}, "grad_norm_depth": 5.0, "update_encoder": 9.0, "update_depth": 9.0,
+             "dead_depth": 0.9}  # a depth-alone stage before the joint one: not in the last stage's numbers
+    records = [early, step(1, 1.0, 2.0, 0.001, 0.2), step(1, 1.0, 0.0, 0.003, 0.5), step(1, 1.0, 0.0, 0.002, 1.0),
+               step(1, 0.0, 1.0, 0.004, 1.0)]
+    summary = summarize_diagnostics(records)
+    assert summary["steps"] == 4 and summary["vanished"] == pytest.approx(0.75)
+    assert summary["vanished_depth"] == pytest.approx(0.5) and summary["vanished_seg"] == pytest.approx(0.25)
+    assert summary["diagnosed"] == 4
+    assert summary["update_encoder"] == pytest.approx(0.0025)  # the median over the joint stage's steps
+    assert summary["dead_depth"] == pytest.approx(0.675) and summary["dead_depth_last"] == 1.0
+    alone = summarize_diagnostics([early])  # a depth-only control: no two-task step, its own stage summarised
+    assert alone["steps"] == 0 and alone["update_depth"] == 9.0 and alone["dead_depth"] == 0.9
+    assert "update_encoder" not in summarize_diagnostics([{"stage": 0, "loss": {"seg": 1.0}}])
+
+
 def test_diagnostics_observe_without_changing_training(data, tmp_path):
     from dataclasses import replace
 
@@ -181,9 +208,10 @@ def test_read_diagnostics_follows_the_numbers():
     assert "0 diagnosed steps" in read_diagnostics("x", [{**base, "steps": 0}])
 
 
-def test_diagnostics_log_only_the_steps_where_both_tasks_train_the_encoder(data, tmp_path):
-    """A single-task stage has no second gradient to compare: it takes no diagnosed step (they cost
-    an extra encoder backward each), and neither does a run of the single-decoder baseline."""
+def test_diagnostics_compare_gradients_only_where_both_tasks_train_the_encoder(data, tmp_path):
+    """Every diagnosed step records its task's encoder gradient, the update sizes and the dead
+    units; only where both tasks train the encoder (the steps that pay an extra encoder backward
+    per task) does it compare the two gradients."""
     from dataclasses import replace
 
     from mdseg.training.schedule import table3
@@ -192,6 +220,67 @@ def test_diagnostics_log_only_the_steps_where_both_tasks_train_the_encoder(data,
     assert [s.tasks_share_encoder for s in schedule.stages] == [False, False, True]
     run(tiny_model(), schedule, data[0], None, tmp_path / "staged", replace(CONFIG, diagnose_every=1))
     diag = read_records(tmp_path / "staged" / DIAGNOSTICS)
-    assert diag and {d["stage"] for d in diag} == {2} and all("grad_cosine" in d for d in diag)
+    assert {d["stage"] for d in diag} == {0, 1, 2}
+    assert all(("grad_cosine" in d) == (d["stage"] == 2) for d in diag)
+    seg_alone, depth_alone, both = ([d for d in diag if d["stage"] == i][0] for i in range(3))
+    assert set(seg_alone) >= {"grad_norm_seg", "update_encoder", "update_seg", "dead_seg"}
+    assert "grad_norm_depth" not in seg_alone and "update_depth" not in seg_alone
+    assert set(depth_alone) >= {"grad_norm_depth", "update_encoder", "update_depth", "dead_depth"}
+    assert set(both) >= {"grad_norm_seg", "grad_norm_depth", "update_seg", "update_depth", "dead_seg", "dead_depth"}
     run(tiny_model(), get_recipe("single-decoder", 1), data[0], None, tmp_path / "single", replace(CONFIG, diagnose_every=1))
-    assert not (tmp_path / "single" / DIAGNOSTICS).exists()
+    single = read_records(tmp_path / "single" / DIAGNOSTICS)
+    assert single and not any("grad_cosine" in d or "update_depth" in d for d in single)
+
+
+def test_single_task_gradient_norm_is_the_encoders_gradient():
+    from dataclasses import replace
+
+    scaler = torch.amp.GradScaler("cuda", enabled=False)
+    batch = _batch()
+    for stage in (Stage("depth", {"depth": 1.0}, 1), replace(Stage("depth", {"depth": 1.0}, 1), train_encoder=False)):
+        model = tiny_model()
+        model.unfreeze(stage.tasks, stage.train_encoder)
+        terms = compute_losses(model(batch["image"], tasks=stage.tasks), batch, stage, CONFIG)
+        stats = backward(model, stage, terms, scaler, diagnose=True)
+        if stage.train_encoder:
+            by_hand = torch.cat([p.grad.flatten() for p in model.encoder.parameters()]).double().norm()
+            assert stats == {"grad_norm_depth": pytest.approx(float(by_hand), rel=1e-9)}
+        else:  # a frozen encoder has no gradient to report
+            assert stats == {}
+        assert backward(model, stage, compute_losses(model(batch["image"], tasks=stage.tasks), batch, stage, CONFIG),
+                        scaler) is None
+
+
+def test_update_probe_measures_the_step_and_the_silent_units():
+    from mdseg.training.probe import UpdateProbe
+
+    model = tiny_model()
+    stage = Stage("both", {"seg": 0.85, "depth": 0.15}, 1)
+    optimizer = torch.optim.SGD(model.unfreeze(stage.tasks), lr=0.1)
+    with torch.no_grad():  # silence the depth decoder's last block: its ReLUs see only negative inputs
+        last = model.depth_decoder.blocks[-1]
+        for module in last.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                module.bias.fill_(-1e6)
+    probe = UpdateProbe(model, stage.tasks)
+    batch = _batch()
+    with probe.watch():
+        terms = compute_losses(model(batch["image"]), batch, stage, CONFIG)
+    encoder_before = torch.cat([p.detach().flatten() for p in model.encoder.parameters()]).double()
+    terms["total"].backward()
+    probe.before_step()
+    optimizer.step()
+    stats = probe.stats()
+    encoder_after = torch.cat([p.detach().flatten() for p in model.encoder.parameters()]).double()
+    expected = float((encoder_after - encoder_before).norm() / encoder_before.norm())
+    assert stats["update_encoder"] == pytest.approx(expected, rel=1e-9)
+    assert stats["update_seg"] > 0 and stats["update_depth"] > 0
+    relus = [m for m in model.depth_decoder.modules() if isinstance(m, torch.nn.ReLU)]
+    silenced = sum(1 for m in last.modules() if isinstance(m, torch.nn.ReLU))
+    assert silenced and 0 < stats["dead_depth"] < 1
+    assert stats["dead_seg"] < stats["dead_depth"]
+    assert len(relus) > silenced
+    # hooks are gone after watch(): another forward changes no count
+    before = dict(probe.units)
+    model(batch["image"])
+    assert probe.units == before

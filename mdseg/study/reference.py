@@ -115,7 +115,7 @@ def _copy_run(source: Path, dest: Path) -> dict:
     if written:
         runs.write_result(dest, result)
     diagnostics = runs.diagnostics_summary(source)
-    if diagnostics["steps"]:
+    if diagnostics["steps"] or diagnostics.get("diagnosed"):
         (dest / runs.DIAGNOSTICS_SUMMARY).write_text(json.dumps(diagnostics, indent=1))
     return result
 

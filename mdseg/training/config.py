@@ -27,9 +27,10 @@ class TrainConfig:
         compile: ``torch.compile`` the model on CUDA (each stage compiles its own graph).
         focal_gamma, focal_alpha: focal loss (paper: gamma 2; alpha not given, 1 here).
         depth_loss: ``"mse"`` (paper), ``"ssi"`` or ``"norm"``; a stage may override it.
-        diagnose_every: every N steps of a stage where both tasks train the encoder, log per-task
-            loss, encoder gradient norms and their cosine to ``diagnostics.jsonl`` (0 = off; costs one
-            extra encoder backward per task on those steps).
+        diagnose_every: every N steps, log to ``diagnostics.jsonl`` the loss terms, each task's encoder
+            gradient norm, each part's update size and each decoder's dead units; where both tasks
+            train the encoder also the gradients' ratio and cosine (0 = off; those two-task steps cost
+            one extra encoder backward per task, the others about a plain step).
         progress: tqdm bars.
     """
 

@@ -29,7 +29,7 @@ from ..runtime.device import amp_dtype, device_info, pick_device
 from . import runs
 from .config import TrainConfig, make_optimizer
 from .losses import depth_loss
-from .metrics import SegMetrics
+from .metrics import DepthMetrics, SegMetrics
 from .multitask import UncertaintyWeighting
 from .schedule import Schedule, budget, learning_rate
 from .step import NonFiniteLoss, Stepper, trainable_parameters
@@ -40,8 +40,9 @@ __all__ = ["NonFiniteLoss", "TrainConfig", "epoch_seed", "evaluate", "run", "tra
 def train_one_epoch(stepper: Stepper, epoch_batches: Iterable[dict], epoch: int,
                     on_diagnosis: Callable[[int, dict, dict], None] | None = None) -> tuple[dict[str, float], int]:
     """One pass over ``epoch_batches`` at the learning rate of each step (epoch ``epoch`` of the
-    stage), with gradient diagnostics every ``config.diagnose_every`` steps (where both tasks train
-    the encoder) passed to ``on_diagnosis(step, loss values, stats)``. Returns the summed loss terms
+    stage), with diagnostics every ``config.diagnose_every`` steps (gradient statistics, update
+    sizes, dead decoder units: :meth:`~mdseg.training.step.Stepper.step`) passed to
+    ``on_diagnosis(step, loss values, stats)``. Returns the summed loss terms
     and the number of steps. A non-finite loss raises :class:`NonFiniteLoss` naming its step."""
     config, stage = stepper.config, stepper.stage
     per_epoch = len(epoch_batches)
@@ -68,26 +69,33 @@ def train_one_epoch(stepper: Stepper, epoch_batches: Iterable[dict], epoch: int,
 def evaluate(model: torch.nn.Module, eval_batches: Iterable[dict], device: torch.device, with_depth: bool,
              progress: bool = False) -> dict:
     """Segmentation metrics (:class:`~mdseg.training.metrics.SegMetrics`) over ``eval_batches``
-    and, with ``with_depth``, the depth MSE. Under torch.distributed pass each process its shard
+    and, with ``with_depth``, the depth MSE in the target's units and the depth quality after
+    per-image scale-and-shift alignment (:class:`~mdseg.training.metrics.DepthMetrics`: ``depth_r2``,
+    ``depth_abs_rel``, ``depth_delta1``). Under torch.distributed pass each process its shard
     (:func:`~mdseg.data.loading.batches` with ``shard=True``): the counts are summed, so every
     process returns the one-process result."""
     was_training = model.training
     model.eval()
     metrics = SegMetrics(num_classes=model.num_classes)
+    depth_metrics = DepthMetrics()
     depth_sum, depth_n = 0.0, 0
     for batch in tqdm(eval_batches, desc="eval", leave=False, disable=not progress):
         images = batch["image"].to(device)
         out = model(images, tasks=("seg", "depth") if with_depth else ("seg",))
         metrics.update(out["seg"].argmax(1), batch["mask"], batch["instances"])
         if with_depth:
-            depth_sum += depth_loss(out["depth"].float(), batch["depth"].to(device)).item() * len(images)
+            target = batch["depth"].to(device)
+            depth_sum += depth_loss(out["depth"].float(), target).item() * len(images)
             depth_n += len(images)
+            depth_metrics.update(out["depth"].float(), target)
     model.train(was_training)
     metrics.all_reduce()
     result = metrics.compute()
     if with_depth:
         total = dist.all_sum(torch.tensor([depth_sum, float(depth_n)], dtype=torch.float64, device=device))
         result["depth_mse"] = float(total[0] / total[1].clamp(min=1))
+        depth_metrics.all_reduce()
+        result.update(depth_metrics.compute())
     return result
 
 

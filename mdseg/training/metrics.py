@@ -1,9 +1,11 @@
-"""Streaming segmentation metrics from a confusion matrix (torch.bincount) plus instance counts.
+"""Streaming metrics: segmentation from a confusion matrix (torch.bincount) plus instance counts
+(:class:`SegMetrics`), depth quality after per-image scale-and-shift alignment (:class:`DepthMetrics`).
 A model's metrics over a split: :func:`mdseg.training.loop.evaluate`."""
 from __future__ import annotations
 
 import torch
 
+from ..depth.align import align_scale_shift
 from ..runtime.distributed import all_sum
 from ..voc import IGNORE_INDEX, NUM_CLASSES
 
@@ -113,3 +115,61 @@ class SegMetrics:
 def _nanmean(values: torch.Tensor) -> float:
     kept = values[~torch.isnan(values)]
     return float(kept.mean()) if kept.numel() else float("nan")
+
+
+class DepthMetrics:
+    """Depth quality that any target unit can be read in: each predicted image is first aligned to its
+    target by the least-squares scale and shift (:func:`~mdseg.depth.align.align_scale_shift`, the
+    MiDaS / Depth Anything evaluation convention), so a depth head is judged on the shape of its
+    map, not on its unit or offset. :meth:`compute` returns, averaged over images:
+
+    * ``depth_r2``: ``1 - SSE / SST`` of the aligned prediction (1 = perfect, 0 = no better than
+      predicting the image's mean; the same for a target in any unit or times any factor).
+    * ``depth_abs_rel``: mean ``|aligned - target| / target`` over pixels whose target is positive
+      (a relative error is undefined at 0, e.g. the far 1% the normalised target clips to 0); in
+      the target's own quantity (inverse depth for ``normalised`` and ``png8``, metres for ``metric``).
+    * ``depth_delta1``: share of those pixels with ``max(aligned / target, target / aligned) < 1.25``.
+
+    Images whose target is constant (no R^2) or has no positive pixel are left out of that mean;
+    NaN when no image counts.
+    """
+
+    KEYS = ("depth_r2", "depth_abs_rel", "depth_delta1")
+
+    def __init__(self):
+        self.sums = torch.zeros(2 * len(self.KEYS), dtype=torch.float64)  # (sum, images) per key
+
+    @torch.no_grad()
+    def update(self, pred: torch.Tensor, target: torch.Tensor) -> None:
+        """Add a batch: ``pred`` and ``target`` (N, 1, H, W) float; non-finite target pixels have no depth."""
+        pred, target = pred.detach().double().cpu(), target.detach().double().cpu()
+        valid = torch.isfinite(target)
+        aligned = align_scale_shift(pred, target, valid).flatten(1)
+        t, valid = torch.nan_to_num(target, posinf=0.0, neginf=0.0).flatten(1), valid.flatten(1)
+        w = valid.double()
+        n = w.sum(1)
+        mean = (t * w).sum(1) / n.clamp(min=1)
+        sse = ((aligned - t) ** 2 * w).sum(1)
+        sst = ((t - mean[:, None]) ** 2 * w).sum(1)
+        has_r2 = (n > 1) & (sst > 0)
+        positive = valid & (t > 0)
+        p = positive.double()
+        n_pos = p.sum(1)
+        safe_t = torch.where(positive, t, torch.ones_like(t))
+        abs_rel = ((aligned - t).abs() / safe_t * p).sum(1) / n_pos.clamp(min=1)
+        ratio = torch.where(aligned > 0, torch.maximum(aligned / safe_t, safe_t / aligned.clamp(min=1e-30)),
+                            torch.full_like(t, float("inf")))
+        delta1 = ((ratio < 1.25).double() * p).sum(1) / n_pos.clamp(min=1)
+        has_pos = n_pos > 0
+        r2 = 1 - sse / sst.clamp(min=1e-300)
+        for i, (value, counted) in enumerate(((r2, has_r2), (abs_rel, has_pos), (delta1, has_pos))):
+            self.sums[2 * i] += value[counted].sum()
+            self.sums[2 * i + 1] += counted.sum()
+
+    def all_reduce(self) -> None:
+        """Sum over torch.distributed processes (no-op in one process)."""
+        all_sum(self.sums)
+
+    def compute(self) -> dict[str, float]:
+        return {key: float(self.sums[2 * i] / self.sums[2 * i + 1]) if self.sums[2 * i + 1] > 0 else float("nan")
+                for i, key in enumerate(self.KEYS)}

@@ -1,5 +1,5 @@
 """One training step in one place: forward under autocast, the stage's loss terms (fixed weights or
-learned ones), the non-finite guard, backward (with PCGrad and gradient diagnostics when asked),
+learned ones), the non-finite guard, backward (with PCGrad and diagnostics when asked),
 the step's learning rate and the optimiser step. The loop that calls it: :mod:`mdseg.training.loop`."""
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from ..runtime.device import oom_advice
 from .config import TrainConfig
 from .losses import depth_loss, focal_loss
 from .multitask import UncertaintyWeighting, encoder_gradients, gradient_stats, pcgrad
+from .probe import UpdateProbe
 from .schedule import Stage
 
 
@@ -47,9 +48,10 @@ def compute_losses(outputs: dict, batch: dict, stage: Stage, config: TrainConfig
 def backward(model: MultiDecoderUNet, stage: Stage, terms: dict[str, torch.Tensor], scaler: torch.amp.GradScaler,
              weighting: UncertaintyWeighting | None = None, diagnose: bool = False) -> dict | None:
     """Backpropagate ``terms["total"]``; with PCGrad, replace the encoder's gradient by the
-    projected sum of the task gradients. With ``diagnose``, return the gradient statistics
-    (:func:`~mdseg.training.multitask.gradient_stats`) where both tasks train the encoder
-    (elsewhere there is nothing to compare, and ``None``)."""
+    projected sum of the task gradients. With ``diagnose``, return the gradient statistics: where
+    both tasks train the encoder, :func:`~mdseg.training.multitask.gradient_stats` (one extra
+    encoder backward per task); where one task trains it, that task's encoder gradient norm (read
+    off the gradient, no extra pass); else ``{}``. Without ``diagnose``: ``None``."""
     grads = None
     if stage.tasks_share_encoder and (stage.weighting == "pcgrad" or diagnose):
         weights = weighting.weights() if weighting is not None else stage.weights
@@ -63,7 +65,15 @@ def backward(model: MultiDecoderUNet, stage: Stage, terms: dict[str, torch.Tenso
         for p in (p for p in model.encoder.parameters() if p.requires_grad):
             p.grad.copy_(combined[offset:offset + p.numel()].view_as(p))
             offset += p.numel()
-    return gradient_stats(grads) if diagnose and grads is not None else None
+    if not diagnose:
+        return None
+    if grads is not None:
+        return gradient_stats(grads)
+    if stage.train_encoder:  # one task: the encoder's whole gradient is that task's
+        unscale = scaler.get_scale() if scaler.is_enabled() else 1.0
+        norm = torch.stack([p.grad.double().norm() for p in model.encoder.parameters() if p.grad is not None])
+        return {f"grad_norm_{stage.tasks[0]}": float(norm.norm()) / unscale}
+    return {}
 
 
 @dataclass
@@ -84,15 +94,17 @@ class Stepper:
 
     def step(self, batch: dict, lr: float, diagnose: bool = False) -> tuple[dict[str, float], dict | None]:
         """Train on one batch at learning rate ``lr``. Returns the loss terms' values and, with
-        ``diagnose``, the gradient statistics. Raises :class:`NonFiniteLoss` (before any update)
+        ``diagnose``, the gradient statistics (:func:`backward`) and what the step did to the
+        weights and the decoders' units (:class:`~mdseg.training.probe.UpdateProbe`). Raises :class:`NonFiniteLoss` (before any update)
         when a loss is NaN or inf on any process."""
         batch = {k: v.to(self.device, non_blocking=True) if torch.is_tensor(v) else v for k, v in batch.items()}
         images = batch["image"]
         if self.config.channels_last:
             images = images.contiguous(memory_format=torch.channels_last)
         autocast = torch.autocast(self.device.type, dtype=self.dtype) if self.dtype else contextlib.nullcontext()
+        probe = UpdateProbe(self.model, self.stage.tasks) if diagnose else None
         with oom_advice(self.config.batch_size, images):
-            with autocast:
+            with autocast, probe.watch() if probe else contextlib.nullcontext():
                 outputs = self.net(images, tasks=self.stage.tasks)
             terms = compute_losses(outputs, batch, self.stage, self.config, self.weighting)
         values = {k: v.item() for k, v in terms.items()}
@@ -106,6 +118,10 @@ class Stepper:
                 dist.all_sum(p.grad).div_(dist.world()[1])
         for group in self.optimizer.param_groups:
             group["lr"] = lr
+        if probe:
+            probe.before_step()
         self.scaler.step(self.optimizer)
         self.scaler.update()
+        if probe:
+            stats = {**stats, **probe.stats()}
         return values, stats
