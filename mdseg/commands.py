@@ -141,6 +141,8 @@ def _reproduce(args) -> int:
         return _failure_suite(profile, args)
     if args.suite == "scale":
         return _scale_suite(profile, args)
+    if args.suite == "budget":
+        return _budget_suite(profile, args)
     out = Path(args.out) if args.out else runs_root(profile)
     recipes = [_schedule(profile, r, args.depth_weight) for r in args.recipes] if args.recipes else None
     if args.depth_weight and not recipes:
@@ -188,6 +190,18 @@ def _scale_suite(profile, args) -> int:
     for results in suite.follow_up.values():
         print("\n" + results.markdown())
     print("\n## What the numbers say\n\n" + "\n".join(f"- {line}" for line in report.conclusion(suite)))
+    return 0
+
+
+def _budget_suite(profile, args) -> int:
+    from .study.budget_suite import budget_suite
+
+    if args.out or args.recipes or args.targets:
+        raise SettingError("--suite budget trains a fixed set of runs into runs/<profile>[-e<epochs>] (shared with the "
+                           "notebooks); drop --out, --recipes and --targets.")
+    for results in budget_suite(profile, seeds=args.seeds, device=args.device,
+                                finished_only=args.finished_only).values():
+        print("\n" + results.markdown())
     return 0
 
 

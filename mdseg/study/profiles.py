@@ -177,7 +177,8 @@ def runs_root(profile: Profile, base: str | Path = "runs") -> Path:
     """Default folder of a profile's runs: ``<base>/<profile>``, plus one suffix per setting that
     differs from the named profile's (so runs of other units or optimisers never meet), e.g.
     ``runs/cpu-metric``, ``runs/cpu-png8``, ``runs/cpu-x16`` (depth scale 16),
-    ``runs/cpu-lr0.0001-constant`` (the paper's optimiser on the cpu profile), ``runs/cpu-sgd-lr0.03``.
+    ``runs/cpu-lr0.0001-constant`` (the paper's optimiser on the cpu profile), ``runs/cpu-sgd-lr0.03``,
+    ``runs/cpu-e8`` (8 epochs per stage).
     ``base``: another folder laid out the same way (e.g. the shipped reference runs)."""
     named = PROFILES.get(profile.name, profile)
     parts = [profile.name]
@@ -191,4 +192,6 @@ def runs_root(profile: Profile, base: str | Path = "runs") -> Path:
         parts.append(f"lr{profile.lr:g}")
     if profile.lr_schedule != named.lr_schedule:
         parts.append(profile.lr_schedule)
+    if profile.stage_epochs != named.stage_epochs:
+        parts.append(f"e{profile.stage_epochs}")
     return Path(base) / "-".join(parts)

@@ -33,10 +33,11 @@ from ..training.schedule import Schedule, Stage
 from .profiles import PROFILES, Profile, get_profile, runs_root
 
 REFERENCE = Path(__file__).parents[1] / "reference"  # mdseg/reference/: data, next to mdseg/model/weights
-SUITES = ("tables", "failure", "scale")
+SUITES = ("tables", "failure", "scale", "budget")
 COMMANDS = {"tables": "python -m mdseg reproduce --profile {p}",
             "failure": "python -m mdseg reproduce --profile {p} --suite failure",
-            "scale": "python -m mdseg reproduce --profile {p} --suite scale"}
+            "scale": "python -m mdseg reproduce --profile {p} --suite scale",
+            "budget": "python -m mdseg reproduce --profile {p} --suite budget"}
 
 
 class ReferenceError(MdsegError, ValueError):
@@ -52,6 +53,7 @@ def suite_runs(profile: Profile, suite: str, base: str | Path) -> list[dict]:
     """Every finished run of ``suite`` under ``base`` (nothing trains): the results, each with
     its ``run_dir``. Raises :class:`~mdseg.errors.OutputExists` where a folder holds a run of
     other settings than the current code trains there."""
+    from .budget_suite import budget_suite
     from .experiments import reproduce
     from .failure_suite import failure_suite
     from .scale_suite import scale_suite
@@ -64,6 +66,9 @@ def suite_runs(profile: Profile, suite: str, base: str | Path) -> list[dict]:
                  for done in results.runs.values() for r in done]
     elif suite == "scale":
         found = scale_suite(profile, finished_only=True, progress=False, base=base).all_runs()
+    elif suite == "budget":
+        found = [r for results in budget_suite(profile, finished_only=True, progress=False, base=base).values()
+                 for done in results.runs.values() for r in done]
     else:
         raise ReferenceError(f"Unknown suite '{suite}'; use one of {', '.join(SUITES)}.")
     return list({str(r["run_dir"]): r for r in found}.values())  # each run folder once
@@ -90,6 +95,10 @@ def suite_size(profile: Profile, suite: str, base: str | Path | None = None) -> 
             return size, (f"with the follow-ups ({len(FOLLOW_UP)} recipes x seeds) at the {failing} failing "
                           f"point{'s' if failing > 1 else ''} its finished runs show")
         return size, f"without the follow-ups at failing points ({len(FOLLOW_UP)} recipes x seeds per failing point)"
+    if suite == "budget":
+        from .budget_suite import jobs
+
+        return len(jobs(profile)) * seeds, ""
     raise ReferenceError(f"Unknown suite '{suite}'; use one of {', '.join(SUITES)}.")
 
 
