@@ -154,11 +154,11 @@ def build_parser() -> argparse.ArgumentParser:
                                 "never change a result)")
     reproduce.add_argument("--beside-reference", action="store_true",
                            help="also print each run beside the paper and the shipped reference (mean ± std, n) and "
-                                "whether it lies inside the reference's seed spread")
+                                "whether it lies inside the 95% prediction interval of the reference's seeds")
     reproduce.add_argument("--check-reference", type=int, default=None, metavar="N",
                            help="retrain N runs of the shipped reference chosen at random (into runs/check-reference) "
-                                "and print shipped vs retrained mIoU, and whether each lies inside the reference's "
-                                "seed spread")
+                                "and print shipped vs retrained mIoU, and whether each lies inside the 95% prediction "
+                                "interval of the reference's seeds")
 
     rehearse = commands.add_parser("rehearse", help="rehearse a Colab session offline on real VOC images (maintainers)")
     rehearse.add_argument("session", choices=["colab"])

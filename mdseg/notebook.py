@@ -12,7 +12,7 @@ from .study.experiments import Results, plan, reproduce
 from .study.profiles import PROFILES, Profile, from_environment, runs_root
 from .study.reference import label, placement_markdown, reference_root  # noqa: F401 (notebooks import it from here)
 from .study.reference import read as read_reference
-from .study.report import PAPER
+from .study.paper import PAPER, PAPER_TEXT
 from .training.schedule import BASELINE
 
 WORKDIR_VAR = "MDSEG_WORKDIR"
@@ -141,11 +141,22 @@ def reference(recipes: list[str] | None = None, profile: Profile | None = None) 
 
 
 def story(ref: Results, recipe: str, baseline: str = BASELINE) -> str:
-    """Two lines: what the paper reports for ``recipe`` against ``baseline``, and what the
-    reference shows, with its test."""
-    paper = PAPER[recipe]["mIoU"] - PAPER[baseline]["mIoU"]
-    line = (f"The paper: {recipe} mIoU {PAPER[recipe]['mIoU']:.4f} vs {baseline} {PAPER[baseline]['mIoU']:.4f} "
-            f"({paper:+.4f}).")
+    """Two lines: what the paper reports for ``recipe`` against ``baseline`` (both of its numbers
+    where its text and table disagree), and what the reference shows, paired by seed with its
+    interval, also relative to the baseline so the two can be set side by side."""
+    base = PAPER[baseline]["mIoU"]
+    numbers = {"Table 2": PAPER[recipe]["mIoU"], **({"text": PAPER_TEXT[recipe]["mIoU"]} if recipe in PAPER_TEXT else {})}
+    told = " / ".join(f"{v:.4f} ({k})" if len(numbers) > 1 else f"{v:.4f}" for k, v in numbers.items())
+    gaps = " / ".join(f"{v - base:+.4f}, {(v - base) / base:+.1%}" for v in numbers.values())
+    line = f"The paper: {recipe} mIoU {told} vs {baseline} {base:.4f} ({gaps})."
+    if len(numbers) > 1:
+        line += " Its text and its Table 2 disagree."
     if recipe not in ref.summary or baseline not in ref.summary:
         return line + f"\nThe {label(REFERENCE_PROFILE, 'tables')}: no finished runs of both."
-    return line + f"\nThe {label(REFERENCE_PROFILE, 'tables')}: " + comparison(ref.summary, recipe, baseline).sentence()
+    c = comparison(ref.summary, recipe, baseline)
+    relative = ""
+    if c.interval is not None:
+        mean = sum(c.baseline_values) / len(c.baseline_values)
+        relative = (f" Relative to the baseline: {c.diff / mean:+.1%} "
+                    f"[{c.interval[0] / mean:+.1%}, {c.interval[1] / mean:+.1%}].")
+    return line + f"\nThe {label(REFERENCE_PROFILE, 'tables')}: " + c.sentence() + relative

@@ -6,8 +6,8 @@ from mdseg.study.report import failure_conclusion, summarize, table3_markdown, w
 
 BASE = (0.50, 0.51, 0.49)
 SAME = (0.51, 0.49, 0.50)
-WORSE = (0.40, 0.41, 0.39)
-BETTER = (0.60, 0.61, 0.59)
+WORSE = (0.40, 0.42, 0.38)  # paired with BASE: differences -0.10, -0.09, -0.11
+BETTER = (0.60, 0.62, 0.58)
 COLLAPSED = (0.02, 0.01, 0.015)
 
 
@@ -39,7 +39,7 @@ def test_the_units_hypothesis_is_judged_by_the_test(normalised, metric, expected
     lines = failure_conclusion({"normalised": _summary({"naive-joint": normalised}),
                                 "metric": _summary({"naive-joint": metric})})
     assert expected in _line(lines, "Loss scale (units):")
-    assert "Welch's t-test" in _line(lines, "[metric depth] Naive joint at the paper's weight:")
+    assert "paired over 3 seeds" in _line(lines, "[metric depth] Naive joint at the paper's weight:")
 
 
 def test_the_weight_hypothesis_names_the_weights_that_fail():
@@ -92,7 +92,7 @@ def test_an_unfinished_suite_says_what_is_missing():
     assert "not finished" in _line(failure_conclusion(suite), "[metric depth] Naive joint at the paper's weight:")
     lines = failure_conclusion(suite, diagnostics={"metric": [], "normalised": [{"steps": 3}]})
     assert not any(line.startswith("Gradients (metric depth)") for line in lines)  # said once: not finished
-    assert "Welch's t-test" in _line(failure_conclusion(suite), "[normalised depth] Naive joint")
+    assert "paired over 3 seeds" in _line(failure_conclusion(suite), "[normalised depth] Naive joint")
     no_baseline = {"metric": _summary({"naive-joint": SAME}, baseline=False)}
     assert failure_conclusion(no_baseline) == ["No finished single-decoder run: nothing to compare with yet."]
 
@@ -101,7 +101,7 @@ def test_tables_mark_unfinished_runs():
     suite = {"normalised": _summary({"naive-joint@w=0.05": SAME, "naive-joint": WORSE, "depth-first/copy/b": COLLAPSED}),
              "metric": _summary({"naive-joint": SAME})}
     weights = weights_markdown(suite).splitlines()
-    assert _line(weights, "| 0.05 |").endswith("within seed noise, p=1) | - | - |")
+    assert _line(weights, "| 0.05 |").endswith("+0.0000 [-0.043, +0.043] not distinguishable from 0; inconclusive (paired) | - | - |")
     assert "worse" in _line(weights, "| 0.15 (paper) |")
     assert "single-decoder (no depth): mIoU 0.5000 ± 0.0100" in weights_markdown(suite)
     assert _line(table3_markdown(suite).splitlines(), "| depth-first/copy/b |") == \

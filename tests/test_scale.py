@@ -128,20 +128,20 @@ def test_a_constant_schedule_run_trains_every_step_at_its_learning_rate(data, tm
     assert len(seen) >= 3 and set(seen) == {0.01}
 
 
-def _run(value: float, tmp: Path, name: str, ratio: float | None = None) -> dict:
+def _run(value: float, tmp: Path, name: str, ratio: float | None = None, seed: int = 0) -> dict:
     folder = tmp / name
     folder.mkdir(parents=True)
     if ratio is not None:
         record = {"loss": {"seg": 1.0, "depth": 1.0}, "grad_ratio_seg_depth": ratio, "grad_cosine": 0.1}
         (folder / runs.DIAGNOSTICS).write_text(json.dumps(record) + "\n")
     return {"metrics": {"mIoU": value}, "budget": {"epochs": 4, "seg_epochs": 4, "depth_epochs": 4},
-            "run_dir": str(folder), "seed": 0}
+            "run_dir": str(folder), "seed": seed}
 
 
 def _suite(tmp_path, naive: dict[Point, list[float]], baselines: dict[str, list[float]]) -> ScaleSuite:
     return ScaleSuite(
-        "cpu", {o: [_run(v, tmp_path, f"b-{o}-{i}") for i, v in enumerate(vs)] for o, vs in baselines.items()},
-        {p: [_run(v, tmp_path, f"n-{p.optimiser}-{p.target}-{p.scale}-{i}", ratio=0.01 * (i + 1))
+        "cpu", {o: [_run(v, tmp_path, f"b-{o}-{i}", seed=i) for i, v in enumerate(vs)] for o, vs in baselines.items()},
+        {p: [_run(v, tmp_path, f"n-{p.optimiser}-{p.target}-{p.scale}-{i}", ratio=0.01 * (i + 1), seed=i)
              for i, v in enumerate(vs)] for p, vs in naive.items()},
         {}, {}, {}, None, {"profile": "Adam 0.001, cosine", "paper": "Adam 0.0001, constant"})
 
@@ -166,13 +166,15 @@ def test_the_conclusion_says_where_naive_joint_fails_and_the_range_tested(tmp_pa
                    {"profile": [0.51, 0.54, 0.53], "paper": [0.45, 0.47, 0.46]})
     lines = conclusion(suite)
     assert lines[0].startswith("Tested on 2 points") and "scales 1, 255" in lines[0]
-    assert any(line.startswith("Fails at normalised x255, paper optimiser") and "worse" in line for line in lines)
+    assert any(line.startswith("Naive joint training is measurably worse than its baseline at 1 of 2 points")
+               and "normalised x255, paper optimiser -54.3%" in line for line in lines)
+    assert any(line.startswith("Collapse at normalised x255, paper optimiser: 3 of 3 seeds") for line in lines)
     assert suite.failing() == [failing]
-    assert any(line.startswith("Gradients there: naive-joint") for line in lines)  # diagnostics where it fails
+    assert any(line.startswith("Gradients there: naive-joint") for line in lines)  # diagnostics where it collapses
     table = points_markdown(suite)
     assert "| normalised | 255 | Adam 0.0001, constant | 0.0182 |" in table  # geometric mean of 0.01, 0.02, 0.03
     calm = _suite(tmp_path / "calm", {Point("profile", scale=16): [0.52, 0.55, 0.50]}, {"profile": [0.51, 0.54, 0.53]})
-    assert "is not worse than its baseline at any of them" in conclusion(calm)[1]
+    assert "is not measurably worse than its baseline at any of them" in conclusion(calm)[1]
 
 
 def test_a_failing_point_without_finished_follow_ups_says_nothing_is_known_yet(tmp_path):
@@ -217,9 +219,14 @@ def test_the_map_draws_every_tested_point(tmp_path):
     points = suite.map_points()
     assert {p["target"] for p in points} == {"normalised", "png8"}
     png8 = next(p for p in points if p["target"] == "png8")
-    assert png8["diff"] == pytest.approx(0.25 - 0.46) and png8["spread"] == pytest.approx((0.05 ** 2 + 0.01 ** 2) ** 0.5)
+    assert png8["diff"] == pytest.approx(0.25 - 0.46) and png8["rel"] == pytest.approx((0.25 - 0.46) / 0.46)
+    differences = [0.2 - 0.45, 0.3 - 0.47, 0.25 - 0.46]  # paired by seed
+    half = 4.302653 * np.std(differences, ddof=1) / 3 ** 0.5  # t(0.975, 2 df)
+    assert png8["rel_low"] == pytest.approx((np.mean(differences) - half) / 0.46, rel=1e-5)
+    assert png8["collapsed"] == 1 and png8["p_holm"] >= png8["p"]  # only 0.2 is below half of 0.46
     figure = failure_map(points)
     assert len(figure.axes[0].lines) >= 2 and figure.axes[0].get_xscale() == "log"
+    assert figure.axes[0].get_ylabel().endswith("% of the baseline")
 
 
 def test_a_diverged_run_is_kept_as_the_outcome_of_a_suite_and_raised_elsewhere(ci_root, tmp_path, monkeypatch):

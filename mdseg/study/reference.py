@@ -262,20 +262,22 @@ def seed_spread(folder: Path) -> list[float]:
 
 
 def inside_spread(value: float, values: list[float]) -> bool:
-    """Whether ``value`` lies within mean ± 2 sample std of the reference's seeds (with one seed: equal to 4 places)."""
-    import statistics
+    """Whether ``value`` lies inside the 95% prediction interval for one new seed of the
+    reference's seeds (:func:`~mdseg.study.compare.prediction_interval`; with one seed: equal to 4 places,
+    which only the same machine can promise)."""
+    from .compare import prediction_interval
 
     if len(values) < 2:
         return abs(value - values[0]) < 5e-5
-    mean, std = statistics.fmean(values), statistics.stdev(values)
-    return abs(value - mean) <= 2 * std
+    low, high = prediction_interval(values)
+    return low <= value <= high
 
 
 def check(n: int, profile: str = "cpu", out: str | Path = "runs/check-reference", seed: int = 0,
           device: str | None = None, progress: bool = True) -> list[dict]:
     """Retrain ``n`` shipped runs chosen at random (``seed`` seeds the choice) into ``out`` and
     compare: per run the shipped and the retrained val mIoU, and whether the retrained one lies
-    inside the reference's seed spread (:func:`inside_spread`). Returns one dict per run."""
+    inside the 95% prediction interval of the reference's seeds (:func:`inside_spread`). Returns one dict per run."""
     import random
 
     from .experiments import train_recipe
@@ -302,38 +304,43 @@ def check(n: int, profile: str = "cpu", out: str | Path = "runs/check-reference"
 def check_markdown(rows: list[dict]) -> str:
     from .compare import format_stat, mean_std
 
-    lines = ["| run | shipped mIoU | retrained mIoU | reference seeds (mean ± std) | inside the spread (mean ± 2 std) |"
+    lines = ["| run | shipped mIoU | retrained mIoU | reference seeds (mean ± std) | inside the 95% prediction interval |"
              " wall time |", "|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['run']} | {r['shipped']:.4f} | {r['retrained']:.4f} | "
                      f"{format_stat(mean_std(r['reference_seeds']))} ({len(r['reference_seeds'])}) | "
                      f"{'yes' if r['inside'] else 'no'} | {r['seconds']:.0f} s |")
-    return "\n".join(lines)
+    return "\n".join(lines + ["", PREDICTION_NOTE])
+
+
+PREDICTION_NOTE = ("The 95% prediction interval for one new seed: mean ± t s sqrt(1 + 1/n) over the reference's n "
+                   "seeds (wide with 3 seeds). The same seed reproduces to 4 decimals only on the same machine; "
+                   "another machine's run of it is one more draw of the seed noise.")
 
 
 def placement_markdown(own, ref, profile_name: str = "cpu", suite: str = "tables") -> str:
-    """Each of your runs beside the paper and the reference: the reference's mean ± std (n) and
-    whether your value lies inside its seed spread (mean ± 2 sample std; a different device can
-    land outside, and a run of another profile than the reference's is not expected to agree).
-    ``suite``: the reference suite ``ref`` comes from (its provenance labels the table)."""
-    from .compare import format_stat, mean_std
-    from .report import PAPER
+    """Each of your runs beside the paper and the reference: the reference's mean ± std (n), its 95%
+    prediction interval for one new seed, and whether your value lies inside it (a run of another
+    profile than the reference's is not expected to agree). ``suite``: the reference suite ``ref``
+    comes from (its provenance labels the table)."""
+    from .compare import format_stat, mean_std, prediction_interval
+    from .paper import both_numbers
 
-    lines = ["| recipe | paper | reference (mean ± std, seeds) | yours (seed: mIoU) | inside the reference's spread? |",
-             "|---|---|---|---|---|"]
+    lines = ["| recipe | paper | reference (mean ± std, seeds) | 95% prediction interval for one new seed | "
+             "yours (seed: mIoU) | inside it? |", "|---|---|---|---|---|---|"]
     for recipe, done in own.runs.items():
-        paper = PAPER.get(recipe, {}).get("mIoU")
         values = ref.summary.get(recipe, {}).get("mIoU", {}).get("values", [])
         ref_cell = f"{format_stat(mean_std(values))} ({len(values)})" if values else "not shipped"
+        interval = prediction_interval(values) if values else None
+        band = f"[{interval[0]:.4f}, {interval[1]:.4f}]" if interval else "-"
         for run in done:
             value = run["metrics"]["mIoU"]
             inside = ("yes" if inside_spread(value, values) else "no") if values else "-"
-            lines.append(f"| {recipe} | {'-' if paper is None else f'{paper:.4f}'} | {ref_cell} | "
-                         f"{run['seed']}: {value:.4f} | {inside} |")
+            lines.append(f"| {recipe} | {both_numbers(recipe)} | {ref_cell} | {band} | {run['seed']}: {value:.4f} | "
+                         f"{inside} |")
     if not own.runs:
-        lines.append("| (none of your own: MDSEG_TRAIN=none) | | | | |")
+        lines.append("| (none of your own: MDSEG_TRAIN=none) | | | | | |")
     note = "" if own.profile == profile_name else (
         f" Your runs use the '{own.profile}' profile, the reference the '{profile_name}' profile: other sizes, "
         "so they are not expected to agree (the ci profile only shows that the pipeline runs).")
-    return "\n".join(lines + ["", f"Reference: {label(profile_name, suite)}. Inside the spread = within "
-                                  f"mean ± 2 sample std of the reference's seeds.{note}"])
+    return "\n".join(lines + ["", f"Reference: {label(profile_name, suite)}. {PREDICTION_NOTE}{note}"])

@@ -8,22 +8,9 @@ import warnings
 import numpy as np
 
 from ..training.schedule import NAIVE, PAPER_DEPTH_WEIGHT
-from .compare import SIGNIFICANCE, comparison, format_stat, mean_std
+from .compare import MARGIN, comparison, format_stat, mean_std
+from .paper import PAPER, both_numbers  # noqa: F401 (PAPER: report.PAPER for older callers)
 
-# Kim, Kim & Lee (2024). "iIoU" is the paper's name for a metric it defines as IoU over objects (background
-# excluded); its values do not fit a plain mean over the 20 object classes (notebook 05 shows why).
-PAPER: dict[str, dict[str, float]] = {
-    "single-decoder": {"mIoU": 0.7703, "iIoU": 0.48, "acc": 0.986},
-    "naive-joint": {"mIoU": 0.6412, "iIoU": 0.15, "acc": 0.977},
-    "semantic-first/copy/d->b": {"mIoU": 0.7297, "iIoU": 0.3759, "acc": 0.9840},
-    "semantic-first/copy/b": {"mIoU": 0.7481, "iIoU": 0.4231, "acc": 0.9852},
-    "semantic-first/no-copy/d->b": {"mIoU": 0.7380, "iIoU": 0.3945, "acc": 0.9845},
-    "semantic-first/no-copy/b": {"mIoU": 0.7475, "iIoU": 0.4221, "acc": 0.9852},
-    "depth-first/copy/s->b": {"mIoU": 0.7789, "iIoU": 0.5052, "acc": 0.9974},
-    "depth-first/copy/b": {"mIoU": 0.0136, "iIoU": 0.0061, "acc": 0.9103},
-    "depth-first/no-copy/s->b": {"mIoU": 0.7737, "iIoU": 0.5012, "acc": 0.9870},
-    "depth-first/no-copy/b": {"mIoU": 0.0085, "iIoU": 0.0103, "acc": 0.9094},
-}
 METRICS = ("mIoU", "fg_mIoU", "iIoU", "acc")
 
 
@@ -48,6 +35,13 @@ def summarize(runs: dict[str, list[dict]]) -> dict[str, dict]:
     return out
 
 
+VERSUS_NOTE = ("the difference of means with its 95% interval, paired by seed (the same seed gives both recipes "
+               "the same initialisation and batches; Welch's unpaired test where the seeds differ); 'worse' / "
+               "'better' where the interval excludes 0, else 'not distinguishable from 0'; then where the interval "
+               f"stands against a margin of ± {MARGIN:.1%} of the baseline's mean (about the paper's text gap). One "
+               "seed is never called a gain.")
+
+
 def _paper(value: float | None) -> str:
     return "-" if value is None else f"{value:.4f}"
 
@@ -67,14 +61,13 @@ def results_markdown(summary: dict[str, dict], title: str = "", baseline: str = 
         versus = ("-" if recipe == baseline else comparison(summary, recipe, baseline).cell()) if against else None
         lines.append(
             f"| {recipe} | {b['seg_epochs']} / {b['depth_epochs']} / {b['epochs']} | {len(e['seeds'])} | "
-            f"{format_stat(e['mIoU'])} | {_paper(p.get('mIoU'))} | " + (f"{versus} | " if against else "")
+            f"{format_stat(e['mIoU'])} | {both_numbers(recipe)} | " + (f"{versus} | " if against else "")
             + f"{format_stat(e['fg_mIoU'])} | {format_stat(e['iIoU'])} | "
             f"{_paper(p.get('iIoU'))} | {format_stat(e['acc'])} | {_paper(p.get('acc'))} |"
         )
     lines += ["", "mIoU over 21 classes; fg mIoU over the 20 object classes (the paper's written 'iIoU' definition); "
               "iIoU (inst.) is Cityscapes' instance-weighted IoU. Mean ± sample std over seeds. "
-              + (f"Against {baseline}: 'better' / 'worse' only where a two-sided Welch t-test over seeds gives "
-                 f"p < {SIGNIFICANCE}; one seed is never called a gain." if against else "")]
+              + (f"Against {baseline}: {VERSUS_NOTE}" if against else "")]
     return "\n".join(lines)
 
 
@@ -151,8 +144,7 @@ def weights_markdown(suite: dict[str, dict[str, dict]], baseline: str = "single-
     base = next((s[baseline]["mIoU"] for s in suite.values() if baseline in s), None)
     told = f"mIoU {format_stat(base)}" if base else "not finished"
     return "\n".join(lines + ["", f"{baseline} (no depth): {told}. Naive joint training trains "
-                                  "(1 - w) L_seg + w L_depth from the start; Welch t-test over seeds, p < "
-                                  f"{SIGNIFICANCE}."])
+                                  f"(1 - w) L_seg + w L_depth from the start. Against {baseline}: {VERSUS_NOTE}"])
 
 
 def table3_markdown(suite: dict[str, dict[str, dict]]) -> str:
@@ -162,7 +154,7 @@ def table3_markdown(suite: dict[str, dict[str, dict]]) -> str:
     lines = ["| recipe | paper mIoU | " + " | ".join(f"{t}: mIoU" for t in targets) + " |",
              "|---|---|" + "---|" * len(targets)]
     for name in names:
-        lines.append(f"| {name} | {PAPER[name]['mIoU']:.4f} | "
+        lines.append(f"| {name} | {both_numbers(name)} | "
                      + " | ".join(format_stat(suite[t][name]["mIoU"]) if name in suite[t] else "-" for t in targets)
                      + " |")
     return "\n".join(lines)

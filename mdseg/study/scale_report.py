@@ -5,37 +5,65 @@ from __future__ import annotations
 import math
 
 from ..training.schedule import BASELINE, NAIVE
-from .compare import comparison, format_stat, mean_std
+from .compare import COLLAPSE_FRACTION, LEVEL, MARGIN, comparison, format_stat, mean_std
 from .report import PAPER, read_diagnostics, summarize
 from .scale_suite import FOLLOW_UP, OPTIMISERS, SGD_LR_SEEDS, ScaleSuite, trained
 
 
+def _order(point) -> tuple:
+    return (OPTIMISERS.index(point.optimiser), point.target != "normalised", point.target, point.scale)
+
+
+def _rel(row: dict) -> str:
+    if math.isnan(row["rel_low"]):
+        return f"{row['rel']:+.1%}"
+    return f"{row['rel']:+.1%} [{row['rel_low']:+.1%}, {row['rel_high']:+.1%}]"
+
+
 def points_markdown(suite: ScaleSuite) -> str:
     """One row per point: target and scale, optimiser, weighted seg/depth gradient ratio, naive
-    joint and its baseline (mean ± std, n), the difference and Welch's verdict."""
+    joint and its baseline (mean ± std, n), the paired difference with its 95% interval, the same
+    relative to the baseline, the raw and Holm-adjusted p over the family, the verdict, and the
+    seeds that diverged or collapsed."""
     lines = ["| depth target | scale k | optimiser | grad ratio seg/depth | naive joint mIoU | baseline mIoU | "
-             "naive - baseline |", "|---|---|---|---|---|---|---|"]
-    for point in sorted(suite.naive, key=lambda p: (OPTIMISERS.index(p.optimiser), p.target != "normalised",
-                                                   p.target, p.scale)):
-        done, base = suite.naive[point], suite.baselines.get(point.optimiser, [])
+             "naive - baseline [95% interval] | relative to the baseline | p (Holm) | verdict |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    rows = {row["point"]: row for row in suite.map_points()}
+    for point in sorted(suite.naive, key=_order):
+        done, base = suite.naive[point], trained(suite.baselines.get(point.optimiser, []))
+        head = f"| {point.target} | {point.scale:g} | {suite.optimisers[point.optimiser]} |"
         if not done:
-            lines.append(f"| {point.target} | {point.scale:g} | {suite.optimisers[point.optimiser]} | - | "
-                         "not finished | - | - |")
+            lines.append(f"{head} - | not finished | - | - | - | - | - |")
             continue
         ratio = suite.grad_ratio(point)
-        ok, base = trained(done), trained(base)
+        ok = trained(done)
         naive = f"{format_stat(mean_std([r['metrics']['mIoU'] for r in ok]))} ({len(ok)})" if ok else ""
         if len(ok) < len(done):
-            naive += f"{'; ' if ok else ''}diverged in {len(done) - len(ok)} of {len(done)} seeds"
+            naive += f"{' over the finished seeds; ' if ok else ''}{len(done) - len(ok)} of {len(done)} seeds diverged"
         baseline = f"{format_stat(mean_std([r['metrics']['mIoU'] for r in base]))} ({len(base)})" if base else "not finished"
-        cell = suite.comparison(point).cell() if base and ok else "-"
-        lines.append(f"| {point.target} | {point.scale:g} | {suite.optimisers[point.optimiser]} | "
-                     f"{'-' if math.isnan(ratio) else f'{ratio:.3g}'} | {naive} | {baseline} | {cell} |")
-    return "\n".join(lines + ["", "mIoU mean ± sample std (seeds); naive joint at w = 0.15 against the baseline "
-                                "trained with the same optimiser; 'worse' only where Welch's t-test gives p < 0.05. "
-                                "Gradient ratio: the weighted segmentation over depth gradient norm on the shared "
-                                "encoder, geometric mean over diagnosed steps and seeds (< 1: depth leads). Diverged: training "
-                                "stopped on a non-finite loss (those seeds are left out of the mean)."])
+        row = rows.get(point)
+        if row is None or not row["comparison"].tested:
+            cells = "- | - | - | -" if row is None else f"{row['comparison'].cell()} | - | - | -"
+        else:
+            c = row["comparison"]
+            low, high = c.interval
+            cells = (f"{c.diff:+.4f} [{low:+.4f}, {high:+.4f}] | {_rel(row)} | {row['p']:.2g} ({row['p_holm']:.2g}) | "
+                     f"{c.verdict}; {c.against_margin}")
+            if row["collapsed"]:
+                cells += f"; {row['collapsed']} of {len(c.values)} seeds collapsed"
+        lines.append(f"{head} {'-' if math.isnan(ratio) else f'{ratio:.3g}'} | {naive} | {baseline} | {cells} |")
+    return "\n".join(lines + ["", POINTS_NOTE])
+
+
+POINTS_NOTE = (
+    "mIoU mean ± sample std (seeds); naive joint at w = 0.15 against the baseline trained with the same optimiser, "
+    "paired by seed (the same seed: the same initialisation and batches), the difference with its 95% t interval, "
+    "also relative to the baseline's mean. p: the paired test; (Holm): adjusted over every tested point of the map, "
+    f"the family the map is read as. Verdict: worse / better where the interval excludes 0, then against the margin "
+    f"(± {MARGIN:.1%} of the baseline). Collapsed: a seed below {COLLAPSE_FRACTION:.0%} of its baseline's mean "
+    "(declared before use; no test). Gradient ratio: the weighted segmentation over depth gradient norm on the "
+    "shared encoder, geometric mean over diagnosed steps and seeds (< 1: depth leads). Diverged: training stopped "
+    "on a non-finite loss, an outcome: those seeds are counted, and the means are over the finished seeds.")
 
 
 def depth_first_markdown(suite: ScaleSuite) -> str:
@@ -65,38 +93,60 @@ def sweep_markdown(suite: ScaleSuite) -> str:
 
 
 def conclusion(suite: ScaleSuite) -> list[str]:
-    """Sentences built from the numbers: where naive joint training fails, if anywhere in the
-    tested range, and the range that was tested."""
-    tested = [p for p in suite.tested() if suite.comparison(p).tested]
+    """Sentences built from the numbers: where naive joint training is measurably worse than its
+    baseline and by how much (paired 95% intervals, relative to the baseline), which of those hold
+    for the family (Holm), where seeds collapse or diverge, what the runs could have missed where
+    nothing is distinguishable, and the range that was tested."""
+    rows = [r for r in suite.map_points() if r["comparison"].tested]
     stopped = {p: suite.diverged(p) for p in suite.naive}
     diverged = [f"Diverges at {p.label}: a non-finite loss stopped {len(runs)} of {len(suite.naive[p])} "
                 f"seeds ({runs[0]['diverged'].split('. Training stopped')[0]})." for p, runs in stopped.items() if runs]
-    if not tested:
+    if not rows:
         return diverged or ["No point of the scale suite has both naive-joint and baseline runs with seeds to test yet."]
-    ratios = [g for g in map(suite.grad_ratio, tested) if not math.isnan(g)]
-    scope = (f"{len(tested)} points: depth targets {', '.join(sorted({p.target for p in tested}))}, scales "
+    tested = [r["point"] for r in rows]
+    ratios = [r["ratio"] for r in rows if not math.isnan(r["ratio"])]
+    seeds = sorted({r["seeds"] for r in rows})
+    scope = (f"{len(tested)} points ({'/'.join(map(str, seeds))} paired seeds each): depth targets "
+             f"{', '.join(sorted({p.target for p in tested}))}, scales "
              f"{', '.join(f'{s:g}' for s in sorted({p.scale for p in tested}))}, optimisers "
              f"{', '.join(suite.optimisers[o] for o in OPTIMISERS if any(p.optimiser == o for p in tested))}"
              + (f"; weighted seg/depth encoder-gradient ratios {min(ratios):.3g} to {max(ratios):.3g}" if ratios else ""))
-    worse = [p for p in tested if suite.comparison(p).verdict == "worse"]
-    better = [p for p in tested if suite.comparison(p).verdict == "better"]
     lines = [f"Tested on {scope}."]
-    if not worse:
-        lines.append("Naive joint training (w = 0.15) is not worse than its baseline at any of them (Welch p < 0.05): "
-                     "on this world, at these scales and with these optimisers, the paper's naive failure does not "
-                     "appear" + (" where training runs to the end." if diverged else "."))
-    for p in worse:
-        lines.append(f"Fails at {p.label}: " + suite.comparison(p).sentence())
-        lines.append(f"Gradients there: {read_diagnostics(NAIVE, suite.diagnostics(p))}")
-    for p in better:
-        lines.append(f"Better at {p.label}: " + suite.comparison(p).sentence())
+    worse = [r for r in rows if r["comparison"].verdict == "worse"]
+    better = [r for r in rows if r["comparison"].verdict == "better"]
+    unclear = [r for r in rows if r["comparison"].verdict == "not distinguishable from 0"]
+    if worse:
+        held = [r for r in worse if r["p_holm"] is not None and r["p_holm"] < LEVEL]
+        lines.append(f"Naive joint training is measurably worse than its baseline at {len(worse)} of {len(rows)} points "
+                     f"(95% paired interval below 0): " + "; ".join(f"{r['point'].label} {_rel(r)}" for r in worse)
+                     + f". {len(held)} of them hold for the family of {len(rows)} points (Holm-adjusted p < {LEVEL})"
+                     + (f": {', '.join(r['point'].label for r in held)}." if held else "."))
+    else:
+        lines.append(f"Naive joint training (w = 0.15) is not measurably worse than its baseline at any of them (no "
+                     "95% paired interval below 0): on this world, at these scales and with these optimisers, the "
+                     "paper's naive failure does not appear" + (" where training runs to the end." if diverged else "."))
+    if worse:
+        large = [r for r in worse if r["comparison"].against_margin == "worse by more than the margin"]
+        if large:
+            lines.append(f"Worse by more than the margin (± {MARGIN:.1%} of the baseline, about the paper's text gap) at "
+                         + ", ".join(r["point"].label for r in large) + ".")
+    for r in better:
+        lines.append(f"Better at {r['point'].label}: {r['comparison'].sentence()}")
+    if unclear:
+        lines.append(f"Not distinguishable from 0 at {len(unclear)} points; there the runs cannot rule out a drop of "
+                     + ", ".join(f"{-r['rel_low']:.1%} ({r['point'].label})" for r in unclear if not math.isnan(r['rel_low']))
+                     + " of the baseline: more seeds would narrow these.")
+    for r in (r for r in rows if r["collapsed"]):
+        lines.append(f"Collapse at {r['point'].label}: {r['collapsed']} of {r['seeds']} seeds below "
+                     f"{COLLAPSE_FRACTION:.0%} of the baseline's mean. {r['comparison'].sentence()}")
+        lines.append(f"Gradients there: {read_diagnostics(NAIVE, suite.diagnostics(r['point']))}")
     lines += diverged
     lines += [rescue_sentence(point.label, results.summary, suite.follow_up_diverged.get(point, {}))
               for point, results in suite.follow_up.items()]
     return lines
 
 
-RESCUE_GROUPS = ("back to the baseline (better than naive joint, within seed noise of the baseline)",
+RESCUE_GROUPS = ("back to the baseline (better than naive joint, not distinguishable from the baseline)",
                  "above the baseline (better than naive joint and than the baseline)",
                  "partly (better than naive joint, still worse than the baseline)",
                  "not rescued (not better than naive joint)",
@@ -106,7 +156,7 @@ RESCUE_GROUPS = ("back to the baseline (better than naive joint, within seed noi
 
 def rescue_sentence(label: str, summary: dict[str, dict], diverged: dict[str, list[dict]] | None = None) -> str:
     """What rescues a failing point: each finished follow-up recipe tested against naive joint and
-    against the baseline (Welch p < 0.05), grouped by the outcome (:data:`RESCUE_GROUPS`);
+    against the baseline (paired 95% intervals), grouped by the outcome (:data:`RESCUE_GROUPS`);
     ``diverged``: per recipe its seeds a non-finite loss stopped."""
     diverged = diverged or {}
     finished = [r for r in summary if r not in (BASELINE, NAIVE)]
@@ -130,5 +180,5 @@ def rescue_sentence(label: str, summary: dict[str, dict], diverged: dict[str, li
     left = [r for r in FOLLOW_UP if r not in finished and r not in diverged]
     return (f"At {label}, {len(FOLLOW_UP) - len(left)} of the {len(FOLLOW_UP)} follow-up recipes finished, each against naive "
             f"joint ({format_stat(summary[NAIVE]['mIoU'])}) and the baseline "
-            f"({format_stat(summary[BASELINE]['mIoU'])}), Welch p < 0.05: {found}."
+            f"({format_stat(summary[BASELINE]['mIoU'])}), paired 95% intervals: {found}."
             + (f" Not finished: {', '.join(left)}." if left else ""))

@@ -9,6 +9,7 @@ import numpy as np
 from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
+from ..study.paper import naive_gaps
 from ..study.report import naive_runs
 from ..voc import CLASSES, PALETTE
 
@@ -164,35 +165,49 @@ def weight_curve(suite: dict[str, dict[str, dict]], baseline: str = "single-deco
     return fig
 
 
-PAPER_NAIVE_GAP = 0.6412 - 0.7703  # the paper's naive joint training minus its single decoder (Table 2)
-
-
 def failure_map(points: Sequence[dict]) -> plt.Figure:
-    """The map of where naive joint training fails: naive minus baseline val mIoU (mean, error
-    bar sqrt(std_naive^2 + std_baseline^2) over seeds) against the weighted seg/depth encoder-
-    gradient ratio (log axis), one colour per optimiser, one marker per depth target, the paper's
-    gap as a dashed line. ``points``: dicts with ``optimiser``, ``target``, ``scale``, ``ratio``,
-    ``diff``, ``spread`` (see :meth:`mdseg.study.scale_suite.ScaleSuite.map_points`)."""
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    colours = {}
+    """The map of where naive joint training costs segmentation: naive minus baseline val mIoU in %
+    of the baseline's mean (paired by seed; error bars: the 95% paired interval) against the
+    weighted seg/depth encoder-gradient ratio (log axis), one colour per optimiser, one marker per
+    depth target; both of the paper's gaps (its text and its Table 2) as lines; points where seeds
+    collapsed ringed. ``points``: :meth:`mdseg.study.scale_suite.ScaleSuite.map_points`."""
+    fig, ax = plt.subplots(figsize=(8, 5))
+    colours: dict[str, str] = {}
     markers = {"normalised": "o", "png8": "s", "metric": "^"}
-    for p in points:
+    placed: list[tuple[float, float]] = []  # label positions in axes-fraction-free units: (log10 x, y)
+    for p in sorted(points, key=lambda q: (q["ratio"], q["rel"])):
         colour = colours.setdefault(p["optimiser"], f"C{len(colours)}")
-        ax.errorbar(p["ratio"], p["diff"], yerr=p["spread"], fmt=markers.get(p["target"], "D"), color=colour,
-                    capsize=3, ms=7)
+        y = 100 * p["rel"]
+        low, high = 100 * p["rel_low"], 100 * p["rel_high"]
+        yerr = None if np.isnan(low) else [[y - low], [high - y]]
+        ax.errorbar(p["ratio"], y, yerr=yerr, fmt=markers.get(p["target"], "D"), color=colour, capsize=3, ms=7)
+        if p.get("collapsed"):
+            ax.plot(p["ratio"], y, "o", ms=16, mfc="none", mec="red", mew=1.5)
         label = "png8" if p["target"] == "png8" else ("metric" if p["target"] == "metric" else f"x{p['scale']:g}")
-        ax.annotate(label, (p["ratio"], p["diff"]), textcoords="offset points", xytext=(5, 5), fontsize=7)
+        dy = 6
+        while any(abs(np.log10(p["ratio"]) - x) < 0.35 and abs(y + dy / 3 - v) < 2.5 for x, v in placed):
+            dy += 9  # move a label up until it clears the labels already placed near it
+        placed.append((np.log10(p["ratio"]), y + dy / 3))
+        ax.annotate(label, (p["ratio"], y), textcoords="offset points", xytext=(6, dy), fontsize=7, color=colour)
     ax.axhline(0, color="grey", lw=1)
-    ax.axhline(PAPER_NAIVE_GAP, color="black", ls="--", lw=1, label=f"the paper's gap ({PAPER_NAIVE_GAP:+.4f})")
+    gaps = naive_gaps()
+    styles = {"text": ":", "Table 2": "--"}
+    for source, gap in gaps.items():
+        ax.axhline(100 * gap, color="black", ls=styles[source], lw=1)
     ax.axvline(1, color="grey", lw=0.8, ls=":")
     handles = [plt.Line2D([], [], color=c, marker="o", ls="", label=o) for o, c in colours.items()]
     handles += [plt.Line2D([], [], color="grey", marker=m, ls="", label=t) for t, m in markers.items()
                 if any(p["target"] == t for p in points)]
-    handles += [plt.Line2D([], [], color="black", ls="--", label=f"the paper's gap ({PAPER_NAIVE_GAP:+.4f})")]
-    ax.legend(handles=handles, fontsize=8, loc="lower right")
+    handles += [plt.Line2D([], [], color="black", ls=styles[s], label=f"the paper's gap, its {s} ({100 * g:+.1f}%)")
+                for s, g in gaps.items()]
+    handles += [plt.Line2D([], [], color="grey", marker="|", ls="", ms=10, label="95% paired interval (seeds)")]
+    if any(p.get("collapsed") for p in points):
+        handles.append(plt.Line2D([], [], marker="o", ms=10, mfc="none", mec="red", ls="",
+                                  label="seeds collapsed (< half the baseline)"))
+    ax.legend(handles=handles, fontsize=7, loc="lower right")
     ax.set_xscale("log")
     ax.set_xlabel("weighted seg / depth gradient norm on the shared encoder (< 1: depth leads)")
-    ax.set_ylabel("naive joint - baseline val mIoU")
+    ax.set_ylabel("naive joint - baseline val mIoU, % of the baseline")
     ax.grid(alpha=0.3)
     fig.tight_layout()
     return fig
