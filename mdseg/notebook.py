@@ -160,3 +160,25 @@ def story(ref: Results, recipe: str, baseline: str = BASELINE) -> str:
         relative = (f" Relative to the baseline: {c.diff / mean:+.1%} "
                     f"[{c.interval[0] / mean:+.1%}, {c.interval[1] / mean:+.1%}].")
     return line + f"\nThe {label(REFERENCE_PROFILE, 'tables')}: " + c.sentence() + relative
+
+
+def read_twice(summary: dict[str, dict], recipe: str, baseline: str = BASELINE) -> str:
+    """The same runs read unpaired (each arm's seeds as unrelated draws) and paired (seed k against
+    seed k), and how many seeds each reading needs to see the paper's two naive gaps (80% power)."""
+    from statistics import fmean
+
+    from .study.compare import Comparison, seeds_for
+    from .study.paper import naive_gaps
+
+    c = comparison(summary, recipe, baseline)
+    unpaired = Comparison(c.recipe, c.baseline, c.metric, c.values, c.baseline_values)  # the seeds forgotten
+    lines = ["Per seed, " + recipe + " minus " + baseline + ": "
+             + ", ".join(f"seed {k}: {d:+.4f}" for k, d in zip(c.common_seeds, c.differences)) + ".",
+             "Read unpaired: " + unpaired.sentence(), "Read paired:   " + c.sentence()]
+    base = fmean(c.baseline_values)
+    for source, gap in naive_gaps().items():
+        need = seeds_for(c, gap * base)
+        told = {k: "more than 200" if v is None else str(v) for k, v in need.items()}
+        lines.append(f"To see the paper's {source} gap ({gap:+.1%}, {gap * base:+.4f} here) 4 times in 5: "
+                     f"{told['paired']} paired seeds, or {told['unpaired']} seeds per recipe read unpaired.")
+    return "\n".join(lines)

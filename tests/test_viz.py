@@ -126,6 +126,27 @@ def test_timeline_and_class_bars():
     assert any("copy depth→seg" in t.get_text() for t in fig.axes[0].texts)
     fig = viz.per_class_iou_difference([0.5] * 21, [0.25] * 21)
     assert len(fig.axes[0].patches) == 21 and fig.axes[0].patches[0].get_height() == pytest.approx(0.25)
+    assert "one seed: no interval" in fig.axes[0].get_title()
+    plt.close("all")
+
+
+def test_per_class_differences_are_paired_and_grey_where_the_interval_covers_zero():
+    import matplotlib.colors as mcolors
+    import matplotlib.pyplot as plt
+
+    from mdseg.study.report import paired_per_class
+
+    base = [[0.5] * 21, [0.6] * 21, [0.4] * 21]
+    ours = [[0.6] * 21, [0.72] * 21, [0.49] * 21]  # every class better on every seed
+    ours[0][3], ours[1][3], ours[2][3] = 0.4, 0.7, 0.45  # class 3: -0.1, +0.1, +0.05: covers 0
+    fig = viz.per_class_iou_difference(ours, base, "x")
+    bars = fig.axes[0].patches
+    assert bars[0].get_height() == pytest.approx((0.1 + 0.12 + 0.09) / 3)
+    assert mcolors.to_hex(bars[0].get_facecolor()) == mcolors.to_hex("tab:green")
+    assert mcolors.to_hex(bars[3].get_facecolor()) == mcolors.to_hex("lightgrey")
+    assert "3 paired seeds" in fig.axes[0].get_title()
+    summary = {"a": {"seeds": [2, 0], "per_class_iou": [[2.0], [0.0]]}, "b": {"seeds": [0, 1, 2], "per_class_iou": [[0.5], [1.5], [2.5]]}}
+    assert paired_per_class(summary, "a", "b") == ([[0.0], [2.0]], [[0.5], [2.5]])  # seeds 0 and 2, in order
     plt.close("all")
 
 

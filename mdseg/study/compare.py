@@ -308,6 +308,19 @@ def seeds_needed(sd_difference: float, effect: float, level: float = LEVEL, powe
     return None
 
 
+def seeds_for(c: Comparison, effect: float, power: float = 0.8) -> dict[str, int | None]:
+    """Seeds a comparison like ``c`` needs to detect a true difference ``effect`` (in the metric's
+    units) with probability ``power``: ``paired`` from the spread of its per-seed differences,
+    ``unpaired`` (per arm) from its two arms' spreads as if their seeds were unrelated. Needs two
+    paired seeds; ``None`` where more than 200 would be needed."""
+    d = c.differences
+    if len(d) < 2:
+        raise ValueError("seeds_for needs a paired comparison with at least two common seeds.")
+    independent = math.sqrt(np.var(c.values, ddof=1) + np.var(c.baseline_values, ddof=1))
+    return {"paired": seeds_needed(float(np.std(d, ddof=1)), effect, power=power),
+            "unpaired": seeds_needed(independent, effect, power=power)}
+
+
 def summary_sentence(summary: dict[str, dict], recipe: str, metric: str = "mIoU") -> str:
     """One recipe's ``metric`` as mean ± std over its seeds, with each seed's value; one seed is
     labelled as one seed."""

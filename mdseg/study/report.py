@@ -31,6 +31,7 @@ def summarize(runs: dict[str, list[dict]]) -> dict[str, dict]:
         with warnings.catch_warnings():  # a class absent from every seed stays NaN
             warnings.simplefilter("ignore", RuntimeWarning)
             entry["per_class_iou_mean"] = np.nanmean(per_class, 0).tolist() if per_class.size else []
+        entry["per_class_iou"] = per_class.tolist()  # one row per seed, in the order of "seeds"
         out[recipe] = entry
     return out
 
@@ -40,6 +41,14 @@ VERSUS_NOTE = ("the difference of means with its 95% interval, paired by seed (t
                "'better' where the interval excludes 0, else 'not distinguishable from 0'; then where the interval "
                f"stands against a margin of ± {MARGIN:.1%} of the baseline's mean (about the paper's text gap). One "
                "seed is never called a gain.")
+
+
+def paired_per_class(summary: dict[str, dict], recipe: str, baseline: str) -> tuple[list[list[float]], list[list[float]]]:
+    """The per-class IoU rows of ``recipe`` and ``baseline`` over the seeds both have, row k of each
+    from the same seed (for :func:`mdseg.viz.per_class_iou_difference`)."""
+    rows = {name: dict(zip(summary[name]["seeds"], summary[name]["per_class_iou"])) for name in (recipe, baseline)}
+    common = sorted(set(rows[recipe]) & set(rows[baseline]), key=str)
+    return [rows[recipe][k] for k in common], [rows[baseline][k] for k in common]
 
 
 def _paper(value: float | None) -> str:

@@ -178,7 +178,10 @@ def rescue_sentence(label: str, summary: dict[str, dict], diverged: dict[str, li
         groups[RESCUE_GROUPS[5]].append(f"{recipe} ({len(stopped)} of {seeds} seeds)")
     found = "; ".join(f"{group}: {', '.join(names)}" for group, names in groups.items() if names)
     left = [r for r in FOLLOW_UP if r not in finished and r not in diverged]
-    return (f"At {label}, {len(FOLLOW_UP) - len(left)} of the {len(FOLLOW_UP)} follow-up recipes finished, each against naive "
+    whole = [r for r in finished if r not in diverged]
+    return (f"At {label}, {len(FOLLOW_UP) - len(left)} of the {len(FOLLOW_UP)} follow-up recipes have outcomes "
+            f"({len(whole)} trained to the end on every seed, {len(diverged)} stopped by a non-finite loss on some or all "
+            f"seeds, their means over the seeds that finished), each against naive "
             f"joint ({format_stat(summary[NAIVE]['mIoU'])}) and the baseline "
             f"({format_stat(summary[BASELINE]['mIoU'])}), paired 95% intervals: {found}."
             + (f" Not finished: {', '.join(left)}." if left else ""))

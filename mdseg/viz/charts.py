@@ -9,6 +9,7 @@ import numpy as np
 from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
+from ..study.compare import t_interval
 from ..study.paper import naive_gaps
 from ..study.report import naive_runs
 from ..voc import CLASSES, PALETTE
@@ -78,17 +79,36 @@ def schedule_timeline(schedules: Sequence) -> plt.Figure:
     return fig
 
 
-def per_class_iou_difference(ours: Sequence[float], baseline: Sequence[float],
+def per_class_iou_difference(ours: Sequence[Sequence[float]], baseline: Sequence[Sequence[float]],
                              title: str = "IoU(staged) − IoU(baseline)") -> plt.Figure:
-    """A bar per VOC class of the IoU difference between two models (NaN classes skipped)."""
-    diff = np.array(ours, dtype=float) - np.array(baseline, dtype=float)
-    fig, ax = plt.subplots(figsize=(12, 3.8))
-    colours = ["tab:green" if d >= 0 else "tab:red" for d in np.nan_to_num(diff)]
-    ax.bar(range(len(diff)), np.nan_to_num(diff), color=colours)
-    ax.set_xticks(range(len(diff)), CLASSES[: len(diff)], rotation=60, ha="right")
+    """Per VOC class, the IoU difference between two recipes, paired by seed: ``ours`` and
+    ``baseline`` are (seeds, classes) with row k of each from the same seed
+    (:func:`mdseg.study.report.paired_per_class`; one row = one seed). A bar for the mean difference,
+    a dot per seed, the 95% t interval as an error bar; classes whose interval covers 0 (or with
+    one seed, no interval) are drawn grey. NaN (a class absent from a seed) is left out of that class."""
+    diff = np.atleast_2d(np.array(ours, dtype=float)) - np.atleast_2d(np.array(baseline, dtype=float))
+    fig, ax = plt.subplots(figsize=(12, 4))
+    classes = diff.shape[1]
+    for c in range(classes):
+        values = diff[:, c][~np.isnan(diff[:, c])]
+        if not len(values):
+            continue
+        mean = float(values.mean())
+        interval = t_interval(list(values))
+        clear = interval is not None and (interval[0] > 0 or interval[1] < 0)
+        colour = ("tab:green" if mean > 0 else "tab:red") if clear else "lightgrey"
+        ax.bar(c, mean, color=colour, edgecolor="grey", lw=0.4)
+        if interval is not None:
+            ax.errorbar(c, mean, yerr=[[mean - interval[0]], [interval[1] - mean]], color="black", capsize=3, lw=1)
+        ax.plot(np.full(len(values), c) + np.linspace(-0.2, 0.2, len(values)), values, "o", ms=3, color="black",
+                alpha=0.6)
+    ax.set_xticks(range(classes), CLASSES[:classes], rotation=60, ha="right")
     ax.axhline(0, color="black", lw=0.8)
     ax.set_ylabel("IoU difference")
-    ax.set_title(title)
+    seeds = diff.shape[0]
+    ax.set_title(f"{title}\n{seeds} paired seed{'s' if seeds > 1 else ''}: bar = mean, dots = seeds, "
+                 "error bar = 95% interval; grey: the interval covers 0" + (" (one seed: no interval)" if seeds < 2 else ""),
+                 fontsize=10)
     fig.tight_layout()
     return fig
 

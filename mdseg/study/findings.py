@@ -1,0 +1,99 @@
+"""The kit's findings in a few sentences, computed from finished runs (the shipped reference, or
+yours): naive joint training against its baseline at the paper's setting and across the scale map,
+the collapse and what rescues it, and the paper's best recipe. Every sentence carries its interval
+and the range it was tested on; the README's story and notebook 00 print these."""
+from __future__ import annotations
+
+import math
+
+from ..training.schedule import BASELINE, BEST_RECIPE, NAIVE
+from .compare import MARGIN, comparison
+from .experiments import Results
+from .profiles import Profile
+from .scale_suite import ScaleSuite, describe_optimiser
+
+
+def setting(profile: Profile) -> str:
+    """``cpu profile: Adam 0.001, cosine, normalised depth, 2 epochs per stage``: what a finding was read at."""
+    return (f"{profile.name} profile: {describe_optimiser(profile)}, {profile.depth_target} depth, "
+            f"{profile.stage_epochs} epochs per stage")
+
+
+def _relative(c) -> str:
+    base = sum(c.baseline_values) / len(c.baseline_values)
+    if c.interval is None:
+        return f"{c.diff / base:+.1%} of the baseline ({c.verdict})"
+    return f"{c.diff / base:+.1%} [{c.interval[0] / base:+.1%}, {c.interval[1] / base:+.1%}] of the baseline"
+
+
+def _seeds(c) -> str:
+    return f"{len(c.common_seeds)} paired seeds" if c.paired else f"{len(c.values)} and {len(c.baseline_values)} seeds"
+
+
+def findings(tables: Results, scale: ScaleSuite | None = None, setting: str = "") -> list[str]:
+    """Sentences from ``tables`` (Tables 2-3 runs at the profile's setting, described by ``setting``)
+    and ``scale`` (the scale suite), each with its 95% paired interval relative to the baseline."""
+    out = []
+    summary = tables.summary
+    if NAIVE in summary and BASELINE in summary:
+        c = comparison(summary, NAIVE, BASELINE)
+        out.append(f"Naive joint training{f' ({setting})' if setting else ''}: {c.diff:+.4f} mIoU, "
+                   f"{_relative(c)}, {_seeds(c)}: {c.verdict}; {c.against_margin} (the margin: ± {MARGIN:.1%}, "
+                   "about the paper's text gap).")
+    if scale is not None:
+        out += _scale_findings(scale)
+    if BEST_RECIPE in summary and BASELINE in summary:
+        c = comparison(summary, BEST_RECIPE, BASELINE)
+        out.append(f"The paper's best recipe, {BEST_RECIPE}{f' ({setting})' if setting else ''}: {c.diff:+.4f} mIoU, "
+                   f"{_relative(c)}, {_seeds(c)}: {c.verdict}; {c.against_margin}.")
+    return out
+
+
+def _scale_findings(scale: ScaleSuite) -> list[str]:
+    rows = [r for r in scale.map_points() if r["comparison"].tested]
+    if not rows:
+        return []
+    worse = [r for r in rows if r["comparison"].verdict == "worse"]
+    lower = sum(r["rel"] < 0 for r in rows)
+    held = [r for r in rows if r["p_holm"] is not None and r["p_holm"] < 0.05]
+    collapse = [r for r in rows if r["collapsed"]]
+    mild = [r for r in worse if not r["collapsed"]]
+    seeds = "/".join(map(str, sorted({r["seeds"] for r in rows})))
+    line = (f"Across the scale map ({len(rows)} points: depth scales "
+            f"{', '.join(f'{s:g}' for s in sorted({r['scale'] for r in rows}))} and 8-bit depth images, three optimisers, "
+            f"{seeds} paired seeds each): naive joint training's mean is below its baseline's at {lower} of {len(rows)} "
+            f"points and measurably below (95% interval under 0) at {len(worse)}")
+    if mild:
+        line += (f"; where it is measurable without collapsing it costs {min(-r['rel'] for r in mild):.1%} to "
+                 f"{max(-r['rel'] for r in mild):.1%} of the baseline ({', '.join(r['point'].label for r in mild)})")
+    line += (f". {len(held)} of the {len(rows)} points hold when the map is read as one family (Holm)"
+             + (": " + ", ".join(r["point"].label for r in held) if held else "") + ".")
+    out = [line]
+    for r in collapse:
+        out.append(f"Collapse at {r['point'].label}: {r['collapsed']} of {r['seeds']} seeds below half the baseline, "
+                   f"{_relative(r['comparison'])}.")
+        results = scale.follow_up.get(r["point"])
+        if results is not None and "naive-joint/norm" in results.summary:
+            c = comparison(results.summary, "naive-joint/norm", BASELINE)
+            out.append(f"There per-image normalised depth (naive-joint/norm) trains {_relative(c)} "
+                       f"({_seeds(c)}: {c.verdict}); of the paper's staged recipes "
+                       f"{_staged_outcome(results, scale.follow_up_diverged.get(r['point'], {}))}.")
+    unclear = [r for r in rows if r["comparison"].verdict == "not distinguishable from 0" and not math.isnan(r["rel_low"])]
+    if unclear:
+        widest = min(unclear, key=lambda r: r["rel_low"])
+        out.append(f"Not distinguishable from 0 at {len(unclear)} points, where the runs cannot rule out a cost of up to "
+                   f"{-widest['rel_low']:.1%} of the baseline ({widest['point'].label}): more seeds would tell.")
+    return out
+
+
+def _staged_outcome(results: Results, diverged: dict[str, list[dict]]) -> str:
+    """How the 8 Table 3 recipes fared at a failing point: how many diverged on some seed, how many
+    of the others are still below half the baseline."""
+    from .scale_suite import FOLLOW_UP
+
+    staged = [r for r in FOLLOW_UP if "/" in r and r.split("/")[0] in ("semantic-first", "depth-first")]
+    base = results.summary.get(BASELINE, {}).get("mIoU", {}).get("mean", math.nan)
+    stopped = [r for r in staged if r in diverged]
+    low = [r for r in staged if r in results.summary and results.summary[r]["mIoU"]["mean"] < 0.5 * base]
+    return (f"{len(stopped)} of {len(staged)} diverged on at least one seed and {len(low)} of {len(staged)} end "
+            "below half the baseline (means over the seeds that finished)")
