@@ -82,10 +82,13 @@ def _profile_from(args, **extra):
 
 
 def _schedule(profile, recipe: str, depth_weight: float | None):
-    """The schedule of ``recipe`` with its joint stages at ``--depth-weight`` (default: the profile's)."""
+    """The schedule of ``recipe`` with its joint stages at ``--depth-weight`` (default: the profile's;
+    0 is refused by the schedule with the reason: a weight of 0 is the single-decoder recipe) and
+    the profile's depth scale (the mechanism controls undo it)."""
     from .training.schedule import get_recipe
 
-    return get_recipe(recipe, profile.stage_epochs, depth_weight=depth_weight or profile.depth_weight)
+    weight = profile.depth_weight if depth_weight is None else depth_weight
+    return get_recipe(recipe, profile.stage_epochs, depth_weight=weight, depth_scale=profile.depth_scale)
 
 
 def _train(args) -> int:
@@ -145,7 +148,7 @@ def _reproduce(args) -> int:
         return _budget_suite(profile, args)
     out = Path(args.out) if args.out else runs_root(profile)
     recipes = [_schedule(profile, r, args.depth_weight) for r in args.recipes] if args.recipes else None
-    if args.depth_weight and not recipes:
+    if args.depth_weight is not None and not recipes:
         from .study.experiments import recipe_names
 
         recipes = [_schedule(profile, r, args.depth_weight) for r in recipe_names(profile)]

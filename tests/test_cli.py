@@ -135,3 +135,17 @@ def test_every_flag_the_package_mentions_exists():
                       "--short", "--nbval-lax", "--nbval-current-env", "--nbval-cell-timeout"}  # git's, pytest's
     mentioned = set(re.findall(r"(?<![\w-])--[a-z][a-z0-9-]+", source)) - other_programs
     assert mentioned and mentioned <= flags, sorted(mentioned - flags)
+
+
+def test_depth_weight_zero_is_refused_with_the_reason_not_trained_at_the_default(tmp_path, capsys):
+    """--depth-weight 0 once trained the profile's 0.15 silently (``0 or 0.15``)."""
+    assert main(["train", "--profile", "ci", "--recipe", "naive-joint", "--depth-weight", "0",
+                 "--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert "got 0.0 (a weight of 0 trains no depth: that is the single-decoder recipe)" in err
+    assert not (tmp_path / "run").exists()
+    from mdseg.commands import _schedule
+    from mdseg.study.profiles import get_profile
+
+    assert _schedule(get_profile("ci"), "naive-joint", 0.05).depth_weight == 0.05
+    assert _schedule(get_profile("ci"), "naive-joint", None).depth_weight == 0.15

@@ -284,3 +284,77 @@ def test_update_probe_measures_the_step_and_the_silent_units():
     before = dict(probe.units)
     model(batch["image"])
     assert probe.units == before
+
+
+def test_log_loss_is_blind_to_the_depth_loss_scale():
+    """sum_t log L_t: a depth loss k times larger (what a k-times larger unit does to a loss near its
+    start, or any weight k) adds log k, a constant, so the encoder's gradient does not move (the
+    scale-invariant baseline of Nash-MTL and DB-MTL); the fixed-weight sum moves with k."""
+    from mdseg.training.step import weighted_terms
+
+    stage = get_recipe("log-loss", 1, equal=False).stages[0]
+    assert stage.weighting == "log"
+    model = tiny_model()
+    batch = _batch()
+    terms = compute_losses(model(batch["image"]), batch, stage, CONFIG)
+    assert terms["total"].item() == pytest.approx(math.log(terms["seg"].item()) + math.log(terms["depth"].item()))
+    naive = get_recipe("naive-joint", 1, equal=False).stages[0]
+    grads = {}
+    for k in (1.0, 255.0):
+        scaled = {**terms, "depth": terms["depth"] * k}
+        grads[("log", k)] = encoder_gradients(model.encoder, {"t": sum(weighted_terms(scaled, stage).values())})["t"]
+        grads[("fixed", k)] = encoder_gradients(model.encoder, {"t": sum(weighted_terms(scaled, naive).values())})["t"]
+    torch.testing.assert_close(grads[("log", 1.0)], grads[("log", 255.0)], rtol=1e-4, atol=1e-9)
+    assert not torch.allclose(grads[("fixed", 1.0)], grads[("fixed", 255.0)], rtol=1e-2)
+
+
+def test_encoder_grad_scale_scales_only_what_that_task_sends_into_the_encoder():
+    model = tiny_model()
+    batch = _batch()
+    plain = model(batch["image"])
+    damped = model(batch["image"], encoder_grad_scale={"depth": 0.1})
+    torch.testing.assert_close(plain["depth"], damped["depth"], rtol=0, atol=0)  # the forward is untouched
+    loss_plain, loss_damped = depth_loss(plain["depth"], batch["depth"]), depth_loss(damped["depth"], batch["depth"])
+    enc_plain = encoder_gradients(model.encoder, {"d": loss_plain})["d"]
+    enc_damped = encoder_gradients(model.encoder, {"d": loss_damped})["d"]
+    torch.testing.assert_close(enc_damped, 0.1 * enc_plain, rtol=1e-4, atol=1e-5 * float(enc_plain.abs().max()))
+    head = list(model.depth_head.parameters())[0]
+    g_plain, = torch.autograd.grad(loss_plain, head, retain_graph=True)
+    g_damped, = torch.autograd.grad(loss_damped, head, retain_graph=True)
+    torch.testing.assert_close(g_plain, g_damped)  # the depth decoder still trains on the full gradient
+    seg = focal_loss(damped["seg"], batch["mask"])
+    torch.testing.assert_close(encoder_gradients(model.encoder, {"s": seg})["s"],
+                               encoder_gradients(model.encoder, {"s": focal_loss(plain["seg"], batch["mask"])})["s"])
+
+
+def test_lr_scale_slows_only_that_tasks_decoder():
+    from mdseg.training.config import TrainConfig, make_optimizer
+    from mdseg.training.schedule import controls
+    from mdseg.training.step import Stepper, trainable_parameters
+
+    stage = controls(1, depth_scale=4.0)["naive-joint/slow-depth-decoder"].stages[0]
+    assert stage.lr_scale == {"depth": 0.25}
+    model = tiny_model()
+    config = TrainConfig(lr=0.1, optimizer="sgd", batch_size=2, progress=False, device="cpu", amp=False)
+    groups = trainable_parameters(model, stage)
+    assert [g.get("lr_scale") for g in groups] == [None, 0.25]
+    optimizer = make_optimizer(groups, config)
+    stepper = Stepper(model, model, stage, optimizer, torch.amp.GradScaler("cuda", enabled=False), config,
+                      torch.device("cpu"), None)
+    depth_param, encoder_param = next(model.depth_head.parameters()), next(model.encoder.parameters())
+    before = depth_param.detach().clone(), encoder_param.detach().clone()
+    stepper.step(_batch(), lr=0.1)
+    # SGD's first step (empty momentum buffer): delta = -lr * lr_scale * grad
+    torch.testing.assert_close(depth_param.detach() - before[0], -0.1 * 0.25 * depth_param.grad, rtol=1e-5, atol=1e-8)
+    torch.testing.assert_close(encoder_param.detach() - before[1], -0.1 * encoder_param.grad, rtol=1e-5, atol=1e-8)
+    assert [g["lr"] for g in optimizer.param_groups] == [0.1, 0.1 * 0.25]
+
+
+def test_later_stage_fields_at_their_defaults_leave_a_runs_identity_as_it_was():
+    from mdseg.study.profiles import get_profile, identity
+
+    schedule = get_recipe("naive-joint", 2)
+    stored = identity(get_profile("cpu"), schedule, 0)["stages"][0]
+    assert "lr_scale" not in stored and "encoder_grad_scale" not in stored
+    control = get_recipe("naive-joint/damped-depth-into-encoder", 2, depth_scale=255.0)
+    assert identity(get_profile("cpu"), control, 0)["stages"][0]["encoder_grad_scale"] == {"depth": 1 / 255}

@@ -70,10 +70,18 @@ class MultiDecoderUNet(nn.Module):
     def head(self, task: str) -> nn.Module:
         return {"seg": self.seg_head, "depth": self.depth_head}[_check_task(task)]
 
-    def forward(self, x: torch.Tensor, tasks: Iterable[str] = TASKS) -> dict[str, torch.Tensor]:
-        """Run the encoder once and only the decoders in ``tasks``; returns ``{task: output}``."""
+    def forward(self, x: torch.Tensor, tasks: Iterable[str] = TASKS,
+                encoder_grad_scale: dict[str, float] | None = None) -> dict[str, torch.Tensor]:
+        """Run the encoder once and only the decoders in ``tasks``; returns ``{task: output}``.
+        ``encoder_grad_scale``: per task, a factor on the gradient its output sends back into the
+        encoder (the forward values are unchanged; the decoder's own gradient is not scaled)."""
         features = self.encoder(x)
-        return {task: self.head(task)(self.decoder(task)(features)) for task in tasks}
+        out = {}
+        for task in tasks:
+            factor = (encoder_grad_scale or {}).get(task, 1.0)
+            seen = features if factor == 1.0 else [_scale_gradient(f, factor) for f in features]
+            out[task] = self.head(task)(self.decoder(task)(seen))
+        return out
 
     @torch.no_grad()
     def copy_decoder(self, src: str, dst: str) -> None:
@@ -110,6 +118,15 @@ class MultiDecoderUNet(nn.Module):
         """What rebuilds this architecture (stored with every checkpoint)."""
         return {"encoder_name": self.encoder_name, "num_classes": self.num_classes,
                 "decoder_channels": list(self.decoder_channels)}
+
+
+def _scale_gradient(x: torch.Tensor, factor: float) -> torch.Tensor:
+    """``x`` itself in the forward pass (an alias); the gradient that reaches ``x`` through it is
+    multiplied by ``factor``."""
+    alias = x.view_as(x)
+    if alias.requires_grad:
+        alias.register_hook(lambda grad: grad * factor)
+    return alias
 
 
 def _check_task(task: str) -> str:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ..data.depth_cache import TARGETS
 from ..errors import SettingError, UnknownName
-from ..training.schedule import LR_SCHEDULES, OPTIMIZERS, Schedule
+from ..training.schedule import LATER_STAGE_FIELDS, LR_SCHEDULES, OPTIMIZERS, Schedule, Stage
 from ..world.synthetic import SyntheticSpec
 
 ENV_VAR = "MDSEG_PROFILE"
@@ -170,7 +170,13 @@ def identity(profile: Profile, schedule: Schedule, seed: int) -> dict:
     trained_with = {k: v for k, v in asdict(profile).items()
                     if k not in NOT_IDENTITY and not (k in NEUTRAL and v == NEUTRAL[k])}
     return {"profile": trained_with, "schedule": schedule.name, "seed": seed,
-            "stages": [asdict(s) for s in schedule.stages]}
+            "stages": [stage_identity(s) for s in schedule.stages]}
+
+
+def stage_identity(stage: Stage) -> dict:
+    """A stage's fields as stored in a run's identity; a field added later (:data:`LATER_STAGE_FIELDS`)
+    is left out at its default, so runs trained before it existed keep their identity."""
+    return {k: v for k, v in asdict(stage).items() if not (k in LATER_STAGE_FIELDS and v is None)}
 
 
 def runs_root(profile: Profile, base: str | Path = "runs") -> Path:

@@ -51,8 +51,9 @@ class TrainConfig:
     progress: bool = True
 
 
-def make_optimizer(params: list[torch.nn.Parameter], config: TrainConfig) -> torch.optim.Optimizer:
-    """Adam (the paper), or SGD with momentum 0.9 (torchvision's segmentation reference), at ``config.lr``."""
+def make_optimizer(params: list[torch.nn.Parameter] | list[dict], config: TrainConfig) -> torch.optim.Optimizer:
+    """Adam (the paper), or SGD with momentum 0.9 (torchvision's segmentation reference), at ``config.lr``
+    (``params``: parameters, or parameter groups whose ``lr_scale`` the step applies)."""
     if config.optimizer == "adam":
         return torch.optim.Adam(params, lr=config.lr)
     if config.optimizer == "sgd":

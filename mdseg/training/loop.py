@@ -199,7 +199,9 @@ def _train_stage(session: _Session, index: int, first_epoch: int) -> None:
         model.copy_decoder(*stage.copy)
     params = trainable_parameters(model, stage)
     weighting = UncertaintyWeighting(stage.tasks).to(session.device) if stage.weighting == "uncertainty" else None
-    optimizer = make_optimizer(params + (list(weighting.parameters()) if weighting else []), config)
+    if weighting is not None:  # a stage with learned weights has no lr_scale: params is a flat list
+        params = params + list(weighting.parameters())
+    optimizer = make_optimizer(params, config)
     if first_epoch > 0:
         checkpoint.load(session.checkpoint, model, optimizer, extra=weighting)
     cuda = session.device.type == "cuda"

@@ -20,6 +20,15 @@ WEIGHT_MARK = "@w="  # shown in the name of a recipe at another weight: naive-jo
 BEST_RECIPE = "depth-first/copy/s->b"
 BASELINE = "single-decoder"
 NAIVE = "naive-joint"
+DEPTH_ONLY = "depth-only"
+SLOW_DEPTH_DECODER = "naive-joint/slow-depth-decoder"
+DAMPED_DEPTH_INTO_ENCODER = "naive-joint/damped-depth-into-encoder"
+
+
+WEIGHTINGS = ("fixed", "uncertainty", "pcgrad", "log")
+# Stage fields added after runs existed: left out of a stage's identity at their default (None), so
+# every run trained before them keeps its identity (mdseg.study.profiles.identity).
+LATER_STAGE_FIELDS = ("lr_scale", "encoder_grad_scale")
 
 
 @dataclass(frozen=True)
@@ -34,9 +43,14 @@ class Stage:
         train_encoder: whether the shared encoder is updated (otherwise frozen, BN in eval).
         copy: ``(src, dst)``: copy decoder body ``src`` into ``dst`` once, before the stage.
         weighting: ``"fixed"`` (the ``weights``), ``"uncertainty"`` (learned, Kendall et al.
-            2018; ``weights`` only name the tasks) or ``"pcgrad"`` (fixed weights, conflicting
-            encoder gradients projected, Yu et al. 2020).
+            2018; ``weights`` only name the tasks), ``"pcgrad"`` (fixed weights, conflicting
+            encoder gradients projected, Yu et al. 2020) or ``"log"`` (``sum_t log L_t``, whose
+            gradient ``sum_t grad L_t / L_t`` no loss scale can tip; ``weights`` only name the tasks).
         depth_loss: ``"mse"``, ``"ssi"`` or ``"norm"`` for this stage; ``None`` = the run's default.
+        lr_scale: per task, a factor on the learning rate of that task's decoder and head (e.g.
+            ``{"depth": 1 / 255}``); ``None`` = every part at the run's rate.
+        encoder_grad_scale: per task, a factor on the gradient that task's loss sends into the
+            shared encoder (its decoder still trains on the full gradient); ``None`` = unscaled.
     """
 
     name: str
@@ -46,6 +60,8 @@ class Stage:
     copy: tuple[str, str] | None = None
     weighting: str = "fixed"
     depth_loss: str | None = None
+    lr_scale: dict[str, float] | None = None
+    encoder_grad_scale: dict[str, float] | None = None
 
     @property
     def tasks(self) -> tuple[str, ...]:
@@ -62,8 +78,13 @@ class Stage:
             raise SettingError(f"Stage '{self.name}': weights must name 'seg' and/or 'depth', got {self.weights}.")
         if self.epochs < 0:
             raise SettingError(f"Stage '{self.name}': epochs must be >= 0, got {self.epochs}.")
-        if self.weighting not in ("fixed", "uncertainty", "pcgrad"):
-            raise SettingError(f"Stage '{self.name}': weighting must be fixed, uncertainty or pcgrad.")
+        if self.weighting not in WEIGHTINGS:
+            raise SettingError(f"Stage '{self.name}': weighting must be one of {', '.join(WEIGHTINGS)}.")
+        for field_name in ("lr_scale", "encoder_grad_scale"):
+            scales = getattr(self, field_name) or {}
+            if set(scales) - set(self.weights) or not all(v > 0 for v in scales.values()):
+                raise SettingError(f"Stage '{self.name}': {field_name} must give positive factors for the stage's "
+                                   f"tasks ({', '.join(self.weights)}), got {scales}.")
         if self.weighting != "fixed" and len(self.weights) < 2:
             raise SettingError(f"Stage '{self.name}': {self.weighting} needs two tasks.")
 
@@ -88,7 +109,7 @@ class Schedule:
     @property
     def depth_weight(self) -> float | None:
         """``w`` of the joint stages' ``(1 - w) L_seg + w L_depth`` (fixed weights), else ``None``."""
-        joint = [s.weights["depth"] for s in self.stages if len(s.tasks) == 2 and s.weighting != "uncertainty"]
+        joint = [s.weights["depth"] for s in self.stages if len(s.tasks) == 2 and s.weighting not in ("uncertainty", "log")]
         return joint[0] if joint else None
 
     @property
@@ -123,7 +144,8 @@ def single_decoder(epochs: int) -> Schedule:
 def joint_weights(depth_weight: float = PAPER_DEPTH_WEIGHT) -> dict[str, float]:
     """``{"seg": 1 - w, "depth": w}``: the loss weights of a joint stage (paper: w = 0.15)."""
     if not 0 < depth_weight < 1:
-        raise SettingError(f"The depth weight must be between 0 and 1 (exclusive), got {depth_weight}.")
+        hint = " (a weight of 0 trains no depth: that is the single-decoder recipe)" if depth_weight == 0 else ""
+        raise SettingError(f"The depth weight must be between 0 and 1 (exclusive), got {depth_weight}{hint}.")
     return {"seg": 1 - depth_weight, "depth": depth_weight}
 
 
@@ -197,7 +219,27 @@ def beyond(epochs: int, depth_weight: float = PAPER_DEPTH_WEIGHT) -> dict[str, S
         Schedule("naive-joint/ssi", (Stage("both", both, epochs, depth_loss="ssi"),), "scale-shift-invariant depth loss"),
         Schedule("naive-joint/norm", (Stage("both", both, epochs, depth_loss="norm"),), "per-image normalised depth"),
         Schedule("pcgrad", (Stage("both", both, epochs, weighting="pcgrad"),), "projected conflicting gradients"),
+        Schedule("log-loss", (Stage("both", both, epochs, weighting="log"),), "sum of log losses (scale-invariant)"),
     ]
+    return {r.name: r for r in out}
+
+
+def controls(epochs: int, depth_scale: float, depth_weight: float = PAPER_DEPTH_WEIGHT) -> dict[str, Schedule]:
+    """The mechanism controls: does a depth loss scaled by ``k`` (``depth_scale``) do its damage
+    alone, in the depth decoder, or in the shared encoder?
+
+    * ``depth-only``: the encoder and the depth decoder trained on depth alone (no segmentation);
+    * ``naive-joint/slow-depth-decoder``: the depth decoder and head learn at the rate / k, while
+      the encoder still receives the full, k-times larger depth gradient;
+    * ``naive-joint/damped-depth-into-encoder``: the depth gradient entering the encoder is divided
+      by k, while the depth decoder trains on the full gradient.
+    """
+    both = joint_weights(depth_weight)
+    out = [Schedule(DEPTH_ONLY, (Stage("depth", {"depth": 1.0}, epochs),), "depth alone: encoder and depth decoder"),
+           Schedule(SLOW_DEPTH_DECODER, (Stage("both", both, epochs, lr_scale={"depth": 1 / depth_scale}),),
+                    "naive joint, depth decoder at the learning rate / k"),
+           Schedule(DAMPED_DEPTH_INTO_ENCODER, (Stage("both", both, epochs, encoder_grad_scale={"depth": 1 / depth_scale}),),
+                    "naive joint, depth gradient into the encoder / k")]
     return {r.name: r for r in out}
 
 
@@ -221,13 +263,15 @@ def learning_rate(base: float, step: int, steps: int, kind: str = "constant", wa
 
 
 def get_recipe(name: str, stage_epochs: int, equal: bool = True,
-               depth_weight: float = PAPER_DEPTH_WEIGHT) -> Schedule:
-    """The recipe ``name`` (Tables 2 and 3, or :func:`beyond` with the baseline's budget) with its
-    joint stages at ``depth_weight``, with a clear error listing the names. The schedule's name
-    shows a weight other than the paper's (``naive-joint@w=0.05``) so runs and tables tell them
-    apart; the weight itself is data (:attr:`Schedule.depth_weight`)."""
+               depth_weight: float = PAPER_DEPTH_WEIGHT, depth_scale: float = 1.0) -> Schedule:
+    """The recipe ``name`` (Tables 2 and 3, or :func:`beyond` and :func:`controls` at the depth
+    target's ``depth_scale`` with the baseline's budget) with its joint stages at ``depth_weight``,
+    with a clear error listing the names. The schedule's name shows a weight other than the paper's
+    (``naive-joint@w=0.05``) so runs and tables tell them apart; the weight itself is data
+    (:attr:`Schedule.depth_weight`)."""
     known = recipes(stage_epochs, equal, depth_weight)
     known.update(beyond(known[BASELINE].epochs, depth_weight))
+    known.update(controls(known[BASELINE].epochs, depth_scale, depth_weight))
     if name not in known:
         hint = f" (a depth weight is a setting: --depth-weight W, not {WEIGHT_MARK}W)" if WEIGHT_MARK in name else ""
         raise UnknownName(f"Unknown recipe '{name}'{hint}. Recipes: {', '.join(known)}.")

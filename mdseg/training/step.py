@@ -24,9 +24,18 @@ class NonFiniteLoss(MdsegError, RuntimeError):
     """Training produced NaN or inf; the last good checkpoint is kept."""
 
 
-def trainable_parameters(model: MultiDecoderUNet, stage: Stage) -> list[torch.nn.Parameter]:
-    """Freeze everything, then unfreeze what ``stage`` trains; returns those parameters."""
-    return model.unfreeze(stage.tasks, stage.train_encoder)
+def trainable_parameters(model: MultiDecoderUNet, stage: Stage) -> list[torch.nn.Parameter] | list[dict]:
+    """Freeze everything, then unfreeze what ``stage`` trains; returns those parameters, or, where
+    the stage scales a task's learning rate (``lr_scale``), optimiser parameter groups: that task's
+    decoder and head with their ``lr_scale``, everything else in the first group."""
+    params = model.unfreeze(stage.tasks, stage.train_encoder)
+    if not stage.lr_scale:
+        return params
+    scaled = {t: {id(p) for p in [*model.decoder(t).parameters(), *model.head(t).parameters()]} for t in stage.lr_scale}
+    taken = set().union(*scaled.values())
+    groups = [{"params": [p for p in params if id(p) not in taken]}]
+    groups += [{"params": [p for p in params if id(p) in ids], "lr_scale": stage.lr_scale[t]} for t, ids in scaled.items()]
+    return groups
 
 
 def compute_losses(outputs: dict, batch: dict, stage: Stage, config: TrainConfig,
@@ -38,11 +47,20 @@ def compute_losses(outputs: dict, batch: dict, stage: Stage, config: TrainConfig
         terms["seg"] = focal_loss(outputs["seg"], batch["mask"], gamma=config.focal_gamma, alpha=config.focal_alpha)
     if "depth" in stage.weights:
         terms["depth"] = depth_loss(outputs["depth"], batch["depth"], kind=stage.depth_loss or config.depth_loss)
-    if weighting is not None:
-        terms["total"] = weighting(terms)
-    else:
-        terms["total"] = sum(stage.weights[k] * terms[k] for k in stage.weights)
+    terms["total"] = sum(weighted_terms(terms, stage, weighting).values())
     return terms
+
+
+def weighted_terms(terms: dict[str, torch.Tensor], stage: Stage,
+                   weighting: UncertaintyWeighting | None = None) -> dict[str, torch.Tensor]:
+    """Each task's term as it enters the total: ``w_t L_t`` (fixed weights), ``log L_t`` (the
+    ``log`` weighting) or the learned weighting's (whose task terms are ``exp(-s) L`` with its
+    ``s / 2`` regulariser added to the first)."""
+    if weighting is not None:
+        return {"all": weighting({t: terms[t] for t in stage.tasks})}
+    if stage.weighting == "log":
+        return {t: torch.log(terms[t]) for t in stage.tasks}
+    return {t: stage.weights[t] * terms[t] for t in stage.tasks}
 
 
 def backward(model: MultiDecoderUNet, stage: Stage, terms: dict[str, torch.Tensor], scaler: torch.amp.GradScaler,
@@ -54,8 +72,12 @@ def backward(model: MultiDecoderUNet, stage: Stage, terms: dict[str, torch.Tenso
     off the gradient, no extra pass); else ``{}``. Without ``diagnose``: ``None``."""
     grads = None
     if stage.tasks_share_encoder and (stage.weighting == "pcgrad" or diagnose):
-        weights = weighting.weights() if weighting is not None else stage.weights
-        grads = encoder_gradients(model.encoder, {t: weights[t] * terms[t] for t in stage.tasks})
+        if weighting is not None:
+            weights = weighting.weights()
+            task_terms = {t: weights[t] * terms[t] for t in stage.tasks}
+        else:
+            task_terms = weighted_terms(terms, stage)
+        grads = encoder_gradients(model.encoder, task_terms)
     scaler.scale(terms["total"]).backward()
     if stage.weighting == "pcgrad" and grads is not None and len(grads) > 1:
         combined = pcgrad(list(grads.values()))
@@ -92,6 +114,11 @@ class Stepper:
     dtype: torch.dtype | None
     weighting: UncertaintyWeighting | None = None
 
+    @property
+    def _forward_options(self) -> dict:
+        """Keyword arguments of the model's forward pass this stage asks for (none for most stages)."""
+        return {"encoder_grad_scale": self.stage.encoder_grad_scale} if self.stage.encoder_grad_scale else {}
+
     def step(self, batch: dict, lr: float, diagnose: bool = False) -> tuple[dict[str, float], dict | None]:
         """Train on one batch at learning rate ``lr``. Returns the loss terms' values and, with
         ``diagnose``, the gradient statistics (:func:`backward`) and what the step did to the
@@ -105,7 +132,7 @@ class Stepper:
         probe = UpdateProbe(self.model, self.stage.tasks) if diagnose else None
         with oom_advice(self.config.batch_size, images):
             with autocast, probe.watch() if probe else contextlib.nullcontext():
-                outputs = self.net(images, tasks=self.stage.tasks)
+                outputs = self.net(images, tasks=self.stage.tasks, **self._forward_options)
             terms = compute_losses(outputs, batch, self.stage, self.config, self.weighting)
         values = {k: v.item() for k, v in terms.items()}
         if dist.any_rank(not all(math.isfinite(v) for v in values.values()), self.device):
@@ -117,7 +144,7 @@ class Stepper:
             for p in self.weighting.parameters():
                 dist.all_sum(p.grad).div_(dist.world()[1])
         for group in self.optimizer.param_groups:
-            group["lr"] = lr
+            group["lr"] = lr * group.get("lr_scale", 1.0)
         if probe:
             probe.before_step()
         self.scaler.step(self.optimizer)
