@@ -82,8 +82,11 @@ def test_a_runs_profile_is_rebuilt_from_its_identity(changes):
     assert identity(profile_from_identity(stored), schedule, 1) == identity(variant, schedule, 1)
 
 
-def test_inside_the_spread_is_mean_plus_minus_two_std():
-    assert inside_spread(0.55, [0.50, 0.52, 0.54]) and not inside_spread(0.60, [0.50, 0.52, 0.54])
+def test_inside_is_the_95_percent_prediction_interval_for_one_new_seed():
+    # mean 0.52, s 0.02, n 3: 0.52 ± t(0.975, 2) 0.02 sqrt(1 + 1/3) = 0.52 ± 0.0994
+    assert inside_spread(0.60, [0.50, 0.52, 0.54]) and inside_spread(0.4207, [0.50, 0.52, 0.54])
+    assert not inside_spread(0.62, [0.50, 0.52, 0.54]) and not inside_spread(0.42, [0.50, 0.52, 0.54])
+    assert inside_spread(0.53, [0.53]) and not inside_spread(0.5302, [0.53])  # one seed: the same machine only
 
 
 def test_every_shipped_reference_run_is_what_the_current_code_trains_there():
@@ -123,7 +126,7 @@ def test_a_suites_size_counts_each_run_folder_once():
     assert suite_size(cpu, "tables")[0] == len(tables.todo) == len(schedules(cpu)) * len(cpu.seeds)
     assert suite_size(cpu, "failure")[0] == (1 + 2 * len(failure_schedules(cpu))) * len(cpu.seeds) == 75
     size, note = suite_size(cpu, "scale")
-    assert size == 75 and "follow-ups" in note
+    assert size == 75 + 6 * 3 and "follow-ups" in note  # with the depth-only controls (2 optimisers x 3 scales)
 
 
 def test_the_provenance_dates_come_from_the_runs_and_keep_an_earlier_start(tmp_path):

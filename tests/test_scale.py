@@ -255,7 +255,7 @@ def test_diverged_seeds_are_said_and_left_out_of_the_mean(tmp_path):
     for run in suite.naive[point]:
         run["diverged"] = "Non-finite loss in 'naive-joint', stage 1 'both', epoch 1, step 3: seg=nan. Training stopped"
     assert suite.tested() == [] and len(suite.diverged(point)) == 3
-    assert "diverged in 3 of 3 seeds" in points_markdown(suite)
+    assert "| 3 of 3 seeds diverged |" in points_markdown(suite)
     assert conclusion(suite)[0].startswith("Diverges at normalised x255, sgd optimiser: a non-finite loss stopped 3 of 3")
 
 
@@ -275,7 +275,7 @@ def test_each_finished_follow_up_is_tested_against_naive_joint_and_the_baseline(
     stopped = {"seed": 0, "diverged": "Non-finite loss", "metrics": {"mIoU": float("nan")}}
     suite.follow_up_diverged[failing] = {"depth-first/no-copy/b": [stopped], "semantic-first/copy/b": [stopped]}
     line = next(line for line in conclusion(suite) if line.startswith("At normalised x255"))
-    assert "5 of the 10 follow-up recipes finished" in line
+    assert "5 of the 10 follow-up recipes have outcomes (3 trained to the end on every seed, 2 stopped" in line
     assert f"{RESCUE_GROUPS[0]}: naive-joint/norm (0.4767 ± 0.0153)" in line
     assert f"{RESCUE_GROUPS[2]}: uncertainty" in line
     assert f"{RESCUE_GROUPS[3]}: depth-first/copy/b" in line

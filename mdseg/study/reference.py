@@ -80,7 +80,8 @@ def suite_size(profile: Profile, suite: str, base: str | Path | None = None) -> 
     the failing points the runs under ``base`` show (none without ``base``)."""
     from .experiments import schedules
     from .failure_suite import failure_schedules
-    from .scale_suite import DEPTH_FIRST, FOLLOW_UP, OPTIMISERS, SGD_LR_GRID, SGD_LR_SEEDS, points, scale_suite
+    from .scale_suite import (AT_FAILING, DEPTH_ALONE_OPTIMISERS, DEPTH_FIRST, FOLLOW_UP, OPTIMISERS, SGD_LR_GRID,
+                              SGD_LR_SEEDS, SGD_SCALES, points, scale_suite)
 
     seeds = len(profile.seeds)
     if suite == "tables":
@@ -90,10 +91,11 @@ def suite_size(profile: Profile, suite: str, base: str | Path | None = None) -> 
     if suite == "scale":  # baselines, naive points, depth-first x 2 targets; the sweep's chosen rate is the SGD baseline
         sweep = (len(SGD_LR_GRID) - 1) * len(SGD_LR_SEEDS)
         failing = len(scale_suite(profile, finished_only=True, progress=False, base=base).failing()) if base else 0
-        size = (len(OPTIMISERS) + len(points()) + 2 * len(DEPTH_FIRST) + failing * len(FOLLOW_UP)) * seeds + sweep
+        controls = len(DEPTH_ALONE_OPTIMISERS) * len(SGD_SCALES) + failing * len(AT_FAILING)
+        size = (len(OPTIMISERS) + len(points()) + 2 * len(DEPTH_FIRST) + failing * len(FOLLOW_UP) + controls) * seeds + sweep
         if failing:
-            return size, (f"with the follow-ups ({len(FOLLOW_UP)} recipes x seeds) at the {failing} failing "
-                          f"point{'s' if failing > 1 else ''} its finished runs show")
+            return size, (f"with the follow-ups ({len(FOLLOW_UP)} recipes x seeds) and the mechanism controls at the "
+                          f"{failing} failing point{'s' if failing > 1 else ''} its finished runs show")
         return size, f"without the follow-ups at failing points ({len(FOLLOW_UP)} recipes x seeds per failing point)"
     if suite == "budget":
         from .budget_suite import jobs

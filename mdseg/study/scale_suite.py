@@ -29,7 +29,8 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ..training import runs
-from ..training.schedule import BASELINE, NAIVE, PAPER_LR, table3
+from ..training.schedule import (BASELINE, DAMPED_DEPTH_INTO_ENCODER, DEPTH_ONLY, NAIVE, PAPER_LR, SLOW_DEPTH_DECODER,
+                                 Schedule, get_recipe, table3)
 from .compare import LEVEL, Comparison, collapsed, comparison, holm, mean_std
 from .experiments import Results, plan, train_recipe
 from .profiles import Profile, runs_root
@@ -42,6 +43,11 @@ SGD_LR_SEEDS = (0, 1)  # seeds of the SGD learning-rate sweep (single-decoder on
 OPTIMISERS = ("profile", "paper", "sgd")
 DEPTH_FIRST = ("depth-first/copy/s->b", "depth-first/copy/b")
 FOLLOW_UP = tuple(table3(1)) + ("uncertainty", "naive-joint/norm")
+# The mechanism controls (added after the suite's first runs; they change none of them): depth alone under
+# SGD and the profile's Adam at each SGD scale, and, at each failing point, naive joint with the depth
+# scale undone in the depth decoder only, in the encoder only, and the scale-invariant log loss.
+DEPTH_ALONE_OPTIMISERS = ("sgd", "profile")
+AT_FAILING = (SLOW_DEPTH_DECODER, DAMPED_DEPTH_INTO_ENCODER, "log-loss")
 
 
 @dataclass(frozen=True)
@@ -103,7 +109,7 @@ def points() -> list[Point]:
 
 
 # ----------------------------------------------------------------------------- what trains
-Job = tuple[Profile, str]  # (profile with the point's settings, recipe)
+Job = tuple[Profile, str | Schedule]  # (profile with the point's settings, recipe name or schedule)
 
 
 def sgd_lr_jobs(profile: Profile) -> list[Job]:
@@ -119,7 +125,8 @@ def train_jobs(jobs: list[Job], seeds: list[int], device: str | None, progress: 
     work = [(i, s) for i in range(len(jobs)) for s in seeds]
     bar = tqdm(work, desc=desc, unit="run", disable=not (progress and train_missing))
     for i, seed in bar:
-        bar.set_postfix_str(f"{jobs[i][1]} {runs_root(jobs[i][0], base).name} seed {seed}")
+        name = jobs[i][1] if isinstance(jobs[i][1], str) else jobs[i][1].name
+        bar.set_postfix_str(f"{name} {runs_root(jobs[i][0], base).name} seed {seed}")
         variant, recipe = jobs[i]
         result = train_recipe(variant, recipe, seed, device=device, progress=False, train_missing=train_missing,
                               base=base, keep_divergence=True, diagnose_every=diagnose_every)
@@ -158,12 +165,14 @@ class ScaleSuite:
     optimisers: dict[str, str]  # optimiser -> its description
     sweep_runs: list[dict] = field(default_factory=list)
     follow_up_diverged: dict[Point, dict[str, list[dict]]] = field(default_factory=dict)
+    controls: dict[tuple[Point, str], list[dict]] = field(default_factory=dict)  # (point, recipe) -> runs
 
     def all_runs(self) -> list[dict]:
         """Every finished run the suite read (for the shipped reference)."""
         groups = [*self.baselines.values(), *self.naive.values(), *self.depth_first.values(), self.sweep_runs]
         groups += [r for results in self.follow_up.values() for r in results.runs.values()]
         groups += [r for stopped in self.follow_up_diverged.values() for r in stopped.values()]
+        groups += list(self.controls.values())
         return [run for group in groups for run in group]
 
     def comparison(self, point: Point):
@@ -285,7 +294,26 @@ def scale_suite(profile: Profile, seeds: list[int] | None = None, device: str | 
                 if any(stopped.values()) else "")
         suite.follow_up[point] = Results(profile.name, summarize(by_recipe), by_recipe,
                                          f"Tables 2 and 3 where naive joint training fails: {point.label}{note}")
+    if only is None:
+        wanted_controls = control_jobs(profile, lr_sgd, suite.failing())
+        done = train_jobs([job for _, job in wanted_controls], seeds, device, progress, train,
+                          "mechanism controls", base)
+        suite.controls = {(point, job[1].name): d for (point, job), d in zip(wanted_controls, done)}
     return suite
+
+
+def control_jobs(profile: Profile, lr_sgd: float | None, failing: list[Point]) -> list[tuple[Point, Job]]:
+    """The mechanism controls' runs, each with its point: ``depth-only`` at every SGD scale under SGD
+    (once its rate is chosen) and the profile's optimiser, then :data:`AT_FAILING` at each failing point."""
+    alone = [Point(o, scale=k) for o in DEPTH_ALONE_OPTIMISERS for k in SGD_SCALES if o != "sgd" or lr_sgd is not None]
+    wanted = [(p, DEPTH_ONLY) for p in alone] + [(p, r) for p in failing for r in AT_FAILING]
+    out = []
+    for point, recipe in wanted:
+        variant = point_profile(profile, point, lr_sgd)
+        schedule = get_recipe(recipe, variant.stage_epochs, depth_weight=variant.depth_weight,
+                              depth_scale=variant.depth_scale)
+        out.append((point, (variant, schedule)))
+    return out
 
 
 def _plan_line(jobs: list[Job], seeds: list[int], device: str | None, base: str | Path) -> str:
