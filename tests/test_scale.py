@@ -283,3 +283,33 @@ def test_each_finished_follow_up_is_tested_against_naive_joint_and_the_baseline(
     assert f"{RESCUE_GROUPS[5]}: depth-first/no-copy/b (1 of 1 seeds), semantic-first/copy/b (1 of 2 seeds)" in line
     assert "Not finished: semantic-first/copy/d->b" in line and "depth-first/no-copy/b." not in line
     assert stopped in suite.all_runs()  # a diverged follow-up is shipped with the reference
+
+
+def test_the_budget_report_reads_the_plateau_from_the_baseline_and_pairs_each_budget():
+    from mdseg.study.budget_report import budget_conclusion, budget_markdown, curves, plateau, reading_budget
+    from mdseg.study.experiments import Results
+    from mdseg.study.report import summarize
+    from mdseg.viz import budget_curves
+
+    def runs(values, epochs, seg):
+        return [{"seed": k, "budget": {"epochs": epochs, "seg_epochs": seg, "depth_epochs": 0},
+                 "metrics": {"mIoU": v}} for k, v in enumerate(values)]
+
+    table = {2: {"single-decoder": runs([0.50, 0.52, 0.51], 4, 4), "depth-first/copy/s->b": runs([0.30, 0.34, 0.31], 6, 4)},
+             3: {"single-decoder": runs([0.56, 0.57, 0.55], 6, 6)},
+             4: {"single-decoder": runs([0.60, 0.62, 0.61], 8, 8), "depth-first/copy/s->b": runs([0.55, 0.58, 0.57], 12, 8)},
+             8: {"single-decoder": runs([0.62, 0.63, 0.625], 16, 16), "depth-first/copy/s->b": runs([0.6, 0.6, 0.6], 24, 16)}}
+    suite = {e: Results("cpu", summarize(found), found) for e, found in table.items()}
+    base = curves(suite)["single-decoder"]
+    assert [p.epochs for p in base] == [4, 6, 8, 16]
+    # gains per added epoch: 4->6 0.025, 6->8 0.025, 8->16 0.0019: the plateau at 16 epochs (8 per stage)
+    assert plateau([p for p in base if p.stage_epochs != 3]).stage_epochs == 8 and reading_budget(suite) == (8, True)
+    table_md = budget_markdown(suite)
+    assert "| depth-first/copy/s->b | 2 | 4 / 6 | 3 | 0.3167 ± 0.0208 | - | -0.1933 [" in table_md  # equal seg epochs
+    row = next(line for line in table_md.splitlines() if line.startswith("| depth-first/copy/s->b | 2 |"))
+    assert row.endswith("(paired) |") and row.count("[") == 2  # the e3 baseline has the same 6 total epochs
+    assert "not trained" in next(line for line in table_md.splitlines() if line.startswith("| depth-first/copy/s->b | 8 |"))
+    lines = budget_conclusion(suite)
+    assert any(line.startswith("The tables are read at 8 epochs per stage: where the baseline meets the plateau rule")
+               for line in lines)
+    assert budget_curves(curves(suite), 0.005).axes[0].get_xlabel() == "total epochs trained"

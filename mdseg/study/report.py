@@ -12,6 +12,7 @@ from .compare import MARGIN, comparison, format_stat, mean_std
 from .paper import PAPER, both_numbers  # noqa: F401 (PAPER: report.PAPER for older callers)
 
 METRICS = ("mIoU", "fg_mIoU", "iIoU", "acc")
+DEPTH_METRICS = ("depth_r2", "depth_abs_rel", "depth_delta1")  # mdseg.training.metrics.DepthMetrics
 
 
 def summarize(runs: dict[str, list[dict]]) -> dict[str, dict]:
@@ -27,6 +28,10 @@ def summarize(runs: dict[str, list[dict]]) -> dict[str, dict]:
                  "recipe": first.get("recipe", recipe), "depth_weight": first.get("depth_weight")}
         for metric in METRICS:
             entry[metric] = mean_std([r["metrics"].get(metric, float("nan")) for r in results])
+        for metric in DEPTH_METRICS:  # runs that train depth, measured since depth quality was recorded
+            measured = [r["metrics"][metric] for r in results if metric in r["metrics"]]
+            if measured:
+                entry[metric] = mean_std(measured)
         per_class = np.array([r["metrics"].get("per_class_iou", []) for r in results], dtype=float)
         with warnings.catch_warnings():  # a class absent from every seed stays NaN
             warnings.simplefilter("ignore", RuntimeWarning)
@@ -41,6 +46,17 @@ VERSUS_NOTE = ("the difference of means with its 95% interval, paired by seed (t
                "'better' where the interval excludes 0, else 'not distinguishable from 0'; then where the interval "
                f"stands against a margin of ± {MARGIN:.1%} of the baseline's mean (about the paper's text gap). One "
                "seed is never called a gain.")
+
+
+DEPTH_NOTE = ("Depth R²: the val depth after per-image least-squares scale and shift onto its target, 1 - SSE / SST "
+              "(1 = perfect, 0 = no better than the image's mean; the same in any unit); '-' where a run trains no "
+              "depth or was trained before depth quality was recorded.")
+
+
+def depth_cell(entry: dict) -> str:
+    """``0.612 ± 0.010 (3)`` of a summary entry's depth R², ``-`` where none was measured."""
+    stat = entry.get("depth_r2")
+    return f"{format_stat(stat, '{:.3f}')} ({len(stat['values'])})" if stat else "-"
 
 
 def paired_per_class(summary: dict[str, dict], recipe: str, baseline: str) -> tuple[list[list[float]], list[list[float]]]:
@@ -59,11 +75,13 @@ def results_markdown(summary: dict[str, dict], title: str = "", baseline: str = 
     """A Markdown table: our mean ± std over seeds beside the paper's number for each recipe, and
     each recipe's mIoU against ``baseline`` (when present) as :meth:`Comparison.cell`."""
     against = baseline in summary
+    depth = any("depth_r2" in e for e in summary.values())
     lines = [f"## {title}", ""] if title else []
     lines += [
         "| recipe | epochs (seg / depth / total) | seeds | mIoU | paper mIoU |"
-        + (f" mIoU vs {baseline} |" if against else "") + " fg mIoU | iIoU (inst.) | paper iIoU | acc | paper acc |",
-        "|---|---|---|---|---|" + ("---|" if against else "") + "---|---|---|---|---|",
+        + (f" mIoU vs {baseline} |" if against else "") + (" depth R² |" if depth else "")
+        + " fg mIoU | iIoU (inst.) | paper iIoU | acc | paper acc |",
+        "|---|---|---|---|---|" + ("---|" if against else "") + ("---|" if depth else "") + "---|---|---|---|---|",
     ]
     for recipe, e in summary.items():
         b, p = e["budget"], e["paper"] or {}
@@ -71,11 +89,13 @@ def results_markdown(summary: dict[str, dict], title: str = "", baseline: str = 
         lines.append(
             f"| {recipe} | {b['seg_epochs']} / {b['depth_epochs']} / {b['epochs']} | {len(e['seeds'])} | "
             f"{format_stat(e['mIoU'])} | {both_numbers(recipe)} | " + (f"{versus} | " if against else "")
+            + (f"{depth_cell(e)} | " if depth else "")
             + f"{format_stat(e['fg_mIoU'])} | {format_stat(e['iIoU'])} | "
             f"{_paper(p.get('iIoU'))} | {format_stat(e['acc'])} | {_paper(p.get('acc'))} |"
         )
     lines += ["", "mIoU over 21 classes; fg mIoU over the 20 object classes (the paper's written 'iIoU' definition); "
               "iIoU (inst.) is Cityscapes' instance-weighted IoU. Mean ± sample std over seeds. "
+              + (f"{DEPTH_NOTE} " if depth else "")
               + (f"Against {baseline}: {VERSUS_NOTE}" if against else "")]
     return "\n".join(lines)
 

@@ -5,6 +5,7 @@ widgets are thin factories over those builders (tests set their values and read 
 :mod:`~mdseg.viz.charts` shows numbers (curves, schedules, per-class IoU, diagnostics).
 """
 from .charts import (
+                     budget_curves,
                      diagnostics_figure,
                      failure_map,
                      per_class_iou,
@@ -26,6 +27,6 @@ from .images import (
                      save_preview,
 )
 
-__all__ = ["DEPTH_CMAP", "class_legend", "dataset_grid", "depth_gallery", "diagnostics_figure", "explorer",
+__all__ = ["DEPTH_CMAP", "budget_curves", "class_legend", "dataset_grid", "depth_gallery", "diagnostics_figure", "explorer",
            "explorer_figure", "failure_map", "figure3", "overlay", "per_class_iou", "per_class_iou_difference", "predict",
            "save_preview", "schedule_timeline", "training_curves", "weight_curve"]

@@ -231,3 +231,34 @@ def failure_map(points: Sequence[dict]) -> plt.Figure:
     ax.grid(alpha=0.3)
     fig.tight_layout()
     return fig
+
+
+def budget_curves(curves: dict[str, list], plateau_gain: float | None = None) -> plt.Figure:
+    """Final val mIoU against the total epochs trained, one line per recipe (the budget suite:
+    :func:`mdseg.study.budget_report.curves`), each budget's mean over seeds with its 95% t interval
+    and a dot per seed; a ring marks where a recipe meets the plateau rule (``plateau_gain``)."""
+    from ..study.budget_report import plateau
+
+    fig, ax = plt.subplots(figsize=(7.5, 4.5))
+    for i, (recipe, points) in enumerate(curves.items()):
+        colour = f"C{i}"
+        xs = [p.epochs for p in points]
+        means = [p.entry["mIoU"]["mean"] for p in points]
+        intervals = [t_interval(p.entry["mIoU"]["values"]) for p in points]
+        low = [m - (iv[0] if iv else m) for m, iv in zip(means, intervals)]
+        high = [(iv[1] if iv else m) - m for m, iv in zip(means, intervals)]
+        ax.errorbar(xs, means, yerr=[low, high], marker="o", capsize=3, color=colour, label=recipe)
+        for p in points:
+            values = p.entry["mIoU"]["values"]
+            ax.plot([p.epochs] * len(values), values, ".", color=colour, alpha=0.4)
+        found = plateau(points, plateau_gain) if plateau_gain is not None else None
+        if found is not None:
+            ax.plot(found.epochs, found.entry["mIoU"]["mean"], "o", ms=14, mfc="none", mec=colour, mew=1.5)
+    ax.set_xlabel("total epochs trained")
+    ax.set_ylabel("val mIoU (mean, 95% interval, seeds)")
+    ax.set_title("Longer budgets" + (f"; ring: the recipe gains < {plateau_gain} mIoU per added epoch" if plateau_gain
+                                     else ""), fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
