@@ -192,6 +192,10 @@ def _scale_suite(profile, args) -> int:
     print("\n## The paper's depth-first recipes with the paper's optimiser\n\n" + report.depth_first_markdown(suite))
     for results in suite.follow_up.values():
         print("\n" + results.markdown())
+    if suite.controls:
+        from .study.mechanism import controls_markdown
+
+        print("\n## The mechanism controls\n\n" + controls_markdown(suite))
     print("\n## What the numbers say\n\n" + "\n".join(f"- {line}" for line in report.conclusion(suite)))
     return 0
 

@@ -313,3 +313,33 @@ def test_the_budget_report_reads_the_plateau_from_the_baseline_and_pairs_each_bu
     assert any(line.startswith("The tables are read at 8 epochs per stage: where the baseline meets the plateau rule")
                for line in lines)
     assert budget_curves(curves(suite), 0.005).axes[0].get_xlabel() == "total epochs trained"
+
+
+def test_the_mechanism_reads_the_controls_and_says_where_seeds_disagree(tmp_path):
+    from mdseg.study.mechanism import controls_markdown, mechanism, seeds_disagree, vanished_sentence
+    from mdseg.training.schedule import DEPTH_ONLY, SLOW_DEPTH_DECODER
+
+    failing = Point("sgd", scale=255)
+    suite = _suite(tmp_path, {failing: [0.03, 0.04, 0.035]}, {"sgd": [0.45, 0.50, 0.47]})
+    suite.optimisers["sgd"] = "SGD (momentum 0.9) 0.01, cosine"
+    for run, share in zip(suite.naive[failing], (0.74, 0.02, 0.94)):
+        (Path(run["run_dir"]) / runs.DIAGNOSTICS_SUMMARY).write_text(json.dumps(
+            {"steps": 100, "vanished": share, "loss_seg": 1.5, "loss_depth": 8000.0, "loss_ratio": 1.9e-4,
+             "grad_ratio": 7e-4, "cosine": 0.01, "conflict": 0.4}))
+        (Path(run["run_dir"]) / runs.DIAGNOSTICS).unlink()  # a shipped run keeps only its summary
+    slow = [_run(v, tmp_path, f"slow-{i}", seed=i) for i, v in enumerate([0.44, 0.49, 0.46])]
+    alone = [_run(0.0, tmp_path, f"alone-{i}", seed=i) for i in range(3)]
+    for run, r2 in zip(alone, (0.6, 0.7, 0.65)):
+        run["metrics"]["depth_r2"] = r2
+    alone[2]["diverged"] = "Non-finite loss"
+    suite.controls = {(failing, DEPTH_ONLY): alone, (failing, SLOW_DEPTH_DECODER): slow}
+    lines = mechanism(suite)
+    assert lines[0] == "Depth alone (no segmentation loss): normalised x255, sgd optimiser: 1 of 3 diverged, depth R² 0.60, 0.70."
+    said = vanished_sentence("Naive joint", suite.naive[failing])
+    assert "74%, 2%, 94%" in said and "the seeds disagree" in said
+    assert any("74%, 2%, 94%" in line for line in conclusion(suite))
+    assert lines[1] == f"At normalised x255, sgd optimiser, undoing the depth scale in one place only: {SLOW_DEPTH_DECODER} prevents the collapse."
+    table = controls_markdown(suite)
+    assert f"| {SLOW_DEPTH_DECODER} | normalised x255, sgd optimiser | 3 (0) | 0.4633 ± 0.0252 |" in table
+    assert "| depth-only | normalised x255, sgd optimiser | 3 (1) | - (no segmentation) |" in table
+    assert seeds_disagree([0.74, 0.02, 0.94]) and not seeds_disagree([0.5, 0.6, 0.55])

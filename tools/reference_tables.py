@@ -22,6 +22,7 @@ from mdseg.notebook import REFERENCE, reference, reference_profile, story
 from mdseg.study.failure_suite import failure_suite
 from mdseg.study.reference import label, provenance
 from mdseg.study.report import failure_conclusion, results_markdown, table3_markdown, weights_markdown
+from mdseg.study.mechanism import controls_markdown
 from mdseg.study.scale_report import conclusion, depth_first_markdown, points_markdown, sweep_markdown
 from mdseg.study.experiments import Results
 from mdseg.study.scale_suite import ScaleSuite, scale_suite
@@ -52,6 +53,8 @@ def tables_block(tables: Results, scale: ScaleSuite) -> str:
     parts.append(f"### The scale suite ({label('cpu', 'scale')})\n\n" + sweep_markdown(scale) + "\n\n"
                  + points_markdown(scale) + "\n\n" + depth_first_markdown(scale))
     parts += [_subsection(results.markdown()) for results in scale.follow_up.values()]
+    if any(scale.controls.values()):
+        parts.append("### The mechanism controls\n\n" + controls_markdown(scale))
     parts.append("\n".join(f"- {line}" for line in conclusion(scale)))
     return "\n\n".join(parts)
 

@@ -6,6 +6,7 @@ import math
 
 from ..training.schedule import BASELINE, NAIVE
 from .compare import COLLAPSE_FRACTION, LEVEL, MARGIN, comparison, format_stat, mean_std
+from .mechanism import mechanism, vanished_sentence
 from .report import PAPER, read_diagnostics, summarize
 from .scale_suite import FOLLOW_UP, OPTIMISERS, SGD_LR_SEEDS, ScaleSuite, trained
 
@@ -140,7 +141,9 @@ def conclusion(suite: ScaleSuite) -> list[str]:
         lines.append(f"Collapse at {r['point'].label}: {r['collapsed']} of {r['seeds']} seeds below "
                      f"{COLLAPSE_FRACTION:.0%} of the baseline's mean. {r['comparison'].sentence()}")
         lines.append(f"Gradients there: {read_diagnostics(NAIVE, suite.diagnostics(r['point']))}")
+        lines.append(vanished_sentence("Per seed there", suite.naive.get(r["point"], [])))
     lines += diverged
+    lines += mechanism(suite)
     lines += [rescue_sentence(point.label, results.summary, suite.follow_up_diverged.get(point, {}))
               for point, results in suite.follow_up.items()]
     return lines

@@ -1,0 +1,126 @@
+"""Why a scaled depth loss breaks naive joint training, read from the scale suite's mechanism controls
+(:data:`~mdseg.study.scale_suite.AT_FAILING`, depth alone) and each seed's diagnostics: a table of
+the controls and sentences that say, per seed where seeds disagree, what failed alone and what only
+failed together. Nothing here trains."""
+from __future__ import annotations
+
+import math
+from statistics import fmean
+
+from ..training import runs as run_files
+from ..training.schedule import BASELINE, DEPTH_ONLY, NAIVE
+from .compare import collapsed, comparison, format_stat, mean_std
+from .report import summarize
+from .scale_suite import AT_FAILING, Point, ScaleSuite, trained
+
+
+def _per_seed(values: list[float], fmt: str = "{:.2f}") -> str:
+    return ", ".join(fmt.format(v) for v in values)
+
+
+def seeds_disagree(values: list[float], spread: float = 0.5) -> bool:
+    """Whether per-seed shares (0-1) disagree: their range is wider than ``spread``."""
+    known = [v for v in values if not math.isnan(v)]
+    return len(known) > 1 and max(known) - min(known) > spread
+
+
+def diagnostics_per_seed(runs: list[dict]) -> list[dict]:
+    """Each run's diagnostics summary, with its seed (steps 0 where it logged none)."""
+    return [{"seed": r.get("seed"), **run_files.diagnostics_summary(r["run_dir"])} for r in runs]
+
+
+def vanished_sentence(label: str, runs: list[dict]) -> str:
+    """Per seed, the share of two-task steps where a task's encoder gradient was exactly zero, and
+    which task's where the runs recorded it; says when the seeds disagree."""
+    summaries = [s for s in diagnostics_per_seed(runs) if s["steps"]]
+    if not summaries:
+        return f"{label}: no diagnosed two-task steps."
+    shares = [s["vanished"] for s in summaries]
+    which = ""
+    if all("vanished_depth" in s for s in summaries):
+        which = ("; the depth task's: " + _per_seed([s["vanished_depth"] for s in summaries], "{:.0%}")
+                 + ", the segmentation task's: " + _per_seed([s["vanished_seg"] for s in summaries], "{:.0%}"))
+    verdict = ("the seeds disagree, so no single mechanism is read from their mean" if seeds_disagree(shares)
+               else "the seeds agree")
+    return (f"{label}: a task's encoder gradient was exactly zero in {_per_seed(shares, '{:.0%}')} of the diagnosed "
+            f"two-task steps (seeds {_per_seed([s['seed'] for s in summaries], '{}')}){which}; {verdict}.")
+
+
+def controls_markdown(suite: ScaleSuite) -> str:
+    """One row per control: its point, seeds finished and diverged, mIoU against the baseline and
+    naive joint there (paired), how many seeds collapsed, depth R², and from its diagnostics the
+    encoder's and the depth decoder's update sizes and the depth decoder's dead units at the end."""
+    lines = ["| control | point | seeds (diverged) | mIoU | vs baseline | vs naive joint | depth R² | "
+             "update encoder / depth decoder | dead depth units at the end |", "|---|---|---|---|---|---|---|---|---|"]
+    for (point, recipe), done in suite.controls.items():
+        ok = trained(done)
+        head = f"| {recipe} | {point.label} | {len(done)} ({len(done) - len(ok)}) |"
+        if not done:
+            lines.append(f"{head} not finished | | | | | |")
+            continue
+        cells = _seg_cells(suite, point, recipe, ok) if recipe != DEPTH_ONLY else ["- (no segmentation)", "-", "-"]
+        r2 = [r["metrics"]["depth_r2"] for r in ok if "depth_r2" in r["metrics"]]
+        summaries = [s for s in diagnostics_per_seed(done) if s.get("diagnosed")]
+        updates = (f"{_median('update_encoder', summaries)} / {_median('update_depth', summaries)}" if summaries else "-")
+        dead = _per_seed([s["dead_depth_last"] for s in summaries if "dead_depth_last" in s], "{:.0%}") or "-"
+        lines.append(f"{head} {' | '.join(cells)} | {format_stat(mean_std(r2), '{:.3f}') if r2 else '-'} | {updates} | "
+                     f"{dead} |")
+    return "\n".join(lines + ["", CONTROLS_NOTE])
+
+
+CONTROLS_NOTE = (
+    "depth-only: the encoder and the depth decoder on depth alone. naive-joint/slow-depth-decoder: the depth decoder "
+    "and head at the learning rate / k, the encoder still receiving the k-times larger depth gradient. "
+    "naive-joint/damped-depth-into-encoder: the depth gradient entering the encoder / k, the depth decoder on the "
+    "full gradient. log-loss: sum of log losses, blind to any loss scale. Update: the median over the last stage's "
+    "diagnosed steps of ||delta theta|| / ||theta||, mean over seeds; dead units: per seed, the share of the depth "
+    "decoder's ReLU channels silent on a whole batch at its last diagnosed step. Comparisons paired by seed.")
+
+
+def _median(key: str, summaries: list[dict]) -> str:
+    values = [s[key] for s in summaries if key in s]
+    return f"{fmean(values):.2g}" if values else "-"
+
+
+def _seg_cells(suite: ScaleSuite, point: Point, recipe: str, ok: list[dict]) -> list[str]:
+    if not ok:
+        return ["all diverged", "-", "-"]
+    base, naive = trained(suite.baselines.get(point.optimiser, [])), trained(suite.naive.get(point, []))
+    summary = summarize({recipe: ok, **({BASELINE: base} if base else {}), **({NAIVE: naive} if naive else {})})
+    mean_base = summary[BASELINE]["mIoU"]["mean"] if base else math.nan
+    fell = sum(collapsed(r["metrics"]["mIoU"], mean_base) for r in ok) if base else 0
+    miou = format_stat(summary[recipe]["mIoU"]) + (f"; {fell} of {len(ok)} collapsed" if fell else "")
+    return [miou, comparison(summary, recipe, BASELINE).cell() if base else "-",
+            comparison(summary, recipe, NAIVE).cell() if naive else "-"]
+
+
+def mechanism(suite: ScaleSuite) -> list[str]:
+    """What fails alone and what only fails together, from the controls that finished (the per-seed
+    diagnostics of naive joint where it collapses: :func:`vanished_sentence`)."""
+    lines = []
+    alone = {p: d for (p, r), d in suite.controls.items() if r == DEPTH_ONLY and d}
+    if alone:
+        parts = []
+        for p, done in alone.items():
+            ok = trained(done)
+            r2 = [r["metrics"].get("depth_r2", math.nan) for r in ok]
+            parts.append(f"{p.label}: {len(done) - len(ok)} of {len(done)} diverged"
+                         + (f", depth R² {_per_seed(r2, '{:.2f}')}" if ok else ""))
+        lines.append("Depth alone (no segmentation loss): " + "; ".join(parts) + ".")
+    for point in suite.failing():
+        outcomes = []
+        for recipe in AT_FAILING:
+            done = suite.controls.get((point, recipe), [])
+            if not done:
+                continue
+            ok = trained(done)
+            base = trained(suite.baselines.get(point.optimiser, []))
+            mean_base = fmean(r["metrics"]["mIoU"] for r in base) if base else math.nan
+            fell = sum(collapsed(r["metrics"]["mIoU"], mean_base) for r in ok)
+            stopped = len(done) - len(ok)
+            state = ("prevents the collapse" if not fell and not stopped else
+                     f"does not prevent it ({fell} collapsed, {stopped} diverged of {len(done)} seeds)")
+            outcomes.append(f"{recipe} {state}")
+        if outcomes:
+            lines.append(f"At {point.label}, undoing the depth scale in one place only: " + "; ".join(outcomes) + ".")
+    return lines
