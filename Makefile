@@ -10,9 +10,14 @@ export MPLBACKEND ?= Agg
 
 .PHONY: run test lab install clean rehearse browser-test
 
+# TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu installs the CPU-only torch first (about 1 GB instead of
+# about 6 GB with the CUDA libraries); unset, pip takes its default build, which works everywhere.
+TORCH_INDEX_URL ?=
+
 $(STAMP): pyproject.toml
 	@echo "Installing mdseg and everything it needs into $(VENV): a few minutes the first time (torch is large)."
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(if $(TORCH_INDEX_URL),$(PY) -m pip install torch torchvision --index-url $(TORCH_INDEX_URL))
 	$(PY) -m pip install -e ".[dev]"
 	@touch $(STAMP)
 

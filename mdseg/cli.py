@@ -7,6 +7,7 @@ import sys
 
 from .data.depth_cache import TARGETS
 from .errors import MdsegError
+from .runtime.workdir import enter_workdir
 from .study.profiles import ENV_VAR, PROFILES
 from .training.schedule import LR_SCHEDULES, OPTIMIZERS
 
@@ -180,6 +181,7 @@ def main(argv: list[str] | None = None) -> int:
 
     args = build_parser().parse_args(argv)
     try:
+        enter_workdir()  # relative paths of every command land under $MDSEG_WORKDIR, as the notebooks' do
         return HANDLERS[args.command](args) or 0
     except KeyboardInterrupt:
         print(f"mdseg {args.command}: interrupted; rerun the same command to resume.", file=sys.stderr)

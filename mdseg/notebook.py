@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 from .errors import SettingError
+from .runtime.workdir import WORKDIR_VAR, enter_workdir  # noqa: F401 (WORKDIR_VAR: notebook.WORKDIR_VAR for callers)
 from .study.compare import comparison
 from .study.experiments import Results, plan, reproduce
 from .study.profiles import PROFILES, Profile, from_environment, runs_root
@@ -15,7 +16,6 @@ from .study.reference import read as read_reference
 from .study.paper import PAPER, PAPER_TEXT
 from .training.schedule import BASELINE
 
-WORKDIR_VAR = "MDSEG_WORKDIR"
 TRAIN_VAR = "MDSEG_TRAIN"
 TRAIN_MODES = {"none": "nothing trains: the shipped reference alone",
                "one": "seed 0 of the recipes this notebook is about (default)",
@@ -32,11 +32,7 @@ def setup(default: str = "cpu") -> tuple[Profile, Path]:
     ``$MDSEG_WORKDIR`` set (e.g. a Google Drive folder on Colab), it works there instead: data,
     caches and runs then survive a disconnected runtime, and a rerun resumes."""
     here = Path.cwd()
-    if os.environ.get(WORKDIR_VAR):
-        work = Path(os.environ[WORKDIR_VAR]).expanduser()
-        work.mkdir(parents=True, exist_ok=True)
-        os.chdir(work)
-    elif here.name == "notebooks" and (here.parent / "mdseg").is_dir():
+    if enter_workdir() is None and here.name == "notebooks" and (here.parent / "mdseg").is_dir():
         os.chdir(here.parent)
     profile = from_environment(default)
     runs = Path("runs") / profile.name

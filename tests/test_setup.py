@@ -1,4 +1,5 @@
 """The notebooks' set-up: profile and seeds from the environment, the runs folder, the working directory."""
+import os
 from pathlib import Path
 
 import pytest
@@ -56,3 +57,33 @@ def test_profiles_document_their_sizes():
     assert colab.encoder_weights == "imagenet" and colab.data_path == "arrays" and len(colab.seeds) == 1
     assert "depth-first/copy/s->b" in colab.recipes and "Colab" in colab.about
     assert all(p.about for p in PROFILES.values())
+
+
+def test_every_command_works_under_mdseg_workdir(tmp_path, monkeypatch):
+    """The README's Colab step `python -m mdseg data voc --root data/voc` must land on Drive, not in the
+    current folder: every command resolves relative paths under $MDSEG_WORKDIR, as the notebooks do."""
+    import subprocess
+    import sys
+
+    work, elsewhere = tmp_path / "drive" / "mdseg", tmp_path / "content"
+    elsewhere.mkdir()
+    env = {**os.environ, "MDSEG_WORKDIR": str(work)}
+    subprocess.run([sys.executable, "-m", "mdseg", "data", "synthetic", "--root", "data/s", "--n-train", "4",
+                    "--n-val", "2", "--size", "32"], cwd=elsewhere, env=env, check=True, capture_output=True)
+    assert (work / "data/s/VOCdevkit/VOC2012/ImageSets/Segmentation/train.txt").exists()
+    assert not (elsewhere / "data").exists()
+
+
+def test_a_relative_workdir_is_resolved_once_and_a_file_is_refused(tmp_path, monkeypatch):
+    from mdseg.errors import SettingError
+    from mdseg.runtime.workdir import enter_workdir
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MDSEG_WORKDIR", "mywork")
+    assert enter_workdir() == tmp_path / "mywork"
+    assert enter_workdir() == tmp_path / "mywork"  # not mywork/mywork
+    assert os.environ["MDSEG_WORKDIR"] == str(tmp_path / "mywork")
+    (tmp_path / "afile").write_text("x")
+    monkeypatch.setenv("MDSEG_WORKDIR", str(tmp_path / "afile"))
+    with pytest.raises(SettingError, match="which is a file, not a folder"):
+        enter_workdir()

@@ -1,13 +1,12 @@
-"""Print the README's measured tables from the shipped reference runs (and draw the failure map), so
-the README says exactly what ``mdseg/reference/cpu`` holds:
+"""Write the measured results from the shipped reference runs, so the README and the results page say
+exactly what ``mdseg/reference/cpu`` holds (nothing trains):
 
-    python tools/reference_tables.py [--map docs/failure-map.png] [--readme README.md]
+    python tools/reference_tables.py [--map docs/failure-map.png] [--budget-figure docs/budget-curves.png]
+                                     [--results docs/results.md] [--readme README.md]
 
-Two blocks: the story (paper vs reference, each suite's provenance) and the tables (Tables 2-3, the
-failure suite, the scale suite with its follow-ups); each names its device and how many seeds each
-row has. ``--readme`` writes each block between its markers in the README
-(``<!-- reference:story -->`` ... ``<!-- /reference:story -->``, the same for ``tables``) and leaves
-everything else, the prose around them included, as it is. Nothing trains.
+Without options it prints both blocks. The story block (the paper's claims, the kit's findings with
+their intervals) goes between the README's ``<!-- reference:story -->`` markers; the results page
+(the story, each suite's provenance and every table and conclusion) is written whole.
 """
 from __future__ import annotations
 
@@ -19,84 +18,114 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's mdseg and its reference, not an installed one
 
 from mdseg.notebook import REFERENCE, reference, reference_profile, story
+from mdseg.study.budget_report import budget_conclusion, budget_markdown, curves
+from mdseg.study.budget_suite import PLATEAU_GAIN, budget_suite
+from mdseg.study.experiments import Results
 from mdseg.study.failure_suite import failure_suite
+from mdseg.study.findings import findings, setting
+from mdseg.study.mechanism import controls_markdown
+from mdseg.study.paper import DISAGREEMENT
 from mdseg.study.reference import label, provenance
 from mdseg.study.report import failure_conclusion, results_markdown, table3_markdown, weights_markdown
-from mdseg.study.mechanism import controls_markdown
 from mdseg.study.scale_report import conclusion, depth_first_markdown, points_markdown, sweep_markdown
-from mdseg.study.experiments import Results
 from mdseg.study.scale_suite import ScaleSuite, scale_suite
 from mdseg.training.schedule import BEST_RECIPE, NAIVE
 
 
-def story_block(tables: Results) -> str:
-    """The paper against the reference's ``tables`` for naive joint and the paper's best recipe, and each suite's provenance."""
-    lines = [f"- {line}" for recipe in (NAIVE, BEST_RECIPE) for line in story(tables, recipe).splitlines()]
-    lines += ["", "Provenance of each suite:", ""]
-    lines += [f"- {suite}: {about['runs']} of {about.get('planned', about['runs'])} runs, {about['device']}, "
-              f"{about['precision']}, torch {about['torch']}, finished {about['first_finished']} to "
-              f"{about['last_finished']}{', CPU models: ' + about['models'] if about.get('models') else ''}, "
-              f"`{about['command']}`" for suite, about in provenance("cpu").items()]
+def story_block(tables: Results, scale: ScaleSuite) -> str:
+    """The paper's two claims (both of its naive numbers), then the kit's findings with intervals."""
+    lines = [f"- {story(tables, recipe).splitlines()[0]}" for recipe in (NAIVE, BEST_RECIPE)]
+    lines += [f"- {line}" for line in findings(tables, scale, setting(reference_profile()))]
+    lines += ["", "Every table behind these lines, with each suite's provenance: [docs/results.md](docs/results.md)."]
     return "\n".join(lines)
 
 
-def tables_block(tables: Results, scale: ScaleSuite) -> str:
-    """Tables 2-3, the failure suite and the scale suite as the reference holds them."""
+def provenance_block() -> str:
+    return "\n".join(f"- {suite}: {about['runs']} of {about.get('planned', about['runs'])} runs, {about['device']}, "
+                     f"{about['precision']}, torch {about['torch']}, finished {about['first_finished']} to "
+                     f"{about['last_finished']}{', CPU models: ' + about['models'] if about.get('models') else ''}, "
+                     f"`{about['command']}`" for suite, about in provenance("cpu").items())
+
+
+def results_page(tables: Results, scale: ScaleSuite, budget: dict[int, Results]) -> str:
+    """The whole results page: the story, provenance, and every suite's tables and conclusions."""
     cpu = reference_profile()
-    parts = [_subsection(results_markdown(tables.summary, f"Tables 2 and 3 ({label('cpu', 'tables')})"))]
+    parts = ["# Results, measured", "Written by `python tools/reference_tables.py --results docs/results.md` from the "
+             "runs shipped in `mdseg/reference/cpu` (nothing trains); `python -m mdseg reproduce --profile cpu "
+             "[--suite failure|scale|budget]` trains any of them on your machine, reusing what is finished. Every "
+             "difference is paired by seed (the same seed gives two recipes the same initialisation and batches) "
+             f"with its 95% interval. {DISAGREEMENT}",
+             "## The story", story_block(tables, scale).rsplit("\n\n", 1)[0],
+             "## Provenance of each suite", provenance_block(),
+             _subsection(results_markdown(tables.summary, f"Tables 2 and 3 ({label('cpu', 'tables')})"))]
     failure = failure_suite(cpu, finished_only=True, progress=False, base=REFERENCE)
     summaries = {target: results.summary for target, results in failure.items()}
     diagnostics = {target: results.diagnostics(NAIVE) for target, results in failure.items()}
-    parts.append(f"### The failure suite ({label('cpu', 'failure')})\n\n" + weights_markdown(summaries) + "\n\n"
+    parts.append(f"## The failure suite ({label('cpu', 'failure')})\n\n" + weights_markdown(summaries) + "\n\n"
                  + table3_markdown(summaries) + "\n\n"
                  + "\n".join(f"- {line}" for line in failure_conclusion(summaries, diagnostics)))
-    parts.append(f"### The scale suite ({label('cpu', 'scale')})\n\n" + sweep_markdown(scale) + "\n\n"
-                 + points_markdown(scale) + "\n\n" + depth_first_markdown(scale))
-    parts += [_subsection(results.markdown()) for results in scale.follow_up.values()]
+    parts.append(f"## The scale suite ({label('cpu', 'scale')})\n\n![the failure map](failure-map.png)\n\n"
+                 + sweep_markdown(scale) + "\n\n" + points_markdown(scale) + "\n\n" + depth_first_markdown(scale))
+    parts += [_subsection(results.markdown(), "### ") for results in scale.follow_up.values()]
     if any(scale.controls.values()):
         parts.append("### The mechanism controls\n\n" + controls_markdown(scale))
     parts.append("\n".join(f"- {line}" for line in conclusion(scale)))
-    return "\n\n".join(parts)
+    if budget:
+        parts.append(f"## The budget suite ({label('cpu', 'budget')})\n\n![the budget curves](budget-curves.png)\n\n"
+                     + budget_markdown(budget) + "\n\n" + "\n".join(f"- {line}" for line in budget_conclusion(budget)))
+    return "\n\n".join(parts) + "\n"
 
 
-def _subsection(markdown: str) -> str:
-    """A table titled ``## ...`` as a README subsection (``### ...``)."""
-    return "#" + markdown if markdown.startswith("## ") else markdown
+def _subsection(markdown: str, level: str = "## ") -> str:
+    """A table titled ``## ...`` as a section of the given level."""
+    return level + markdown[3:] if markdown.startswith("## ") else markdown
 
 
 def fill(readme: Path, blocks: dict[str, str]) -> None:
     """Write each block between its markers in ``readme``; a missing marker is an error, nothing is written."""
     text = readme.read_text()
     for name, body in blocks.items():
-        pattern = re.compile(rf"(<!-- reference:{name} -->\n).*?(\n<!-- /reference:{name} -->)", re.S)
+        pattern = re.compile(rf"(<!-- reference:{name} -->\n).*?(<!-- /reference:{name} -->)", re.S)
         if not pattern.search(text):
             raise SystemExit(f"{readme} has no <!-- reference:{name} --> ... <!-- /reference:{name} --> block: "
                              "add the two marker lines where the block belongs.")
-        text = pattern.sub(lambda m: m.group(1) + body + m.group(2), text)
+        text = pattern.sub(lambda m: m.group(1) + body + "\n" + m.group(2), text)
     readme.write_text(text)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--map", default=None, help="also save the failure map as this PNG")
-    parser.add_argument("--readme", type=Path, default=None, help="write the blocks into this README's markers")
+    parser.add_argument("--budget-figure", default=None, help="also save the budget suite's curves as this PNG")
+    parser.add_argument("--results", type=Path, default=None, help="write the results page here")
+    parser.add_argument("--readme", type=Path, default=None, help="write the story block into this README's markers")
     args = parser.parse_args()
-    scale = scale_suite(reference_profile(), finished_only=True, progress=False, base=REFERENCE)
+    cpu = reference_profile()
+    scale = scale_suite(cpu, finished_only=True, progress=False, base=REFERENCE)
+    budget = budget_suite(cpu, finished_only=True, progress=False, base=REFERENCE)
     tables = reference()  # read once: the story and the tables both come from it
-    blocks = {"story": story_block(tables), "tables": tables_block(tables, scale)}
+    story_text = story_block(tables, scale)
+    page = results_page(tables, scale, budget)
     if args.readme:
-        fill(args.readme, blocks)
-        print(f"wrote the story and tables blocks of {args.readme}")
-    else:
-        print("\n\n".join(blocks.values()))
-    if args.map:
+        fill(args.readme, {"story": story_text})
+        print(f"wrote the story block of {args.readme}")
+    if args.results:
+        args.results.write_text(page)
+        print(f"wrote {args.results}")
+    if not (args.readme or args.results):
+        print(page)
+    if args.map or args.budget_figure:
         import matplotlib
 
         matplotlib.use("Agg")
-        from mdseg.viz import failure_map
+        from mdseg.viz import budget_curves, failure_map
 
-        failure_map(scale.map_points()).savefig(args.map, dpi=110)
-        print(f"saved {args.map}")
+        if args.map:
+            failure_map(scale.map_points()).savefig(args.map, dpi=110)
+            print(f"saved {args.map}")
+        if args.budget_figure:
+            budget_curves(curves(budget), PLATEAU_GAIN).savefig(args.budget_figure, dpi=110)
+            print(f"saved {args.budget_figure}")
     return 0
 
 
