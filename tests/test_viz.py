@@ -178,3 +178,36 @@ def test_weight_curve_has_one_line_per_target_and_the_baseline_band():
     assert sorted(labels) == ["naive joint, metric depth", "naive joint, normalised depth", "single-decoder (mean ± std)"]
     lines = [c for c in ax.containers]  # one errorbar container per target, two points each
     assert len(lines) == 2 and list(lines[1].lines[0].get_xdata()) == [0.15, 0.5]
+
+
+def test_a_gallery_is_written_from_checkpoints_and_read_back_for_figure3(tmp_path, ci_root, monkeypatch):
+    """Figure 3 without training: predictions saved as lossless PNGs with the checkpoint's hash, read
+    back into the items and predictions figure3 and the explorer take."""
+    import json
+
+    import matplotlib.pyplot as plt
+
+    from mdseg.study.gallery import read_gallery, write_gallery
+    from mdseg.study.profiles import get_profile
+
+    monkeypatch.chdir(tmp_path)
+    ci = get_profile("ci", data_root=str(ci_root), stage_epochs=1, diagnose_every=0)
+    provenance = write_gallery(ci, None, None, tmp_path / "gallery", tmp_path / "gallery-runs", count=3)
+    assert list(provenance["runs"]) == ["single-decoder", "naive-joint", "depth-first/copy/s->b"]
+    items, seg, depth, about = read_gallery(tmp_path / "gallery")
+    assert len(items) == 3 and seg["naive-joint"].shape == (3, 64, 64) and depth["naive-joint"].max() == 1.0
+    stored = json.loads((tmp_path / "gallery" / "gallery.json").read_text())
+    assert stored["runs"]["naive-joint"]["checkpoint_sha256"] == about["runs"]["naive-joint"]["checkpoint_sha256"]
+    # the saved classes are the model's argmax, exactly
+    from mdseg.model.checkpoint import load_model
+
+    model, _ = load_model(tmp_path / "gallery-runs" / stored["runs"]["naive-joint"]["run"])
+    import torch
+
+    with torch.no_grad():
+        again = model(torch.stack([i["image"] for i in items]), tasks=("seg",))["seg"].argmax(1).numpy()
+    assert (again == seg["naive-joint"]).mean() > 0.999  # the PNG round trip of the input loses < 1/255 per pixel
+    fig = viz.figure3(items, seg)
+    assert len(fig.axes) >= 3 * 5
+    assert read_gallery(tmp_path / "nothing") is None
+    plt.close("all")
