@@ -123,6 +123,35 @@ def own_models(own: Results, names: list[str]) -> dict | None:
     return {name: load_model(folder)[0] for name, folder in folders.items()}
 
 
+def figure3_inputs(profile: Profile, models: dict | None, names: list[str], labels: dict[str, str] | None = None,
+                   count: int = 4) -> tuple[list[dict], dict[str, "np.ndarray"], str] | None:
+    """What Figure 3 and the explorer draw: ``(items, {name: (N, H, W) class ids}, whose)`` from your
+    own ``models`` of ``names`` (:func:`own_models`, seed 0) when there are any, else from the
+    reference's shipped gallery (:mod:`mdseg.study.gallery`; ``labels`` maps a name to its gallery
+    label where they differ), else ``None`` with the reason printed."""
+    if models is not None:
+        from .study.experiments import train_val_sets
+        from .viz import predict
+        import torch
+
+        _, val_set = train_val_sets(profile, with_depth=True)
+        items = [val_set[i] for i in range(min(count, len(val_set)))]
+        images = torch.stack([item["image"] for item in items])
+        return items, {name: predict(models[name], images) for name in names}, f"your runs (profile '{profile.name}', seed 0)"
+    from .study.gallery import reference_gallery
+
+    shipped = reference_gallery(REFERENCE_PROFILE)
+    if shipped is None:
+        print("The reference ships no gallery of predictions either: nothing to draw.")
+        return None
+    items, seg, _, _ = shipped
+    wanted = [(name, (labels or {}).get(name, name)) for name in names]
+    found = {name: seg[label][:count] for name, label in wanted if label in seg}
+    print(f"Drawing the reference's predictions instead (the {REFERENCE_PROFILE} profile, seed 0, shipped with "
+          "their checkpoints' hashes in mdseg/reference/cpu/gallery/gallery.json).")
+    return items[:count], found, f"the reference ({REFERENCE_PROFILE} profile, seed 0)"
+
+
 # ----------------------------------------------------------------------------- the shipped reference
 def reference_profile() -> Profile:
     """The profile the shipped reference was trained with (the cpu profile as defined, whatever
