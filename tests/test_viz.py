@@ -211,3 +211,19 @@ def test_a_gallery_is_written_from_checkpoints_and_read_back_for_figure3(tmp_pat
     assert len(fig.axes) >= 3 * 5
     assert read_gallery(tmp_path / "nothing") is None
     plt.close("all")
+
+
+def test_the_tradeoff_figure_places_each_seed_and_bands_the_baseline():
+    import matplotlib.pyplot as plt
+
+    runs = {"single-decoder": [{"metrics": {"mIoU": m}, "budget": {"depth_epochs": 0}} for m in (0.50, 0.52)],
+            "naive-joint": [{"metrics": {"mIoU": 0.48, "depth_r2": 0.6}, "budget": {"depth_epochs": 4}},
+                            {"metrics": {"mIoU": 0.47, "depth_r2": 0.7}, "budget": {"depth_epochs": 4}},
+                            {"metrics": {"mIoU": 0.46}, "budget": {"depth_epochs": 4}}]}
+    fig = viz.tradeoff(runs, "x")
+    ax = fig.axes[0]
+    assert "1 runs from before depth quality was recorded left out" in ax.get_title()
+    dots = [line for line in ax.lines if line.get_marker() == "o"]
+    assert len(dots) == 1 and list(dots[0].get_xdata()) == [0.6, 0.7]
+    assert any(line.get_label() == "single-decoder (no depth)" for line in ax.lines)
+    plt.close("all")
