@@ -343,3 +343,24 @@ def test_the_mechanism_reads_the_controls_and_says_where_seeds_disagree(tmp_path
     assert f"| {SLOW_DEPTH_DECODER} | normalised x255, sgd optimiser | 3 (0) | 0.4633 ± 0.0252 |" in table
     assert "| depth-only | normalised x255, sgd optimiser | 3 (1) | - (no segmentation) |" in table
     assert seeds_disagree([0.74, 0.02, 0.94]) and not seeds_disagree([0.5, 0.6, 0.55])
+
+
+def test_the_mechanism_lab_trains_live_and_draws_what_each_step_did(ci_root, tmp_path, monkeypatch):
+    from mdseg.study.lab import LabSettings, lab_batches, lab_figure, lab_summary, lab_widget, run_lab
+
+    monkeypatch.chdir(tmp_path)
+    ci = get_profile("ci", data_root=str(ci_root))
+    fixed = lab_batches(ci, count=2, batch_size=4)
+    assert len(fixed) == 2 and fixed[0]["image"].shape[0] == 4
+    records = run_lab(ci, LabSettings(k=255, optimizer="sgd", steps=3), fixed)
+    assert [r["step"] for r in records] == [1, 2, 3]
+    assert {"update_encoder", "update_seg", "update_depth", "dead_seg", "dead_depth", "grad_norm_depth"} <= set(records[0])
+    again = run_lab(ci, LabSettings(k=255, optimizer="sgd", steps=3), fixed)
+    assert [r["loss"] for r in again] == [r["loss"] for r in records]  # the same batches and weights every time
+    calm = run_lab(ci, LabSettings(k=1, optimizer="sgd", steps=3), fixed)
+    assert records[-1]["update_encoder"] > calm[-1]["update_encoder"]  # a 255x larger depth loss moves the encoder more
+    blown = run_lab(ci, LabSettings(k=1e12, optimizer="sgd", steps=3), fixed)
+    assert "diverged" in blown[-1] and "non-finite" in lab_figure(blown, LabSettings(k=1e12)).texts[0].get_text()
+    assert lab_summary(records).startswith("After 3 steps:")
+    widget = lab_widget(ci, fixed, {(255.0, "sgd", False): "shipped line"})
+    assert [c.description for c in widget.children[:3]] == ["depth x k", "optimiser", "normalise depth per image"]
