@@ -139,12 +139,13 @@ def build_parser() -> argparse.ArgumentParser:
     reproduce.add_argument("--recipes", nargs="+", default=None, help="recipe names (default: the profile's)")
     reproduce.add_argument("--out", default=None, help="folder (default: runs/<profile>)")
     reproduce.add_argument("--device", default=None)
-    reproduce.add_argument("--suite", choices=["tables", "failure", "scale", "budget"], default="tables",
+    reproduce.add_argument("--suite", choices=["tables", "failure", "scale", "budget", "copy"], default="tables",
                            help="tables: Tables 2 and 3 (default); failure: why naive joint training fails, naive joint "
                                 "at each of the profile's depth weights and the recipes under each --targets unit; "
                                 "scale: naive joint at depth-loss scales real pipelines produce, under three optimisers "
                                 "(see mdseg.study.scale_suite); budget: the story's recipes at longer budgets (see "
-                                "mdseg.study.budget_suite)")
+                                "mdseg.study.budget_suite); copy: why the weight copy hurts, two repairs (see "
+                                "mdseg.study.copy_suite)")
     reproduce.add_argument("--finished-only", action="store_true",
                            help="train nothing: the tables of the runs already finished (each row says its seeds), "
                                 "e.g. while a long suite is interrupted")

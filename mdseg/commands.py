@@ -146,6 +146,8 @@ def _reproduce(args) -> int:
         return _scale_suite(profile, args)
     if args.suite == "budget":
         return _budget_suite(profile, args)
+    if args.suite == "copy":
+        return _copy_suite(profile, args)
     out = Path(args.out) if args.out else runs_root(profile)
     recipes = [_schedule(profile, r, args.depth_weight) for r in args.recipes] if args.recipes else None
     if args.depth_weight is not None and not recipes:
@@ -209,6 +211,18 @@ def _budget_suite(profile, args) -> int:
     for results in budget_suite(profile, seeds=args.seeds, device=args.device,
                                 finished_only=args.finished_only).values():
         print("\n" + results.markdown())
+    return 0
+
+
+def _copy_suite(profile, args) -> int:
+    from .study.copy_suite import copy_conclusion, copy_markdown, copy_suite
+
+    if args.out or args.recipes or args.targets:
+        raise SettingError("--suite copy trains a fixed set of runs into runs/<profile> (shared with Tables 2 and 3); "
+                           "drop --out, --recipes and --targets.")
+    results = copy_suite(profile, seeds=args.seeds, device=args.device, finished_only=args.finished_only)
+    print("\n## " + results.title + "\n\n" + copy_markdown(results))
+    print("\n" + "\n".join(f"- {line}" for line in copy_conclusion(results)))
     return 0
 
 

@@ -358,3 +358,44 @@ def test_later_stage_fields_at_their_defaults_leave_a_runs_identity_as_it_was():
     assert "lr_scale" not in stored and "encoder_grad_scale" not in stored
     control = get_recipe("naive-joint/damped-depth-into-encoder", 2, depth_scale=255.0)
     assert identity(get_profile("cpu"), control, 0)["stages"][0]["encoder_grad_scale"] == {"depth": 1 / 255}
+
+
+def test_after_copy_reestimates_only_the_copied_decoders_statistics_or_restarts_its_last_block():
+    from mdseg.training.after_copy import reestimate_bn, reinit_last_block
+
+    model = tiny_model()
+    model.copy_decoder("depth", "seg")
+    encoder_stats = {k: v.clone() for k, v in model.encoder.state_dict().items() if "running" in k}
+    images = [_batch(i)["image"] for i in range(3)]
+    assert reestimate_bn(model, "seg", images) == 3
+    bn = next(m for m in model.seg_decoder.modules() if isinstance(m, torch.nn.BatchNorm2d))
+    assert int(bn.num_batches_tracked) == 3 and bn.momentum == 0.1  # cumulative over the batches, momentum restored
+    depth_bn = next(m for m in model.depth_decoder.modules() if isinstance(m, torch.nn.BatchNorm2d))
+    assert not torch.equal(bn.running_mean, depth_bn.running_mean)
+    for k, v in model.encoder.state_dict().items():
+        if "running" in k:
+            torch.testing.assert_close(v, encoder_stats[k], rtol=0, atol=0)  # the encoder is untouched
+    last = model.seg_decoder.blocks[-1]
+    before = [p.clone() for p in last.parameters()]
+    first_block = [p.clone() for p in model.seg_decoder.blocks[0].parameters()]
+    state = torch.random.get_rng_state()
+    reinit_last_block(model, "seg", seed=5)
+    assert torch.equal(torch.random.get_rng_state(), state)  # the global random state is left alone
+    assert any(not torch.equal(a, b) for a, b in zip(before, last.parameters()))
+    assert all(torch.equal(a, b) for a, b in zip(first_block, model.seg_decoder.blocks[0].parameters()))
+    again = tiny_model()
+    again.copy_decoder("depth", "seg")
+    reinit_last_block(again, "seg", seed=5)
+    assert all(torch.equal(a, b) for a, b in zip(again.seg_decoder.blocks[-1].parameters(), last.parameters()))
+
+
+def test_the_copy_explanations_are_the_best_recipe_with_one_step_after_the_copy(data, tmp_path):
+    from dataclasses import replace
+
+    schedule = get_recipe("depth-first/copy+reestimate-bn/s->b", 1)
+    assert [s.after_copy for s in schedule.stages] == [None, "reestimate-bn", None]
+    assert [replace(s, after_copy=None) for s in schedule.stages] == list(get_recipe("depth-first/copy/s->b", 1).stages)
+    result = run(tiny_model(), schedule, data[0], None, tmp_path, CONFIG)
+    assert len(result["history"]) == 3
+    with pytest.raises(ValueError, match="after_copy needs a copy"):
+        Stage("x", {"seg": 1.0}, 1, after_copy="reestimate-bn")

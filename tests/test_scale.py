@@ -364,3 +364,32 @@ def test_the_mechanism_lab_trains_live_and_draws_what_each_step_did(ci_root, tmp
     assert lab_summary(records).startswith("After 3 steps:")
     widget = lab_widget(ci, fixed, {(255.0, "sgd", False): "shipped line"})
     assert [c.description for c in widget.children[:3]] == ["depth x k", "optimiser", "normalise depth per image"]
+
+
+def test_the_copy_report_says_which_repair_closes_the_gap(tmp_path):
+    from mdseg.study.copy_suite import NO_COPY, copy_conclusion, copy_markdown, first_steps_after_copy
+    from mdseg.study.experiments import Results
+    from mdseg.study.report import summarize
+
+    def arm(name, values, dead=None):
+        out = []
+        for k, v in enumerate(values):
+            folder = tmp_path / name.replace("/", "_") / f"seed{k}"
+            folder.mkdir(parents=True)
+            record = {"stage": 1, "loss": {"seg": 1.4 - 0.1 * k}, **({"dead_seg": dead} if dead is not None else {})}
+            (folder / runs.DIAGNOSTICS).write_text(json.dumps(record) + "\n")
+            out.append({"seed": k, "budget": {}, "metrics": {"mIoU": v}, "run_dir": str(folder)})
+        return out
+
+    found = {"depth-first/copy/s->b": arm("copy", [0.30, 0.35, 0.32], 0.4),
+             NO_COPY: arm("nocopy", [0.50, 0.52, 0.51], 0.0),
+             "depth-first/copy+reestimate-bn/s->b": arm("bn", [0.49, 0.53, 0.50]),
+             "depth-first/copy+reinit-last-block/s->b": arm("reinit", [0.31, 0.36, 0.30])}
+    results = Results("cpu", summarize(found), found)
+    assert first_steps_after_copy(found[NO_COPY][1]) == {"loss_seg": pytest.approx(1.3), "dead_seg": 0.0}
+    table = copy_markdown(results)
+    assert "| depth-first/copy/s->b | 3 | 0.3233 ± 0.0252 | - |" in table and "| 1.400, 1.300, 1.200 | 40%, 40%, 40% |" in table
+    lines = copy_conclusion(results)
+    assert lines[0].startswith("The copy against no-copy: depth-first/copy/s->b: mIoU")
+    assert "depth-first/copy+reestimate-bn/s->b closes the gap" in lines[1]
+    assert "depth-first/copy+reinit-last-block/s->b does not close the gap" in lines[2]

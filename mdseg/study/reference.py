@@ -33,11 +33,12 @@ from ..training.schedule import Schedule, Stage
 from .profiles import PROFILES, Profile, get_profile, runs_root
 
 REFERENCE = Path(__file__).parents[1] / "reference"  # mdseg/reference/: data, next to mdseg/model/weights
-SUITES = ("tables", "failure", "scale", "budget")
+SUITES = ("tables", "failure", "scale", "budget", "copy")
 COMMANDS = {"tables": "python -m mdseg reproduce --profile {p}",
             "failure": "python -m mdseg reproduce --profile {p} --suite failure",
             "scale": "python -m mdseg reproduce --profile {p} --suite scale",
-            "budget": "python -m mdseg reproduce --profile {p} --suite budget"}
+            "budget": "python -m mdseg reproduce --profile {p} --suite budget",
+            "copy": "python -m mdseg reproduce --profile {p} --suite copy"}
 
 
 class ReferenceError(MdsegError, ValueError):
@@ -54,6 +55,7 @@ def suite_runs(profile: Profile, suite: str, base: str | Path) -> list[dict]:
     its ``run_dir``. Raises :class:`~mdseg.errors.OutputExists` where a folder holds a run of
     other settings than the current code trains there."""
     from .budget_suite import budget_suite
+    from .copy_suite import copy_suite
     from .experiments import reproduce
     from .failure_suite import failure_suite
     from .scale_suite import scale_suite
@@ -69,6 +71,9 @@ def suite_runs(profile: Profile, suite: str, base: str | Path) -> list[dict]:
     elif suite == "budget":
         found = [r for results in budget_suite(profile, finished_only=True, progress=False, base=base).values()
                  for done in results.runs.values() for r in done]
+    elif suite == "copy":
+        found = [r for done in copy_suite(profile, finished_only=True, progress=False, base=base).runs.values()
+                 for r in done]
     else:
         raise ReferenceError(f"Unknown suite '{suite}'; use one of {', '.join(SUITES)}.")
     return list({str(r["run_dir"]): r for r in found}.values())  # each run folder once
@@ -101,6 +106,10 @@ def suite_size(profile: Profile, suite: str, base: str | Path | None = None) -> 
         from .budget_suite import jobs
 
         return len(jobs(profile)) * seeds, ""
+    if suite == "copy":
+        from .copy_suite import recipes
+
+        return len(recipes(profile)) * seeds, ""
     raise ReferenceError(f"Unknown suite '{suite}'; use one of {', '.join(SUITES)}.")
 
 

@@ -27,6 +27,7 @@ from ..model.unet import MultiDecoderUNet
 from ..runtime import distributed as dist
 from ..runtime.device import amp_dtype, device_info, pick_device
 from . import runs
+from .after_copy import BN_BATCHES, reestimate_bn, reinit_last_block
 from .config import TrainConfig, make_optimizer
 from .losses import depth_loss
 from .metrics import DepthMetrics, SegMetrics
@@ -197,6 +198,7 @@ def _train_stage(session: _Session, index: int, first_epoch: int) -> None:
     model, config, stage = session.model, session.config, session.schedule.stages[index]
     if first_epoch == 0 and stage.copy is not None:
         model.copy_decoder(*stage.copy)
+        _after_copy(session, index, stage)
     params = trainable_parameters(model, stage)
     weighting = UncertaintyWeighting(stage.tasks).to(session.device) if stage.weighting == "uncertainty" else None
     if weighting is not None:  # a stage with learned weights has no lr_scale: params is a flat list
@@ -213,6 +215,18 @@ def _train_stage(session: _Session, index: int, first_epoch: int) -> None:
     stepper = Stepper(net, model, stage, optimizer, session.scaler, config, session.device, session.dtype, weighting)
     for epoch in range(first_epoch, stage.epochs):
         _train_epoch(session, index, epoch, stepper)
+
+
+def _after_copy(session: _Session, index: int, stage) -> None:
+    """Undo what the stage's ``after_copy`` names in the decoder just copied into (a pure function of
+    the seed and the stage, so a run resumed at this stage boundary does the same)."""
+    task, seed = stage.copy[1], epoch_seed(session.config.seed, index, 0)
+    if stage.after_copy == "reestimate-bn":
+        images = (b["image"] for _, b in zip(range(BN_BATCHES), batches(
+            session.train_set, session.config.batch_size, True, seed + 1, session.device, session.config.num_workers)))
+        reestimate_bn(session.model, task, images)
+    elif stage.after_copy == "reinit-last-block":
+        reinit_last_block(session.model, task, seed + 2)
 
 
 def _train_epoch(session: _Session, index: int, epoch: int, stepper: Stepper) -> None:

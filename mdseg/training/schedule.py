@@ -26,9 +26,10 @@ DAMPED_DEPTH_INTO_ENCODER = "naive-joint/damped-depth-into-encoder"
 
 
 WEIGHTINGS = ("fixed", "uncertainty", "pcgrad", "log")
+AFTER_COPY = ("reestimate-bn", "reinit-last-block")  # mdseg.training.after_copy
 # Stage fields added after runs existed: left out of a stage's identity at their default (None), so
 # every run trained before them keeps its identity (mdseg.study.profiles.identity).
-LATER_STAGE_FIELDS = ("lr_scale", "encoder_grad_scale")
+LATER_STAGE_FIELDS = ("lr_scale", "encoder_grad_scale", "after_copy")
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,8 @@ class Stage:
             ``{"depth": 1 / 255}``); ``None`` = every part at the run's rate.
         encoder_grad_scale: per task, a factor on the gradient that task's loss sends into the
             shared encoder (its decoder still trains on the full gradient); ``None`` = unscaled.
+        after_copy: with ``copy``, what to undo in the copied decoder before training
+            (:mod:`mdseg.training.after_copy`: ``reestimate-bn`` or ``reinit-last-block``); ``None`` = nothing.
     """
 
     name: str
@@ -62,6 +65,7 @@ class Stage:
     depth_loss: str | None = None
     lr_scale: dict[str, float] | None = None
     encoder_grad_scale: dict[str, float] | None = None
+    after_copy: str | None = None
 
     @property
     def tasks(self) -> tuple[str, ...]:
@@ -80,6 +84,9 @@ class Stage:
             raise SettingError(f"Stage '{self.name}': epochs must be >= 0, got {self.epochs}.")
         if self.weighting not in WEIGHTINGS:
             raise SettingError(f"Stage '{self.name}': weighting must be one of {', '.join(WEIGHTINGS)}.")
+        if self.after_copy is not None and (self.copy is None or self.after_copy not in AFTER_COPY):
+            raise SettingError(f"Stage '{self.name}': after_copy needs a copy and is one of {', '.join(AFTER_COPY)}, "
+                               f"got {self.after_copy!r}.")
         for field_name in ("lr_scale", "encoder_grad_scale"):
             scales = getattr(self, field_name) or {}
             if set(scales) - set(self.weights) or not all(v > 0 for v in scales.values()):
@@ -224,6 +231,19 @@ def beyond(epochs: int, depth_weight: float = PAPER_DEPTH_WEIGHT) -> dict[str, S
     return {r.name: r for r in out}
 
 
+def copy_explanations(stage_epochs: int, depth_weight: float = PAPER_DEPTH_WEIGHT) -> dict[str, Schedule]:
+    """The paper's best recipe with one thing the weight copy brings undone right after it
+    (``depth-first/copy+reestimate-bn/s->b``, ``depth-first/copy+reinit-last-block/s->b``): if one
+    of them closes the gap to ``depth-first/no-copy/s->b``, that is what the copy hurts with."""
+    best = staged("depth", True, True, stage_epochs, depth_weight)
+    out = {}
+    for how in AFTER_COPY:
+        stages = tuple(replace(s, after_copy=how) if s.copy else s for s in best.stages)
+        name = f"depth-first/copy+{how}/s->b"
+        out[name] = Schedule(name, stages, f"{best.description}, then {how} in the copied decoder")
+    return out
+
+
 def controls(epochs: int, depth_scale: float, depth_weight: float = PAPER_DEPTH_WEIGHT) -> dict[str, Schedule]:
     """The mechanism controls: does a depth loss scaled by ``k`` (``depth_scale``) do its damage
     alone, in the depth decoder, or in the shared encoder?
@@ -272,6 +292,7 @@ def get_recipe(name: str, stage_epochs: int, equal: bool = True,
     known = recipes(stage_epochs, equal, depth_weight)
     known.update(beyond(known[BASELINE].epochs, depth_weight))
     known.update(controls(known[BASELINE].epochs, depth_scale, depth_weight))
+    known.update(copy_explanations(stage_epochs, depth_weight))
     if name not in known:
         hint = f" (a depth weight is a setting: --depth-weight W, not {WEIGHT_MARK}W)" if WEIGHT_MARK in name else ""
         raise UnknownName(f"Unknown recipe '{name}'{hint}. Recipes: {', '.join(known)}.")
