@@ -37,3 +37,8 @@ class DatasetError(MdsegError, ValueError):
 
 class DownloadError(MdsegError, RuntimeError):
     """A download cannot be made or is not the published file."""
+
+
+class BrokenFile(MdsegError, ValueError):
+    """A file mdseg wrote is torn or edited (not valid JSON, a checkpoint whose hash does not match);
+    the message names the file and what to do."""

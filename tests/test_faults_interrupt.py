@@ -115,3 +115,40 @@ def test_killed_while_writing_a_checkpoint_keeps_the_previous_one(data, tmp_path
     a, b = weights_of(tmp_path / "straight" / CHECKPOINT), weights_of(out / CHECKPOINT)
     for key in a:
         torch.testing.assert_close(a[key], b[key], msg=key)
+
+
+def test_a_torn_result_or_config_gets_a_message_that_names_it_and_the_fix(tmp_path):
+    """result.json and config.json used to be written in place: a torn one gave a JSONDecodeError traceback
+    on every rerun. They are written whole now, and a torn one (a crash of an older version, a disk fault
+    or an edit) is named with what to do."""
+    from mdseg.errors import BrokenFile
+    from mdseg.training import runs
+
+    folder = tmp_path / "run"
+    runs.claim(folder, {"a": 1})
+    runs.write_result(folder, {"metrics": {"mIoU": 0.5}, "history": []})
+    assert [p.name for p in folder.iterdir() if p.name.startswith(".")] == []  # no temporary file left
+    (folder / runs.RESULT).write_text('{"metrics": {"mIoU": 0.')  # torn mid-write
+    with pytest.raises(BrokenFile, match=r"result.json is not valid JSON .*delete it and rerun the same command"):
+        runs.claim(folder, {"a": 1})
+    (folder / runs.CONFIG).write_text('{"a": ')
+    with pytest.raises(BrokenFile, match=rf"config.json is not valid JSON .*delete {folder} to retrain"):
+        runs.claim(folder, {"a": 1})
+
+
+def test_json_is_written_whole_or_not_at_all(tmp_path, monkeypatch):
+    import json
+    import os
+
+    from mdseg.runtime.files import write_json
+
+    target = tmp_path / "x.json"
+    write_json(target, {"v": 1})
+
+    def crash(*args):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", crash)
+    with pytest.raises(OSError):
+        write_json(target, {"v": 2})
+    assert json.loads(target.read_text()) == {"v": 1} and list(tmp_path.iterdir()) == [target]

@@ -28,6 +28,7 @@ from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as TF
 from tqdm.auto import tqdm
 
+from ..errors import DatasetError
 from ..runtime import distributed as dist
 from ..voc import IGNORE_INDEX, IMAGENET_MEAN, IMAGENET_STD
 from .dataset import PadTo, VOCDepth
@@ -116,10 +117,15 @@ def _build(dataset: VOCDepth, size: int, folder: Path, stamp: dict, progress: bo
     tmp = folder.with_name(f".{folder.name}.{os.getpid()}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    for key, value in arrays.items():
-        np.save(tmp / f"{key}.npy", value)
-    (tmp / "ids.txt").write_text("\n".join(dataset.ids) + "\n")
-    (tmp / "manifest.json").write_text(json.dumps(stamp, indent=1))
+    try:
+        for key, value in arrays.items():
+            np.save(tmp / f"{key}.npy", value)
+        (tmp / "ids.txt").write_text("\n".join(dataset.ids) + "\n")
+        (tmp / "manifest.json").write_text(json.dumps(stamp, indent=1))
+    except OSError as error:  # a full disk or a read-only folder: leave nothing half-written behind
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise DatasetError(f"Could not write the array cache {folder} ({error.strerror or error}): free space or "
+                           "make the data folder writable, then rerun (nothing was left behind).") from None
     if _is_current(folder, stamp):  # another process finished the same cache meanwhile
         shutil.rmtree(tmp)
         return

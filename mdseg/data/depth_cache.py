@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DatasetError
+from ..runtime.files import write_json
 from ..voc import read_depth_png, voc_dir, write_depth_png
 
 PSEUDO_DEPTH_DIR = "PseudoDepth"
@@ -60,9 +61,7 @@ def read_manifest(folder: Path) -> dict | None:
 def write_manifest(folder: Path, manifest: dict) -> None:
     """Atomically write ``manifest.json``; ``count`` is derived from the listed images."""
     manifest["count"] = len(manifest["images"])
-    tmp = folder / f"{MANIFEST}.tmp"
-    tmp.write_text(json.dumps(manifest, indent=1))
-    os.replace(tmp, folder / MANIFEST)
+    write_json(folder / MANIFEST, manifest)
 
 
 def code_scale(root: str | Path, teacher: str, target: str) -> float:

@@ -2,7 +2,6 @@
 The suites built on them: :mod:`mdseg.study.failure_suite`, :mod:`mdseg.study.scale_suite`."""
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +20,7 @@ from ..model.checkpoint import load_model
 from ..model.unet import MultiDecoderUNet
 from ..runtime import distributed
 from ..runtime.device import pick_device
+from ..runtime.files import write_json
 from ..training import loop, runs
 from ..training.config import TrainConfig
 from ..training.multitask import encoder_gradients, gradient_stats
@@ -326,6 +326,6 @@ def reproduce(profile: Profile, out: str | Path, seeds: list[int] | None = None,
     if finished_only:
         return results  # a partial report: shown, not written over a complete one
     out = Path(out)
-    (out / f"{report}.json").write_text(json.dumps({"profile": profile.name, "recipes": results.summary}, indent=1))
+    write_json(out / f"{report}.json", {"profile": profile.name, "recipes": results.summary})
     (out / f"{report}.md").write_text(results.markdown() + "\n")
     return results

@@ -10,7 +10,6 @@ recipe, point, seed, val metrics and the SHA-256 of the checkpoint the predictio
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +19,7 @@ from PIL import Image
 from ..data.dataset import VOCDepth, eval_transforms
 from ..model.checkpoint import load_model
 from ..model.shipped import sha256
+from ..runtime.files import read_json, write_json
 from ..training import runs
 from ..training.schedule import BASELINE, BEST_RECIPE, NAIVE
 from ..voc import IMAGENET_MEAN, IMAGENET_STD, save_label_png, write_depth_png
@@ -78,7 +78,7 @@ def write_gallery(profile: Profile, failing: Point | None, lr_sgd: float | None,
             "checkpoint_sha256": sha256(folder / runs.CHECKPOINT),
             "metrics": {k: v for k, v in result["metrics"].items() if k != "per_class_iou"},
             "settings": {k: getattr(variant, k) for k in ("optimizer", "lr", "lr_schedule", "depth_target", "depth_scale")}}
-    (out / "gallery.json").write_text(json.dumps(provenance, indent=1))
+    write_json(out / "gallery.json", provenance)
     return provenance
 
 
@@ -95,7 +95,7 @@ def read_gallery(folder: str | Path) -> tuple[list[dict], dict[str, np.ndarray],
     folder = Path(folder)
     if not (folder / "gallery.json").exists():
         return None
-    provenance = json.loads((folder / "gallery.json").read_text())
+    provenance = read_json(folder / "gallery.json", "restore the shipped reference with `git checkout mdseg/reference`")
     mean, std = torch.tensor(IMAGENET_MEAN).view(3, 1, 1), torch.tensor(IMAGENET_STD).view(3, 1, 1)
     items = []
     for image_id in provenance["ids"]:

@@ -28,6 +28,7 @@ import torch
 
 from ..errors import MdsegError
 from ..runtime.device import device_info
+from ..runtime.files import read_json, write_json
 from ..training import runs
 from ..training.schedule import Schedule, Stage
 from .profiles import PROFILES, Profile, get_profile, runs_root
@@ -136,7 +137,7 @@ def _copy_run(source: Path, dest: Path) -> dict:
         runs.write_result(dest, result)
     diagnostics = runs.diagnostics_summary(source)
     if diagnostics["steps"] or diagnostics.get("diagnosed"):
-        (dest / runs.DIAGNOSTICS_SUMMARY).write_text(json.dumps(diagnostics, indent=1))
+        write_json(dest / runs.DIAGNOSTICS_SUMMARY, diagnostics)
     return result
 
 
@@ -193,7 +194,7 @@ def write(source: str | Path = "runs", profile: str = "cpu", suites: tuple[str, 
         planned, note = suite_size(named, suite, source)
         device = next(iter(shipped.values()))["device"]
         before = dest / "provenance" / f"{suite}.json"
-        first, last = _finished_range(shipped, json.loads(before.read_text()) if before.exists() else {},
+        first, last = _finished_range(shipped, read_json(before, "restore it (git checkout)") if before.exists() else {},
                                        device["name"])
         provenance = {"suite": suite, "profile": profile, "command": COMMANDS[suite].format(p=profile),
                       "commit": commit or _commit(), "device": device["name"], "precision": device["precision"],
@@ -203,7 +204,7 @@ def write(source: str | Path = "runs", profile: str = "cpu", suites: tuple[str, 
                       "wall_note": "sum of the runs' own wall times (a resumed run: its kept epochs plus its last call; "
                                    "before commit d2d4b98, its last call only; time a run was paused counts)"}
         (dest / "provenance").mkdir(parents=True, exist_ok=True)
-        (dest / "provenance" / f"{suite}.json").write_text(json.dumps(provenance, indent=1))
+        write_json(dest / "provenance" / f"{suite}.json", provenance)
         out[suite] = provenance
     return out
 
@@ -211,7 +212,8 @@ def write(source: str | Path = "runs", profile: str = "cpu", suites: tuple[str, 
 def provenance(profile: str = "cpu") -> dict[str, dict]:
     """``{suite: provenance}`` of the shipped reference (``{}`` when none is shipped)."""
     folder = reference_root(profile) / "provenance"
-    return {p.stem: json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))} if folder.is_dir() else {}
+    fix = "restore the shipped reference with `git checkout mdseg/reference`"
+    return {p.stem: read_json(p, fix) for p in sorted(folder.glob("*.json"))} if folder.is_dir() else {}
 
 
 def label(profile: str = "cpu", suite: str = "tables") -> str:
@@ -299,7 +301,7 @@ def check(n: int, profile: str = "cpu", out: str | Path = "runs/check-reference"
     chosen = random.Random(seed).sample(folders, min(n, len(folders)))
     rows = []
     for folder in chosen:
-        config = json.loads((folder / runs.CONFIG).read_text())
+        config = read_json(folder / runs.CONFIG, "restore the shipped reference with `git checkout mdseg/reference`")
         variant = profile_from_identity(config)
         relative = folder.relative_to(reference_root(profile))
         result = train_recipe(variant, schedule_from_identity(config), config["seed"], out=Path(out) / relative,

@@ -26,6 +26,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ..errors import MdsegError, OutputExists
+from ..runtime.files import read_json, write_json
 from ..model.checkpoint import CHECKPOINT  # noqa: F401 (a run folder's file names live here: runs.CHECKPOINT)
 
 try:
@@ -62,7 +63,7 @@ def claim(folder: str | Path, wanted: dict, write: bool = True) -> dict | None:
     wanted = json.loads(json.dumps(wanted))  # tuples become lists, as stored
     path = folder / CONFIG
     if path.exists():
-        if json.loads(path.read_text()) != wanted:
+        if read_json(path, f"delete {folder} to retrain that run") != wanted:
             raise OutputExists(f"{folder} holds a run with other settings (see {path}); "
                                "use another --out or delete that folder to retrain.")
         if (folder / RESULT).exists():
@@ -70,32 +71,33 @@ def claim(folder: str | Path, wanted: dict, write: bool = True) -> dict | None:
         return None
     if write:
         folder.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(wanted, indent=1))
+        write_json(path, wanted)
     return None
 
 
 def read_result(folder: str | Path) -> dict:
     """The ``result.json`` of a finished run, with its per-epoch ``history`` read from ``log.jsonl``
     where the file leaves it out (the shipped reference runs do)."""
-    result = json.loads((Path(folder) / RESULT).read_text())
+    result = read_json(Path(folder) / RESULT, f"delete it and rerun the same command: a finished run writes it again "
+                       f"from its log without training (it retrains where {folder} holds no checkpoint)")
     if "history" not in result:
         result["history"] = read_records(Path(folder) / LOG)
     return result
 
 
 def write_result(folder: str | Path, result: dict) -> None:
-    (Path(folder) / RESULT).write_text(json.dumps(result, indent=1))
+    write_json(Path(folder) / RESULT, result)
 
 
 def write_divergence(folder: str | Path, message: str) -> None:
     """Record that the run in ``folder`` stopped on a non-finite loss (``message`` says where)."""
-    (Path(folder) / DIVERGED).write_text(json.dumps({"diverged": message}, indent=1))
+    write_json(Path(folder) / DIVERGED, {"diverged": message})
 
 
 def read_divergence(folder: str | Path) -> str | None:
     """The message of a run recorded as diverged, else ``None``."""
     path = Path(folder) / DIVERGED
-    return json.loads(path.read_text())["diverged"] if path.exists() else None
+    return read_json(path, "delete it to train that run again")["diverged"] if path.exists() else None
 
 
 def read_records(path: str | Path) -> list[dict]:
@@ -125,7 +127,7 @@ def diagnostics_summary(folder: str | Path) -> dict[str, float]:
 
     summary = Path(folder) / DIAGNOSTICS_SUMMARY
     if summary.exists() and not (Path(folder) / DIAGNOSTICS).exists():
-        return json.loads(summary.read_text())
+        return read_json(summary, "restore it from the repository (git checkout) or delete that run folder")
     return summarize_diagnostics(read_records(Path(folder) / DIAGNOSTICS))
 
 
@@ -145,7 +147,9 @@ def rewrite_records(path: str | Path, records: list[dict]) -> None:
     empty ``diagnostics.jsonl``)."""
     path = Path(path)
     if records or path.exists():
-        path.write_text("".join(json.dumps(r) + "\n" for r in records))
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_text("".join(json.dumps(r) + "\n" for r in records))
+        os.replace(tmp, path)
 
 
 class RunLocked(MdsegError, RuntimeError):
