@@ -134,6 +134,7 @@ def _reproduce(args) -> int:
     from .study.experiments import reproduce
     from .study.profiles import runs_root
 
+    _refuse_ignored(args)
     if args.check_reference is not None:
         from .study.reference import check, check_markdown
 
@@ -164,13 +165,41 @@ def _reproduce(args) -> int:
     return 0
 
 
+SETTING_FLAGS = ("data", "teacher", "depth_target", "depth_weight", "depth_scale", "optimizer", "lr", "lr_schedule",
+                 "encoder_weights", "data_path", "seeds", "recipes", "out", "targets", "diagnose_every",
+                 "beside_reference", "finished_only")
+# What each way of running `reproduce` does not use: a flag it would silently ignore is refused instead.
+IGNORED = {
+    "check-reference": tuple(f for f in SETTING_FLAGS if f != "data"),
+    "tables": ("targets",),
+    "failure": ("depth_target", "depth_weight", "diagnose_every", "beside_reference", "out"),
+    "scale": ("depth_target", "depth_weight", "depth_scale", "optimizer", "lr", "lr_schedule", "diagnose_every",
+              "beside_reference", "out", "recipes", "targets"),
+    "budget": ("depth_weight", "diagnose_every", "beside_reference", "out", "recipes", "targets"),
+    "copy": ("depth_weight", "diagnose_every", "beside_reference", "out", "recipes", "targets"),
+}
+WHY = {"check-reference": "it retrains shipped runs exactly as they were trained",
+       "failure": "its depth weights, targets (--targets) and folders are the suite's own",
+       "scale": "its scales, optimisers, weight and folders are the suite's own",
+       "budget": "its recipes, weight and folders are the suite's own",
+       "copy": "its recipes, weight and folders are the suite's own",
+       "tables": "--targets belongs to --suite failure"}
+
+
+def _refuse_ignored(args) -> None:
+    """Refuse the flags this ``reproduce`` call would ignore, naming each (so no result claims a setting it did not use)."""
+    mode = "check-reference" if args.check_reference is not None else args.suite
+    given = [f for f in IGNORED[mode] if getattr(args, f, None) not in (None, False)]
+    if given:
+        flags = ", ".join("--" + f.replace("_", "-") for f in given)
+        raise SettingError(f"reproduce {'--check-reference' if mode == 'check-reference' else '--suite ' + mode} does not "
+                           f"use {flags} ({WHY[mode]}): drop {'it' if len(given) == 1 else 'them'}.")
+
+
 def _failure_suite(profile, args) -> int:
     from .study.failure_suite import failure_suite
     from .study.report import failure_conclusion, table3_markdown, weights_markdown
 
-    if args.out:
-        raise SettingError("--suite failure writes under runs/<profile>[-<target>] (shared with the notebooks); "
-                         "drop --out, or choose the data with --data.")
     targets = tuple(args.targets or ("normalised", "metric"))
     suite = failure_suite(profile, targets, recipes=args.recipes, seeds=args.seeds, device=args.device,
                           finished_only=args.finished_only)
@@ -185,9 +214,6 @@ def _scale_suite(profile, args) -> int:
     from .study import scale_report as report
     from .study.scale_suite import scale_suite
 
-    if args.out or args.recipes or args.targets:
-        raise SettingError("--suite scale trains a fixed set of runs into runs/<profile>-<settings> (shared with the "
-                           "notebooks); drop --out, --recipes and --targets.")
     suite = scale_suite(profile, seeds=args.seeds, device=args.device, finished_only=args.finished_only)
     print("\n## " + report.sweep_markdown(suite))
     print("\n## Naive joint training against its baseline, per scale and optimiser\n\n" + report.points_markdown(suite))
@@ -205,9 +231,6 @@ def _scale_suite(profile, args) -> int:
 def _budget_suite(profile, args) -> int:
     from .study.budget_suite import budget_suite
 
-    if args.out or args.recipes or args.targets:
-        raise SettingError("--suite budget trains a fixed set of runs into runs/<profile>[-e<epochs>] (shared with the "
-                           "notebooks); drop --out, --recipes and --targets.")
     for results in budget_suite(profile, seeds=args.seeds, device=args.device,
                                 finished_only=args.finished_only).values():
         print("\n" + results.markdown())
@@ -217,9 +240,6 @@ def _budget_suite(profile, args) -> int:
 def _copy_suite(profile, args) -> int:
     from .study.copy_suite import copy_conclusion, copy_markdown, copy_suite
 
-    if args.out or args.recipes or args.targets:
-        raise SettingError("--suite copy trains a fixed set of runs into runs/<profile> (shared with Tables 2 and 3); "
-                           "drop --out, --recipes and --targets.")
     results = copy_suite(profile, seeds=args.seeds, device=args.device, finished_only=args.finished_only)
     print("\n## " + results.title + "\n\n" + copy_markdown(results))
     print("\n" + "\n".join(f"- {line}" for line in copy_conclusion(results)))

@@ -149,3 +149,42 @@ def test_depth_weight_zero_is_refused_with_the_reason_not_trained_at_the_default
 
     assert _schedule(get_profile("ci"), "naive-joint", 0.05).depth_weight == 0.05
     assert _schedule(get_profile("ci"), "naive-joint", None).depth_weight == 0.15
+
+
+@pytest.mark.parametrize("argv, named", [
+    (["--suite", "scale", "--depth-weight", "0.05"], "--depth-weight"),
+    (["--suite", "scale", "--lr", "0.1", "--diagnose-every", "2"], "--lr, --diagnose-every"),
+    (["--suite", "failure", "--beside-reference"], "--beside-reference"),
+    (["--check-reference", "1", "--seeds", "3", "--recipes", "naive-joint"], "--seeds, --recipes"),
+    (["--targets", "metric"], "--targets"),
+])
+def test_reproduce_refuses_every_flag_it_would_ignore(tmp_path, capsys, argv, named):
+    assert main(["reproduce", "--profile", "ci", "--data", str(tmp_path / "none"), *argv]) == 2
+    err = capsys.readouterr().err
+    assert f"does not use {named} (" in err and err.count("\n") == 1
+    assert not (tmp_path / "none").exists() and not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize("argv, says", [
+    (["reproduce", "--profile", "ci", "--seeds", "0", "0", "1"], "Seed 0 is given more than once"),
+    (["train", "--profile", "ci", "--recipe", "naive-joint", "--batch-size", "1000"], "batch size 1000 is outside 1..128"),
+    (["train", "--profile", "ci", "--recipe", "naive-joint", "--batch-size", "0"], "batch size 0 is outside 1..128"),
+    (["train", "--profile", "ci", "--recipe", "naive-joint", "--epochs", "0"], "0 epochs per stage trains nothing"),
+])
+def test_settings_that_would_train_nothing_or_count_twice_are_refused_before_anything_is_written(tmp_path, capsys,
+                                                                                                 monkeypatch, argv, says):
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 2
+    assert says in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_typo_in_a_setting_claims_no_run_folder(tmp_path, ci_root, capsys):
+    """`--teacher bogus` used to write config.json before failing, so the corrected command was refused
+    with 'holds a run with other settings'."""
+    out = tmp_path / "run"
+    assert main(["train", "--profile", "ci", "--data", str(ci_root), "--recipe", "naive-joint", "--teacher", "bogus",
+                 "--out", str(out), "--epochs", "1"]) == 2
+    assert "Unknown teacher 'bogus'" in capsys.readouterr().err and not (out / "config.json").exists()
+    assert main(["train", "--profile", "ci", "--data", str(ci_root), "--recipe", "single-decoder", "--out", str(out),
+                 "--epochs", "1", "--diagnose-every", "0"]) == 0

@@ -27,7 +27,7 @@ from ..training.multitask import encoder_gradients, gradient_stats
 from ..training.runs import run_dir
 from ..training.schedule import Schedule, Stage, budget, get_recipe
 from ..training.schedule import recipes as all_recipes
-from .profiles import Profile, identity, runs_root
+from .profiles import Profile, check_seeds, identity, runs_root
 from .report import results_markdown, summarize
 
 
@@ -82,7 +82,8 @@ def train_recipe(profile: Profile, recipe: str | Schedule, seed: int = 0, out: s
         diagnose_every = 0  # diagnostics need a single process
     main = distributed.world()[0] == 0
     about = {"seed": seed, "run_dir": str(folder), "recipe": schedule.recipe, "depth_weight": schedule.depth_weight}
-    finished = runs.claim(folder, identity(profile, schedule, seed), write=main and train_missing)
+    wanted = identity(profile, schedule, seed)
+    finished = runs.claim(folder, wanted, write=False)
     if finished is not None:
         return {**finished, **about}
     diverged = runs.read_divergence(folder)
@@ -96,6 +97,9 @@ def train_recipe(profile: Profile, recipe: str | Schedule, seed: int = 0, out: s
     torch.manual_seed(seed)
     model = build_model(profile)
     train_set, val_set = train_val_sets(profile, schedule.uses_depth)
+    if main:  # the settings proved usable (data, teacher, encoder): only now is the folder this run's
+        runs.claim(folder, wanted)
+    distributed.barrier()
     try:
         result = loop.run(model, schedule, train_set, val_set, folder, train_config(profile, seed, device, progress,
                                                                                      diagnose_every))
@@ -312,6 +316,7 @@ def reproduce(profile: Profile, out: str | Path, seeds: list[int] | None = None,
     suite is interrupted. ``diagnose_every``: as in :func:`train_recipe` (diagnostics never change a result)."""
     wanted = schedules(profile, recipes)
     seeds = list(seeds or profile.seeds)
+    check_seeds(seeds)
     by_recipe: dict[str, list[dict]] = {s.name: [] for s in wanted}
     jobs = tqdm([(s, k) for s in wanted for k in seeds], desc=f"reproduce [{profile.name}]", unit="run",
                 disable=not progress)

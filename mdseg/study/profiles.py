@@ -11,12 +11,24 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from ..data.depth_cache import TARGETS
+from ..depth.teachers import teacher_spec
 from ..errors import SettingError, UnknownName
 from ..training.schedule import LATER_STAGE_FIELDS, LR_SCHEDULES, OPTIMIZERS, Schedule, Stage
 from ..world.synthetic import SyntheticSpec
 
 ENV_VAR = "MDSEG_PROFILE"
 SEEDS_VAR = "MDSEG_SEEDS"
+
+
+VOC_TRAIN_IMAGES = 1464  # PASCAL VOC 2012 segmentation train split
+
+
+def check_seeds(seeds) -> None:
+    """Refuse a seed given twice: the same seed trains the same run, so it would be counted twice."""
+    seen = [s for i, s in enumerate(seeds) if s in list(seeds)[:i]]
+    if seen:
+        raise SettingError(f"Seed {', '.join(map(str, sorted(set(seen))))} is given more than once in {list(seeds)}: the "
+                           "same seed trains the same run, so a repeat would count one run twice. List each seed once.")
 
 
 @dataclass(frozen=True)
@@ -83,6 +95,16 @@ class Profile:
         for field in ("lr", "depth_scale"):
             if not getattr(self, field) > 0:
                 raise SettingError(f"Profile '{self.name}': {field} must be a positive number, not {getattr(self, field)}.")
+        teacher_spec(self.teacher)  # an unknown teacher is refused here, before any run folder is claimed
+        if self.stage_epochs < 1:
+            raise SettingError(f"Profile '{self.name}': {self.stage_epochs} epochs per stage trains nothing; give at least 1 "
+                               "(--epochs).")
+        train_images = self.synthetic.n_train if self.synthetic is not None else VOC_TRAIN_IMAGES
+        if not 1 <= self.batch_size <= train_images:
+            raise SettingError(f"Profile '{self.name}': batch size {self.batch_size} is outside 1..{train_images}, the "
+                               "number of training images (a larger batch trains no step at all); pass a smaller "
+                               "--batch-size.")
+        check_seeds(self.seeds)
 
 
 PROFILES: dict[str, Profile] = {

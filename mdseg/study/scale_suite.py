@@ -33,7 +33,7 @@ from ..training.schedule import (BASELINE, DAMPED_DEPTH_INTO_ENCODER, DEPTH_ONLY
                                  Schedule, get_recipe, table3)
 from .compare import LEVEL, Comparison, collapsed, comparison, holm, mean_std
 from .experiments import Results, plan, train_recipe
-from .profiles import Profile, runs_root
+from .profiles import Profile, check_seeds, runs_root
 from .report import summarize
 
 SCALES = (1, 4, 16, 64, 255)
@@ -121,6 +121,7 @@ def train_jobs(jobs: list[Job], seeds: list[int], device: str | None, progress: 
     """Each job's finished results over ``seeds`` (training what is missing unless not ``train_missing``,
     with gradient diagnostics every ``diagnose_every`` steps, default the profile's); a run a
     non-finite loss stopped is kept as such (``"diverged"`` in its result)."""
+    check_seeds(seeds)
     out = [[] for _ in jobs]
     work = [(i, s) for i in range(len(jobs)) for s in seeds]
     bar = tqdm(work, desc=desc, unit="run", disable=not (progress and train_missing))
