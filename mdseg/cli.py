@@ -165,7 +165,8 @@ def build_parser() -> argparse.ArgumentParser:
     rehearse = commands.add_parser("rehearse", help="rehearse a Colab session offline on real VOC images (maintainers)")
     rehearse.add_argument("session", choices=["colab"])
     rehearse.add_argument("--samples", required=True, help="a folder holding VOCdevkit with a few real VOC images")
-    rehearse.add_argument("--work", default="runs/rehearsal", help="working folder, emptied first (default: runs/rehearsal)")
+    rehearse.add_argument("--work", default="runs/rehearsal", help="working folder, emptied first: only one it made "
+                          "earlier, or a new or empty one (default: runs/rehearsal)")
     rehearse.add_argument("--notebooks", default=None,
                           help="also run notebooks 01-05 from this folder under nbval (e.g. notebooks)")
 

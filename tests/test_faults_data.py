@@ -72,3 +72,42 @@ def test_image_and_mask_of_different_sizes(writable_root):
 def test_missing_pseudo_depth_says_which_command_to_run(synthetic_root):
     with pytest.raises(DatasetError, match="mdseg depth --root .* --teacher nobody --split train"):
         VOCDepth(synthetic_root, "train", teacher="nobody")
+
+
+def test_a_synthetic_profile_never_writes_into_a_tree_it_did_not_make(tmp_path):
+    """`train --profile ci --data <a real VOC root>` used to add 192 synthetic scenes to the real tree and
+    rewrite its split lists."""
+    from mdseg.errors import OutputExists
+    from mdseg.world.synthetic import SyntheticSpec, make_voc_tree
+
+    real = tmp_path / "voc" / "VOCdevkit" / "VOC2012"
+    (real / "JPEGImages").mkdir(parents=True)
+    (real / "JPEGImages" / "2007_000032.jpg").write_bytes(b"a real photo")
+    (real / "ImageSets" / "Segmentation").mkdir(parents=True)
+    (real / "ImageSets" / "Segmentation" / "train.txt").write_text("2007_000032\n")
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    with pytest.raises(OutputExists, match="holds a VOC tree that mdseg did not generate"):
+        make_voc_tree(tmp_path / "voc", SyntheticSpec(n_train=2, n_val=1, size=32))
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
+    assert (real / "ImageSets" / "Segmentation" / "train.txt").read_text() == "2007_000032\n"
+
+
+def test_an_interrupted_synthetic_tree_resumes(tmp_path, monkeypatch):
+    from mdseg.world import synthetic
+
+    spec = synthetic.SyntheticSpec(n_train=3, n_val=1, size=32)
+    calls = []
+
+    def flaky(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return original(*args, **kwargs)
+
+    original = synthetic.render_scene
+    monkeypatch.setattr(synthetic, "render_scene", flaky)
+    with pytest.raises(KeyboardInterrupt):
+        synthetic.make_voc_tree(tmp_path, spec, progress=False)
+    monkeypatch.setattr(synthetic, "render_scene", original)
+    base = synthetic.make_voc_tree(tmp_path, spec, progress=False)  # its own unfinished tree: finished, not refused
+    assert (base / "synthetic.json").exists() and not (base / synthetic.STARTED).exists()

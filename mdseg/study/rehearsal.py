@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..data.dataset import find_voc, read_split
-from ..errors import MdsegError
+from ..errors import MdsegError, OutputExists
 from .profiles import REHEARSAL_VAR, get_profile
 
 ARCHIVE = "VOCtrainval_11-May-2012.tar"
@@ -208,6 +208,24 @@ def rehearsal_env(cache: Path) -> dict[str, str]:
     return env
 
 
+WORK_MARK = ".mdseg-rehearsal"  # in a working folder the rehearsal made: the only kind it empties
+
+
+def claim_work(work: str | Path) -> Path:
+    """The rehearsal's working folder, absolute (every path handed to a subprocess is), emptied and
+    marked as the rehearsal's own: only a folder that is missing, empty or already marked is
+    emptied; any other is refused with the reason (it could be a checkout or someone's data)."""
+    work = Path(work).resolve()
+    if work.exists() and (not work.is_dir() or (any(work.iterdir()) and not (work / WORK_MARK).exists())):
+        raise OutputExists(f"--work {work} is not a folder the rehearsal made (no {WORK_MARK} in it): it empties its "
+                           "working folder first, so it only uses a new, empty or earlier rehearsal folder. Choose "
+                           "another --work (e.g. runs/rehearsal).")
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    (work / WORK_MARK).write_text("made by mdseg rehearse colab; emptied by the next rehearsal\n")
+    return work
+
+
 def rehearse_colab(samples: str | Path, work: str | Path, notebooks: Path | None = None,
                    copies: int = 2, quick: bool = False) -> list[Step]:
     """The whole rehearsal (module docstring) in ``work`` (emptied first); ``notebooks``: the
@@ -216,8 +234,8 @@ def rehearse_colab(samples: str | Path, work: str | Path, notebooks: Path | None
     518 (the same code, a quarter of its compute: DPT's full-resolution head dominates), one recipe
     on the array path, then export; no metric depth, no v2-loader run, no separate evaluation.
     Returns the steps."""
-    work = Path(work)
-    shutil.rmtree(work, ignore_errors=True)
+    find_voc(samples)  # the samples first: a wrong path must not cost the working folder
+    work = claim_work(work)
     (work / "served").mkdir(parents=True)
     archive, md5 = build_archive(samples, work / "served", copies)
     bad = work / "served" / "corrupted" / ARCHIVE

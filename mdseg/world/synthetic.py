@@ -242,6 +242,9 @@ def boundary_band(instances: np.ndarray, width: int = 1) -> np.ndarray:
     return band
 
 
+STARTED = "synthetic.started"  # written before the first scene: the tree being generated is mdseg's own
+
+
 def make_voc_tree(root: str | Path, spec: SyntheticSpec = SyntheticSpec(), progress: bool = True) -> Path:
     """Write a synthetic VOC-format tree under ``root`` (the folder that will hold ``VOCdevkit``).
 
@@ -251,6 +254,12 @@ def make_voc_tree(root: str | Path, spec: SyntheticSpec = SyntheticSpec(), progr
     """
     base = voc_dir(root)
     stamp = base / "synthetic.json"
+    started = base / STARTED
+    if not stamp.exists() and not started.exists() and base.is_dir() and any(base.iterdir()):
+        raise OutputExists(
+            f"{base} holds a VOC tree that mdseg did not generate (no synthetic.json): a synthetic profile never "
+            "writes into it (it would add synthetic scenes and rewrite the split lists of real data). Pass --data "
+            "(or --root) another folder, or use a profile that reads real VOC 2012 (colab, gpu).")
     if stamp.exists():
         existing = json.loads(stamp.read_text())
         if existing == asdict(spec):
@@ -262,6 +271,7 @@ def make_voc_tree(root: str | Path, spec: SyntheticSpec = SyntheticSpec(), progr
     folders = {name: base / name for name in ("JPEGImages", "SegmentationClass", "SegmentationObject", TRUE_DEPTH_DIR)}
     for folder in (*folders.values(), base / "ImageSets" / "Segmentation"):
         folder.mkdir(parents=True, exist_ok=True)
+    started.write_text(json.dumps(asdict(spec)))  # this tree is mdseg's own: an interrupted run may resume it
 
     total = spec.n_train + spec.n_val
     ids = [f"syn_{i:06d}" for i in range(total)]
@@ -281,6 +291,7 @@ def make_voc_tree(root: str | Path, spec: SyntheticSpec = SyntheticSpec(), progr
     (splits / "train.txt").write_text("\n".join(ids[: spec.n_train]) + "\n")
     (splits / "val.txt").write_text("\n".join(ids[spec.n_train :]) + "\n")
     stamp.write_text(json.dumps(asdict(spec)))  # written last: its presence means the tree is complete
+    started.unlink(missing_ok=True)
     return base
 
 
