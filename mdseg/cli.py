@@ -100,6 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
     pretrain.add_argument("--install", action="store_true",
                           help="copy the weights and their card into the package (mdseg/model/weights), where "
                                "--encoder-weights synthetic finds them")
+    pretrain.add_argument("--replace", action="store_true",
+                          help="with --install: replace weights already installed for that encoder (refused otherwise)")
 
     train = commands.add_parser("train", help="train one recipe")
     train.add_argument("--recipe", required=True, help="e.g. single-decoder, naive-joint, depth-first/copy/s->b")
@@ -175,6 +177,9 @@ def build_parser() -> argparse.ArgumentParser:
     reference.add_argument("--profile", choices=list(PROFILES), default="cpu")
     reference.add_argument("--suites", nargs="+", default=None, help="tables, failure, scale (default: all three)")
     reference.add_argument("--commit", default=None, help="the code commit that trained them (default: git HEAD)")
+    reference.add_argument("--replace", action="store_true",
+                           help="replace shipped runs the source also holds (refused otherwise; new runs are added "
+                                "either way)")
     return parser
 
 

@@ -60,7 +60,7 @@ def _pretrain(args) -> int:
     card = pretrain(spec, out)
     print(f"{out}: val accuracy {card['val_accuracy']:.3f}, SHA-256 {card['sha256']}")
     if args.install:
-        print(f"installed {install(out)}")
+        print(f"installed {install(out, replace=args.replace)}")
     return 0
 
 
@@ -249,8 +249,10 @@ def _copy_suite(profile, args) -> int:
 def _reference(args) -> int:
     from .study.reference import SUITES, write
 
-    for suite, provenance in write(args.source, args.profile, tuple(args.suites or SUITES), commit=args.commit).items():
-        print(f"{suite}: {provenance['runs']} runs from {provenance['device']} ({provenance['precision']})")
+    for suite, provenance in write(args.source, args.profile, tuple(args.suites or SUITES), commit=args.commit,
+                                   replace=args.replace).items():
+        print(f"{suite}: {provenance['runs']} of {provenance['planned']} runs shipped, from {provenance['device']} "
+              f"({provenance['precision']}); {provenance['added']} added, {provenance['replaced']} replaced")
     return 0
 
 

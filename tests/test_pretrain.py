@@ -70,3 +70,19 @@ def test_shipped_weights_match_their_card_and_serve_the_offline_profiles():
             assert card["spec"]["seed"] >= PRETRAIN_SEEDS > profile.synthetic.seed  # disjoint scenes
             assert card_path(profile.encoder).with_suffix(".safetensors").stat().st_size <= 25 * 2**20
             MultiDecoderUNet(profile.encoder, encoder_weights="synthetic")
+
+
+def test_installing_other_weights_over_the_shipped_ones_needs_replace(pretrained, tmp_path):
+    import json
+
+    from mdseg.errors import OutputExists
+
+    out, _ = pretrained
+    target = install(out, tmp_path)
+    card = json.loads(target.read_text())
+    target.write_text(json.dumps({**card, "sha256": "0" * 64, "command": "an older pretraining"}))
+    with pytest.raises(OutputExists, match="already holds .* weights .*made by `an older pretraining`.*--replace"):
+        install(out, tmp_path)
+    assert json.loads(target.read_text())["sha256"] == "0" * 64  # nothing replaced
+    assert json.loads(install(out, tmp_path, replace=True).read_text())["sha256"] == card["sha256"]
+    assert install(out, tmp_path) == target  # the same weights again: nothing to replace

@@ -141,7 +141,7 @@ def test_the_provenance_dates_come_from_the_runs_and_keep_an_earlier_start(tmp_p
     assert (written["first_finished"], written["last_finished"]) == ("2026-01-02 03:04 UTC", "2026-01-05 00:00 UTC")
     about = tmp_path / "ref" / "provenance" / "tables.json"
     about.write_text(json.dumps({**json.loads(about.read_text()), "first_finished": "2025-12-31 23:00 UTC"}))
-    rewritten = write(tmp_path / "runs", "ci", ("tables",), dest=tmp_path / "ref")["tables"]
+    rewritten = write(tmp_path / "runs", "ci", ("tables",), dest=tmp_path / "ref", replace=True)["tables"]
     assert rewritten["first_finished"] == "2025-12-31 23:00 UTC" and rewritten["last_finished"] == "2026-01-05 00:00 UTC"
 
 
@@ -161,3 +161,22 @@ def test_the_provenance_says_which_cpu_models_trained_the_suite(tmp_path):
     runs.write_result(folder, {**result, "device": {**result["device"], "model": "AMD EPYC"}})
     written = write(tmp_path / "runs", "ci", ("tables",), dest=tmp_path / "ref")["tables"]
     assert written["models"] == "AMD EPYC (1 run); not recorded (1 run)"
+
+
+def test_the_reference_grows_by_new_runs_and_replaces_shipped_ones_only_when_asked(tmp_path):
+    """`mdseg reference --from <a folder with one run>` once replaced that shipped run and rewrote the
+    provenance as "1 of 30 runs"; now new runs join the shipped ones, the provenance counts what the
+    reference holds, and a shipped run is replaced only with --replace."""
+    ci = get_profile("ci")
+    _fake_run(tmp_path / "first", ci, "single-decoder", 0, 0.5)
+    assert write(tmp_path / "first", "ci", ("tables",), dest=tmp_path / "ref")["tables"]["runs"] == 1
+    _fake_run(tmp_path / "more", ci, "naive-joint", 0, 0.4)
+    grown = write(tmp_path / "more", "ci", ("tables",), dest=tmp_path / "ref")["tables"]
+    assert (grown["runs"], grown["added"], grown["replaced"]) == (2, 1, 0)
+    _fake_run(tmp_path / "again", ci, "single-decoder", 0, 0.9)
+    shipped = tmp_path / "ref" / "ci" / "single-decoder" / "seed0" / runs.RESULT
+    with pytest.raises(ReferenceError, match="already shipped .*pass --replace"):
+        write(tmp_path / "again", "ci", ("tables",), dest=tmp_path / "ref")
+    assert json.loads(shipped.read_text())["metrics"]["mIoU"] == 0.5
+    replaced = write(tmp_path / "again", "ci", ("tables",), dest=tmp_path / "ref", replace=True)["tables"]
+    assert (replaced["runs"], replaced["replaced"]) == (2, 1) and json.loads(shipped.read_text())["metrics"]["mIoU"] == 0.9

@@ -122,9 +122,15 @@ def _commit() -> str | None:
         return None
 
 
+SHIPPED_FILES = (runs.CONFIG, runs.LOG, runs.DIVERGED, runs.RESULT, runs.DIAGNOSTICS_SUMMARY)
+
+
 def _copy_run(source: Path, dest: Path) -> dict:
-    """Copy one finished (or diverged) run's text files, no checkpoint; returns its result as shipped."""
+    """Copy one finished (or diverged) run's text files, no checkpoint, in place of what ``dest`` held;
+    returns its result as shipped."""
     dest.mkdir(parents=True, exist_ok=True)
+    for name in SHIPPED_FILES:  # a replaced run keeps nothing of the one before
+        (dest / name).unlink(missing_ok=True)
     for name in (runs.CONFIG, runs.LOG, runs.DIVERGED):
         if (source / name).exists():
             shutil.copyfile(source / name, dest / name)
@@ -168,10 +174,12 @@ def _finished_range(shipped: dict[Path, dict], before: dict, device: str) -> tup
 
 
 def write(source: str | Path = "runs", profile: str = "cpu", suites: tuple[str, ...] = SUITES,
-          dest: str | Path | None = None, commit: str | None = None) -> dict[str, dict]:
+          dest: str | Path | None = None, commit: str | None = None, replace: bool = False) -> dict[str, dict]:
     """Copy the finished runs of each suite from ``source`` (laid out like ``runs/``) into the
-    reference of ``profile`` and write each suite's provenance. A suite with runs from more than
-    one device is refused. Returns ``{suite: provenance}``."""
+    reference of ``profile`` and write each suite's provenance from what the reference then holds
+    (new runs join the shipped ones). A shipped run the source also holds is replaced only with
+    ``replace``; a suite whose runs would come from more than one device is refused, before
+    anything is copied. Returns ``{suite: provenance}`` (with how many runs were ``added`` and ``replaced``)."""
     named = get_profile(profile)  # the named profile (under $MDSEG_REHEARSAL a shrunk one: refused below)
     if named != PROFILES[profile]:
         raise ReferenceError(f"Profile '{profile}' is changed by the environment (MDSEG_REHEARSAL?): "
@@ -183,30 +191,46 @@ def write(source: str | Path = "runs", profile: str = "cpu", suites: tuple[str, 
         if not found:
             raise ReferenceError(f"No finished run of suite '{suite}' under {source}: train it first "
                                  f"(`{COMMANDS[suite].format(p=profile)}`).")
-        shipped = {}
+        targets = {Path(r["run_dir"]): dest / Path(r["run_dir"]).relative_to(source) for r in found}
+        existing = [t for t in targets.values() if (t / runs.CONFIG).exists()]
+        if existing and not replace:
+            raise ReferenceError(
+                f"Suite '{suite}': {len(existing)} of the {len(targets)} runs under {source} are already shipped (e.g. "
+                f"{existing[0].relative_to(dest)}); pass --replace to replace them with the source's, or give a source "
+                "that holds only new runs.")
+        held = {str(t): r for t, r in ((Path(r["run_dir"]), r) for r in suite_runs(named, suite, dest))
+                if t not in set(targets.values())}
+        incoming = {str(targets[Path(r["run_dir"])]): r for r in found}
+        _one_device(suite, [r for r in {**held, **incoming}.values() if "device" in r])
         for run in found:
-            folder = Path(run["run_dir"])
-            shipped[folder] = _copy_run(folder, dest / folder.relative_to(source))
-        devices = {json.dumps({k: r["device"].get(k) for k in ("type", "name", "precision")}) for r in shipped.values()}
-        if len(devices) > 1:
-            raise ReferenceError(f"Suite '{suite}' has runs from {len(devices)} devices ({'; '.join(devices)}): "
-                                 "each suite's reference comes from one device; retrain the others there.")
-        planned, note = suite_size(named, suite, source)
-        device = next(iter(shipped.values()))["device"]
+            _copy_run(Path(run["run_dir"]), targets[Path(run["run_dir"])])
+        shipped = {Path(r["run_dir"]): r for r in suite_runs(named, suite, dest)}
+        planned, note = suite_size(named, suite, dest)
+        device = next(r for r in shipped.values() if "device" in r)["device"]
         before = dest / "provenance" / f"{suite}.json"
         first, last = _finished_range(shipped, read_json(before, "restore it (git checkout)") if before.exists() else {},
-                                       device["name"])
+                                      device["name"])
+        walls = [r.get("wall_seconds", 0.0) for r in shipped.values()]
         provenance = {"suite": suite, "profile": profile, "command": COMMANDS[suite].format(p=profile),
                       "commit": commit or _commit(), "device": device["name"], "precision": device["precision"],
                       "torch": device["torch"], "runs": len(shipped), "planned": planned, "planned_note": note,
-                      "first_finished": first, "last_finished": last, "models": _models(shipped.values()),
-                      "wall_seconds": round(sum(r["wall_seconds"] for r in shipped.values())),
+                      "first_finished": first, "last_finished": last,
+                      "models": _models([r for r in shipped.values() if "device" in r]),
+                      "wall_seconds": round(sum(w for w in walls if w == w)),
                       "wall_note": "sum of the runs' own wall times (a resumed run: its kept epochs plus its last call; "
                                    "before commit d2d4b98, its last call only; time a run was paused counts)"}
         (dest / "provenance").mkdir(parents=True, exist_ok=True)
         write_json(dest / "provenance" / f"{suite}.json", provenance)
-        out[suite] = provenance
+        out[suite] = {**provenance, "added": len(targets) - len(existing), "replaced": len(existing)}
     return out
+
+
+def _one_device(suite: str, results: list[dict]) -> None:
+    """Refuse a suite whose runs come from more than one kind of device (type, name, precision)."""
+    devices = {json.dumps({k: r["device"].get(k) for k in ("type", "name", "precision")}) for r in results}
+    if len(devices) > 1:
+        raise ReferenceError(f"Suite '{suite}' would hold runs from {len(devices)} devices ({'; '.join(devices)}): "
+                             "each suite's reference comes from one device; retrain the others there.")
 
 
 def provenance(profile: str = "cpu") -> dict[str, dict]:

@@ -202,13 +202,23 @@ def _command(spec: PretrainSpec) -> str:
     return f"python -m mdseg pretrain{flags} --install"
 
 
-def install(out: str | Path, folder: Path = WEIGHTS_DIR) -> Path:
+def install(out: str | Path, folder: Path = WEIGHTS_DIR, replace: bool = False) -> Path:
     """Copy ``out``'s encoder weights and card into ``folder`` (the package's by default), where
-    ``encoder_weights="synthetic"`` finds them. Returns the installed card's path."""
+    ``encoder_weights="synthetic"`` finds them. Weights already installed for that encoder are
+    replaced only with ``replace`` (every run trained on them would then start from others). Returns
+    the installed card's path."""
     out = Path(out)
     card = json.loads((out / "encoder.json").read_text())
     folder.mkdir(parents=True, exist_ok=True)
     target = card_path(card["encoder"], folder)
+    if target.exists() and not replace:
+        installed = json.loads(target.read_text())
+        if installed.get("sha256") != card.get("sha256"):
+            raise OutputExists(
+                f"{target.with_suffix('.safetensors')} already holds {card['encoder']} weights (SHA-256 "
+                f"{installed.get('sha256', '?')[:12]}, made by `{installed.get('command', '?')}`); installing others "
+                "changes the start of every run that uses encoder_weights='synthetic', and runs trained on the old "
+                "weights could no longer be compared with new ones. Pass --replace to install them anyway.")
     shutil.copyfile(out / "encoder.safetensors", target.with_suffix(".safetensors"))
     target.write_text(json.dumps(card, indent=1) + "\n")
     return target
