@@ -4,6 +4,7 @@ whole; read without unpickling anything. :func:`load_model` rebuilds a model fro
 :func:`export_checkpoint` writes its deployable single-decoder U-Net."""
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -15,6 +16,7 @@ from safetensors.torch import load_file, safe_open, save_file
 
 from ..errors import MdsegError
 from ..runtime.device import pick_device
+from ..runtime.files import read_json, write_json
 
 if TYPE_CHECKING:  # annotations only
     from .unet import MultiDecoderUNet
@@ -48,11 +50,13 @@ def save(path: str | Path, model: torch.nn.Module, meta: dict, optimizer: torch.
                 else:
                     scalars[f"{index}.{name}"] = value
         meta["optimizer"] = {"param_groups": state["param_groups"], "scalars": scalars}
-    tmp = path.with_name(f".{path.name}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         save_file(tensors, str(tmp), metadata={META_KEY: json.dumps(meta)})
+        digest = file_sha256(tmp)
         os.replace(tmp, path)
-    except OSError as error:
+        write_json(hash_path(path), {"sha256": digest})
+    except (OSError, SafetensorError) as error:  # safetensors reports a full disk as its own error type
         previous = "the previous checkpoint is intact" if path.exists() else "there was no previous checkpoint"
         raise CheckpointError(
             f"Could not write checkpoint {path} ({error}); {previous}. Free disk space (or pick another --out) "
@@ -62,6 +66,34 @@ def save(path: str | Path, model: torch.nn.Module, meta: dict, optimizer: torch.
         tmp.unlink(missing_ok=True)
 
 
+def hash_path(path: str | Path) -> Path:
+    """Where a checkpoint's SHA-256 is recorded when it is written: ``<checkpoint>.sha256.json``."""
+    path = Path(path)
+    return path.with_name(path.name + ".sha256.json")
+
+
+def file_sha256(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def verify(path: str | Path) -> None:
+    """Check a checkpoint against the SHA-256 recorded when it was written (checkpoints from before
+    the hash was recorded are not checked); a damaged or edited one raises :class:`CheckpointError`."""
+    path = Path(path)
+    record = hash_path(path)
+    if not record.exists():
+        return
+    expected = read_json(record, f"delete it (the checkpoint {path} is then no longer checked)")["sha256"]
+    if file_sha256(path) != expected:
+        raise CheckpointError(
+            f"{path} does not match the SHA-256 recorded when it was written: it was damaged or changed on disk "
+            "(a truncated copy, zeroed weights). Its weights cannot be trusted: delete its run folder and train it again.")
+
+
 def read_meta(path: str | Path) -> dict:
     """The JSON state stored in a checkpoint's header (no tensors are read)."""
     path = Path(path)
@@ -69,10 +101,11 @@ def read_meta(path: str | Path) -> dict:
         with safe_open(str(path), framework="pt") as handle:
             metadata = handle.metadata() or {}
     except (SafetensorError, OSError) as error:
-        raise CheckpointError(
-            f"{path} is not a readable safetensors checkpoint ({error}). mdseg never unpickles checkpoints; "
-            "convert old .pt files with torch.load(weights_only=True) and save them with mdseg."
-        ) from error
+        hint = ("load a .pt file with torch.load(weights_only=True) and save it with mdseg" if path.suffix in (".pt", ".pth")
+                else "if mdseg wrote it, it is torn or damaged (a crash while copying it, a full disk): delete its run "
+                     "folder and train it again")
+        raise CheckpointError(f"{path} is not a readable safetensors checkpoint ({error}). mdseg never unpickles "
+                              f"checkpoints; {hint}.") from error
     if META_KEY not in metadata:
         raise CheckpointError(f"{path} is a safetensors file but not an mdseg checkpoint (no '{META_KEY}' metadata).")
     return json.loads(metadata[META_KEY])
@@ -86,6 +119,7 @@ def load(path: str | Path, model: torch.nn.Module, optimizer: torch.optim.Optimi
     the mismatch, not a list of missing keys.
     """
     meta = read_meta(path)
+    verify(path)
     tensors = load_file(str(path))
     weights = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
     expected = getattr(model, "config", lambda: None)()

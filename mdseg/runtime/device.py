@@ -7,13 +7,24 @@ from collections.abc import Iterator
 
 import torch
 
-from ..errors import MdsegError
+from ..errors import MdsegError, SettingError
 
 
 def pick_device(name: str | None = None) -> torch.device:
-    """``name`` if given ("cpu", "cuda", "cuda:1", "mps"), else CUDA when available, else CPU."""
+    """``name`` if given ("cpu", "cuda", "cuda:1", "mps"), else CUDA when available, else CPU; a named
+    device this machine does not have raises :class:`~mdseg.errors.SettingError` with what it has."""
     if name:
-        return torch.device(name)
+        try:
+            device = torch.device(name)
+        except RuntimeError:
+            raise SettingError(f"--device {name!r} is not a device name; use cpu, cuda, cuda:N or mps.") from None
+        if device.type == "cuda" and (not torch.cuda.is_available() or (device.index or 0) >= torch.cuda.device_count()):
+            have = f"{torch.cuda.device_count()} CUDA device(s)" if torch.cuda.is_available() else "no CUDA GPU"
+            raise SettingError(f"--device {name} asked for a GPU this machine does not have ({have}): drop --device "
+                               "(mdseg picks the GPU when there is one) or use --device cpu.")
+        if device.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+            raise SettingError("--device mps needs Apple silicon with PyTorch's MPS backend: use --device cpu.")
+        return device
     if torch.cuda.is_available():
         return torch.device("cuda")
     return torch.device("cpu")

@@ -21,7 +21,7 @@ from .schedule import Stage
 
 
 class NonFiniteLoss(MdsegError, RuntimeError):
-    """Training produced NaN or inf; the last good checkpoint is kept."""
+    """Training produced NaN or inf; the last finished epoch's checkpoint is kept."""
 
 
 def trainable_parameters(model: MultiDecoderUNet, stage: Stage) -> list[torch.nn.Parameter] | list[dict]:
