@@ -55,7 +55,7 @@ def save(path: str | Path, model: torch.nn.Module, meta: dict, optimizer: torch.
         save_file(tensors, str(tmp), metadata={META_KEY: json.dumps(meta)})
         digest = file_sha256(tmp)
         os.replace(tmp, path)
-        write_json(hash_path(path), {"sha256": digest})
+        write_json(hash_path(path), {"sha256": digest, **{k: meta[k] for k in ("stage", "epoch") if k in meta}})
     except (OSError, SafetensorError) as error:  # safetensors reports a full disk as its own error type
         previous = "the previous checkpoint is intact" if path.exists() else "there was no previous checkpoint"
         raise CheckpointError(
@@ -82,13 +82,17 @@ def file_sha256(path: str | Path) -> str:
 
 def verify(path: str | Path) -> None:
     """Check a checkpoint against the SHA-256 recorded when it was written (checkpoints from before
-    the hash was recorded are not checked); a damaged or edited one raises :class:`CheckpointError`."""
+    the hash was recorded, or whose record is of the epoch before, are not checked); a damaged or
+    edited one raises :class:`CheckpointError`."""
     path = Path(path)
     record = hash_path(path)
     if not record.exists():
         return
-    expected = read_json(record, f"delete it (the checkpoint {path} is then no longer checked)")["sha256"]
-    if file_sha256(path) != expected:
+    recorded = read_json(record, f"delete it (the checkpoint {path} is then no longer checked)")
+    meta = read_meta(path)
+    if any(k in recorded and recorded[k] != meta.get(k) for k in ("stage", "epoch")):
+        return  # the record is of the checkpoint before (a crash between writing the two): nothing to compare
+    if file_sha256(path) != recorded["sha256"]:
         raise CheckpointError(
             f"{path} does not match the SHA-256 recorded when it was written: it was damaged or changed on disk "
             "(a truncated copy, zeroed weights). Its weights cannot be trusted: delete its run folder and train it again.")
