@@ -86,3 +86,19 @@ def test_installing_other_weights_over_the_shipped_ones_needs_replace(pretrained
     assert json.loads(target.read_text())["sha256"] == "0" * 64  # nothing replaced
     assert json.loads(install(out, tmp_path, replace=True).read_text())["sha256"] == card["sha256"]
     assert install(out, tmp_path) == target  # the same weights again: nothing to replace
+
+
+def test_a_run_on_other_encoder_weights_has_another_identity(monkeypatch, tmp_path):
+    """`pretrain --install` once replaced the shipped encoder while a run's identity recorded only
+    `encoder_weights: "synthetic"`: runs trained on the old weights were reused as if on the new."""
+    from mdseg.model import shipped
+    from mdseg.study import profiles
+    from mdseg.training.schedule import get_recipe
+
+    cpu = profiles.get_profile("cpu")
+    schedule = get_recipe("single-decoder", 2)
+    before = profiles.identity(cpu, schedule, 0)
+    assert "encoder_sha256" not in before["profile"]  # the first shipped weights: identities as they always were
+    monkeypatch.setattr(profiles, "installed_sha256", lambda encoder: "f" * 64)
+    other = profiles.identity(cpu, schedule, 0)
+    assert other["profile"]["encoder_sha256"] == "f" * 64 and other != before

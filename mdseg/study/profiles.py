@@ -12,6 +12,7 @@ from pathlib import Path
 
 from ..data.depth_cache import TARGETS
 from ..depth.teachers import teacher_spec
+from ..model.shipped import FIRST_SHIPPED, SYNTHETIC, installed_sha256
 from ..errors import SettingError, UnknownName
 from ..training.schedule import LATER_STAGE_FIELDS, LR_SCHEDULES, OPTIMIZERS, Schedule, Stage
 from ..world.synthetic import SyntheticSpec
@@ -187,10 +188,14 @@ NEUTRAL = {"depth_scale": 1.0, "optimizer": "adam"}
 
 def identity(profile: Profile, schedule: Schedule, seed: int) -> dict:
     """What determines a run's result: the profile's fields (not its seed and recipe lists, for
-    example, nor a :data:`NEUTRAL` setting at its neutral value), the schedule's stages and the
-    seed. Stored as ``config.json``."""
+    example, nor a :data:`NEUTRAL` setting at its neutral value), the SHA-256 of synthetic encoder
+    weights other than the first shipped ones, the schedule's stages and the seed. Stored as ``config.json``."""
     trained_with = {k: v for k, v in asdict(profile).items()
                     if k not in NOT_IDENTITY and not (k in NEUTRAL and v == NEUTRAL[k])}
+    if profile.encoder_weights == SYNTHETIC:
+        digest = installed_sha256(profile.encoder)
+        if digest is not None and digest != FIRST_SHIPPED.get(profile.encoder):
+            trained_with["encoder_sha256"] = digest
     return {"profile": trained_with, "schedule": schedule.name, "seed": seed,
             "stages": [stage_identity(s) for s in schedule.stages]}
 
