@@ -3,6 +3,7 @@ command does is :mod:`mdseg.commands`."""
 from __future__ import annotations
 
 import argparse
+import errno
 import sys
 
 from .data.depth_cache import TARGETS
@@ -183,6 +184,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+FULL = "Free space (or point --out, --root or MDSEG_WORKDIR at another disk) and rerun the same command: it resumes."
+NOT_WRITABLE = "Choose a folder you can write to (--out, --root or MDSEG_WORKDIR) and rerun the same command."
+MACHINE_FAULTS = {errno.ENOSPC: FULL, errno.EDQUOT: FULL, errno.EACCES: NOT_WRITABLE, errno.EROFS: NOT_WRITABLE,
+                  errno.EPERM: NOT_WRITABLE}
+
+
 def main(argv: list[str] | None = None) -> int:
     from .commands import HANDLERS
 
@@ -195,4 +202,10 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except MdsegError as error:  # anything else is a bug: its traceback shows
         print(f"mdseg {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:  # the machine's faults: a full disk, a read-only folder
+        if error.errno not in MACHINE_FAULTS:
+            raise
+        where = f"{error.filename}: " if error.filename else ""
+        print(f"mdseg {args.command}: error: {where}{error.strerror}. {MACHINE_FAULTS[error.errno]}", file=sys.stderr)
         return 2

@@ -188,3 +188,36 @@ def test_a_typo_in_a_setting_claims_no_run_folder(tmp_path, ci_root, capsys):
     assert "Unknown teacher 'bogus'" in capsys.readouterr().err and not (out / "config.json").exists()
     assert main(["train", "--profile", "ci", "--data", str(ci_root), "--recipe", "single-decoder", "--out", str(out),
                  "--epochs", "1", "--diagnose-every", "0"]) == 0
+
+
+def test_a_read_only_folder_is_one_line_not_a_traceback(tmp_path, capsys):
+    import os
+
+    if os.geteuid() == 0:  # root writes anywhere: simulate the fault the way the kernel reports it
+        import errno
+        from unittest import mock
+
+        from mdseg import commands
+
+        def refuse(args):
+            raise PermissionError(errno.EACCES, "Permission denied", str(tmp_path / "ro" / "config.json"))
+
+        with mock.patch.dict(commands.HANDLERS, {"train": refuse}):
+            code = main(["train", "--profile", "ci", "--recipe", "single-decoder", "--out", str(tmp_path / "ro")])
+    else:
+        (tmp_path / "ro").mkdir(mode=0o500)
+        code = main(["data", "synthetic", "--root", str(tmp_path / "ro" / "data"), "--n-train", "2", "--n-val", "1"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "Permission denied. Choose a folder you can write to" in err
+
+
+def test_export_to_a_file_is_refused(tmp_path, capsys):
+    from helpers import tiny_model
+
+    from mdseg.model import checkpoint
+
+    model = tiny_model()
+    checkpoint.save(tmp_path / "c.safetensors", model, {"model": model.config()})
+    (tmp_path / "afile").write_text("x")
+    assert main(["export", "--checkpoint", str(tmp_path / "c.safetensors"), "--out", str(tmp_path / "afile")]) == 2
+    assert "is a file: export writes a folder" in capsys.readouterr().err

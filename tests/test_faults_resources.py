@@ -39,3 +39,22 @@ def test_disk_full_while_writing_a_checkpoint_keeps_the_previous_one(data, tmp_p
     after = weights_of(tmp_path / CHECKPOINT)
     assert all(torch.equal(before[k], after[k]) for k in before)
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_a_full_disk_as_safetensors_reports_it_gets_the_same_message(tmp_path, monkeypatch):
+    """safetensors raises its own SafetensorError (not an OSError) when the disk fills up: the friendly
+    message never fired. The real exception type, raised as the real library raises it."""
+    from safetensors import SafetensorError
+
+    from helpers import tiny_model
+
+    def disk_full(tensors, filename, metadata=None):
+        with open(filename, "wb") as handle:
+            handle.write(b"\0" * 100)
+        raise SafetensorError("Error while serializing: IoError(Os { code: 28, kind: StorageFull, "
+                              "message: \"No space left on device\" })")
+
+    monkeypatch.setattr(checkpoint, "save_file", disk_full)
+    with pytest.raises(checkpoint.CheckpointError, match="StorageFull.*there was no previous checkpoint.*Free disk space"):
+        checkpoint.save(tmp_path / CHECKPOINT, tiny_model(), {"model": {}})
+    assert list(tmp_path.iterdir()) == []  # no temporary file, no hash record

@@ -113,3 +113,17 @@ def test_run_folders_are_named_by_profile_target_recipe_and_seed():
     assert runs_root(cpu) == Path("runs/cpu")
     assert runs_root(replace(cpu, depth_target="metric")) == Path("runs/cpu-metric")
     assert run_dir("runs/cpu", "depth-first/copy/s->b", 2) == Path("runs/cpu/depth-first__copy__s-b/seed2")
+
+
+def test_deleting_the_lock_file_does_not_let_a_second_trainer_in(tmp_path):
+    """The lock was held on `.lock`: deleting that file let two trainers append to one log (6 records for
+    4 epochs). It is held on the folder itself now; `.lock` only names the holder."""
+    out = tmp_path / "run"
+    probe = ("import sys; from mdseg.training.runs import exclusive, RunLocked\n"
+             "try:\n    with exclusive(sys.argv[1]): print('entered')\nexcept RunLocked as e: print('refused:', e)")
+    with exclusive(out):
+        (out / LOCK).unlink()
+        second = subprocess.run([sys.executable, "-c", probe, str(out)], capture_output=True, text=True, check=True)
+        assert second.stdout.startswith("refused:") and "PID unknown" in second.stdout
+    again = subprocess.run([sys.executable, "-c", probe, str(out)], capture_output=True, text=True, check=True)
+    assert again.stdout.strip() == "entered"

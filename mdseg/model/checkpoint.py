@@ -177,6 +177,9 @@ def export_checkpoint(path: str | Path, out: str | Path | None = None, size: int
     model, meta = load_model(path, "cpu")
     unet = model.to_single_decoder().eval()
     folder = Path(out) if out else Path(path).parent / "export"
+    if folder.exists() and not folder.is_dir():
+        raise CheckpointError(f"--out {folder} is a file: export writes a folder (unet.safetensors, unet.json, "
+                              "unet.onnx); give a folder's path.")
     folder.mkdir(parents=True, exist_ok=True)
     arch = meta["model"]
     written = [folder / "unet.safetensors", folder / "unet.json"]

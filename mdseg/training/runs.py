@@ -159,28 +159,28 @@ class RunLocked(MdsegError, RuntimeError):
 @contextmanager
 def exclusive(folder: str | Path) -> Iterator[None]:
     """Hold ``folder``'s lock for the ``with`` block; raise :class:`RunLocked` naming the holder's
-    PID when another process holds it."""
+    PID when another process holds it. The lock is on the folder itself (``flock`` on its directory),
+    so deleting ``.lock`` (which only records the holder's PID) cannot let a second trainer in."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     if fcntl is None:
         yield
         return
-    handle = open(folder / LOCK, "a+")
+    fd = os.open(folder, os.O_RDONLY)
     try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
-        handle.seek(0)
-        holder = handle.read().strip() or "unknown"
-        handle.close()
+        os.close(fd)
+        try:
+            holder = (folder / LOCK).read_text().strip() or "unknown"
+        except OSError:
+            holder = "unknown"
         raise RunLocked(f"{folder} is being trained by another process (PID {holder}). Wait for it to finish, "
                         f"or stop it (kill {holder}) and rerun: the run resumes from its last checkpoint.") from None
     try:
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"{os.getpid()}\n")
-        handle.flush()
+        (folder / LOCK).write_text(f"{os.getpid()}\n")
         yield
     finally:
-        handle.truncate(0)
-        fcntl.flock(handle, fcntl.LOCK_UN)
-        handle.close()
+        (folder / LOCK).write_text("")  # no holder
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
