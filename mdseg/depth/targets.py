@@ -123,7 +123,8 @@ def _image_size(path: Path) -> tuple[int, int]:
 def generate(root: str | Path, teacher: str | object, split: str = "train", model: str | None = None,
              batch_size: int = 8, device: str | None = None, progress: bool = True,
              target: str = "normalised") -> dict:
-    """Compute and cache the pseudo-depth ``target`` of every image of ``split``; returns the manifest.
+    """Compute and cache the pseudo-depth ``target`` of every image of ``split``; returns the manifest,
+    whose ``last_run`` says what this call did (``images``: how many it computed, 0 when all were cached).
 
     Each image is computed once: done ids (listed in the manifest with a file of the recorded
     size) are skipped, so an interrupted run resumes; missing, truncated or resized files are
@@ -164,8 +165,8 @@ def generate(root: str | Path, teacher: str | object, split: str = "train", mode
     sizes = {i: _image_size(base / "JPEGImages" / f"{i}.jpg") for i in ids}
     faults = {i: _fault(folder, i, manifest["images"].get(i), sizes[i]) for i in ids}
     todo = [i for i in ids if faults[i]]
-    if not todo:
-        return manifest
+    if not todo:  # every file verified: this call made none (the manifest on disk keeps the run that made them)
+        return {**manifest, "last_run": {"split": split, "images": 0, "reasons": {}, "seconds": 0.0}}
     reasons = {r: sum(1 for i in todo if faults[i] == r) for r in sorted({faults[i] for i in todo})}
     if progress and len(todo) < len(ids):
         tqdm.write(f"{folder}: {len(ids) - len(todo)} files done, redoing {len(todo)} ({reasons})")

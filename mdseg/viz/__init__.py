@@ -15,6 +15,7 @@ from .charts import (
                      training_curves,
                      weight_curve,
 )
+from .display import show
 from .images import (
                      DEPTH_CMAP,
                      class_legend,
@@ -30,4 +31,4 @@ from .images import (
 
 __all__ = ["DEPTH_CMAP", "budget_curves", "class_legend", "dataset_grid", "depth_gallery", "diagnostics_figure", "explorer",
            "explorer_figure", "failure_map", "figure3", "overlay", "per_class_iou", "per_class_iou_difference", "predict",
-           "save_preview", "schedule_timeline", "tradeoff", "training_curves", "weight_curve"]
+           "save_preview", "schedule_timeline", "show", "tradeoff", "training_curves", "weight_curve"]
