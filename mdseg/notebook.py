@@ -207,3 +207,25 @@ def read_twice(summary: dict[str, dict], recipe: str, baseline: str = BASELINE) 
         lines.append(f"To see the paper's {source} gap ({gap:+.1%}, {gap * base:+.4f} here) 4 times in 5: "
                      f"{told['paired']} paired seeds, or {told['unpaired']} seeds per recipe read unpaired.")
     return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------- exercises and stated readings
+def check_prediction(guess: float | None, actual: float, what: str, close: float) -> str:
+    """The check cell of a predict-then-run exercise: ``actual`` (computed by the cell before) beside
+    the student's ``guess``, and whether it was within ``close``; with no guess yet, the answer is
+    withheld for a moment: write the guess first."""
+    if guess is None:
+        return (f"Write your prediction of {what} in the cell above (e.g. `guess = 0.1`) and run both cells again; "
+                f"the computed value is then shown beside it.")
+    verdict = "close" if abs(guess - actual) <= close else "not close"
+    return f"{what}: you predicted {guess:g}, the runs say {actual:.4g} ({verdict}: within ± {close:g} counts as close)."
+
+
+def stated(c, direction: str) -> str:
+    """A "what we saw" sentence whose direction the text states: returns the comparison's sentence when
+    its verdict is ``direction`` (``worse``, ``better`` or ``not distinguishable from 0``), and raises
+    when the runs say otherwise, so a notebook's prose cannot outlive the numbers behind it (nbval fails)."""
+    if c.verdict != direction:
+        raise AssertionError(f"The text says '{direction}' for {c.recipe} against {c.baseline}, but the runs now say "
+                             f"'{c.verdict}': {c.sentence()} Rewrite the interpretation above this cell.")
+    return c.sentence()

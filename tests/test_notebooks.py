@@ -153,3 +153,43 @@ def test_every_figure_a_notebook_makes_is_shown_whatever_the_backend():
             for name in assigned:
                 assert f"viz.show({name})" in cell.source, f"{path.name}: a figure assigned to {name} is never shown"
             assert "display(fig" not in cell.source and "display(viz." not in cell.source, path.name
+
+
+def test_a_stated_direction_must_match_the_runs_and_a_prediction_is_checked():
+    from mdseg.notebook import check_prediction, stated
+    from mdseg.study.compare import Comparison
+
+    worse = Comparison("n", "b", "mIoU", (0.40, 0.42, 0.38), (0.50, 0.51, 0.49), seeds=(0, 1, 2), baseline_seeds=(0, 1, 2))
+    assert stated(worse, "worse") == worse.sentence()
+    with pytest.raises(AssertionError, match="The text says 'better' .* the runs now say 'worse'"):
+        stated(worse, "better")
+    assert check_prediction(None, 0.5, "x", 0.1).startswith("Write your prediction of x")
+    assert "(close" in check_prediction(0.45, 0.5, "x", 0.1) and "(not close" in check_prediction(0.2, 0.5, "x", 0.1)
+
+
+def test_notebooks_01_to_06_end_with_questions_and_the_kit_has_predict_then_run_exercises():
+    import nbformat
+
+    exercises = 0
+    for path in NOTEBOOKS:
+        cells = nbformat.read(path, as_version=4).cells
+        exercises += sum("check_prediction(guess" in c.source for c in cells if c.cell_type == "code")
+        if path.name.startswith("00"):
+            continue
+        last = cells[-1]
+        assert last.cell_type == "markdown" and last.source.startswith("## Questions"), path.name
+        questions = re.findall(r"^\d+\. ", last.source, re.M)
+        assert 3 <= len(questions) <= 5 and "docs/answers.md" in last.source, path.name
+    assert exercises >= 4
+    answers = (ROOT / "docs" / "answers.md").read_text()
+    for number in range(1, 7):
+        assert f"## 0{number} · " in answers
+
+
+def test_no_story_line_is_printed_twice_across_notebooks():
+    """The paper's claims and the kit's findings are stated once (notebook 00); later notebooks refer back."""
+    import nbformat
+
+    calls = {path.name: sum(c.source.count("story(") + c.source.count("findings(") for c in
+                            nbformat.read(path, as_version=4).cells if c.cell_type == "code") for path in NOTEBOOKS}
+    assert calls.pop("00_overview.ipynb") >= 2 and not any(calls.values()), calls
