@@ -39,7 +39,7 @@ clean:
 	rm -rf runs data/synthetic-ci
 
 # make rehearse VOC_SAMPLES=DIR : a Colab session rehearsed offline on the real VOC images in DIR (a folder
-# holding VOCdevkit): download, checksum, DPT-DINOv2 depth, every colab recipe, export, notebooks 01-05
+# holding VOCdevkit): download, checksum, DPT-DINOv2 depth, every colab recipe, export, notebooks 01-06
 rehearse: $(STAMP)
 	@test -n "$(VOC_SAMPLES)" || { echo "make rehearse VOC_SAMPLES=DIR (a folder holding VOCdevkit with a few real VOC images)"; exit 2; }
 	$(PY) -m mdseg rehearse colab --samples $(VOC_SAMPLES) --notebooks notebooks

@@ -171,7 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
     rehearse.add_argument("--work", default="runs/rehearsal", help="working folder, emptied first: only one it made "
                           "earlier, or a new or empty one (default: runs/rehearsal)")
     rehearse.add_argument("--notebooks", default=None,
-                          help="also run notebooks 01-05 from this folder under nbval (e.g. notebooks)")
+                          help="also run notebooks 01-06 from this folder under nbval (e.g. notebooks)")
 
     reference = commands.add_parser("reference", help="write the shipped reference runs from a runs folder (maintainers)")
     reference.add_argument("--from", dest="source", default="runs", help="folder laid out like runs/ (default: runs)")

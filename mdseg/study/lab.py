@@ -20,7 +20,7 @@ from ..training.config import TrainConfig, make_optimizer
 from ..training.schedule import NAIVE, get_recipe
 from ..training.step import NonFiniteLoss, Stepper, trainable_parameters
 from .experiments import build_model, prepare_data, train_val_sets
-from .profiles import Profile
+from .profiles import Profile, get_profile
 
 LAB_SGD_LR = 0.01  # the scale suite's SGD rate on the cpu profile (chosen from the baseline alone)
 
@@ -36,6 +36,12 @@ class LabSettings:
     normalised: bool = False
     steps: int = 30
     seed: int = 0
+
+
+def lab_profile() -> Profile:
+    """The lab's model and data: the ci profile's (the kit's model at the ci size, its synthetic scenes),
+    so a run takes well under a minute on any CPU whatever profile the notebook runs under."""
+    return get_profile("ci")
 
 
 def lab_batches(profile: Profile, count: int = 4, batch_size: int = 16) -> list[dict]:

@@ -3,7 +3,7 @@
 The ``colab`` profile's code paths meet for the first time in a student's session: the VOC download,
 its checksum and extraction, ``data check`` on real photos (500 x 375, not square), DINOv2 pseudo
 depth at VOC sizes, the array cache's letterbox, a ResNet50 U-Net at 256 / 320 px, four recipes,
-evaluation, export and notebooks 01-05. Offline there is no VOC archive and no hub weights, so the
+evaluation, export and notebooks 01-06. Offline there is no VOC archive and no hub weights, so the
 rehearsal makes both from what is at hand, then runs the real commands on them:
 
 * a VOC 2012 trainval archive in the official layout from a folder of real VOC samples (each image
@@ -14,7 +14,7 @@ rehearsal makes both from what is at hand, then runs the real commands on them:
   ResNet50 (``smp-hub/resnet50.imagenet``), so the profile's own loading code runs, offline;
 * every command of the session (``data check``, ``depth`` in both units, ``train`` of every colab
   recipe on the array path and one on the v2 loader, ``evaluate``, ``export``) as a subprocess,
-  and notebooks 01-05 under nbval with ``MDSEG_PROFILE=colab`` and :data:`REHEARSAL_VAR` set
+  and notebooks 01-06 under nbval with ``MDSEG_PROFILE=colab`` and :data:`REHEARSAL_VAR` set
   (one epoch per stage, batches of 4: the rehearsal tree has a dozen training images).
 
 Each step's command, wall time and outcome are returned; a failing step stops the rehearsal.
@@ -44,7 +44,7 @@ from .profiles import REHEARSAL_VAR, get_profile
 ARCHIVE = "VOCtrainval_11-May-2012.tar"
 SMP_RESNET50 = ("smp-hub/resnet50.imagenet", "00cb74e366966d59cd9a35af57e618af9f88efe9")  # smp's record
 FAKE_REVISION = "0" * 40  # the commit our local cache says the DPT model is at
-NOTEBOOKS = ("01_pseudo_depth", "02_baseline", "03_naive_joint", "04_staged_schedule", "05_results")
+NOTEBOOKS = ("01_pseudo_depth", "02_baseline", "03_naive_joint", "04_staged_schedule", "05_results", "06_why_naive_fails")
 
 
 class RehearsalFailed(MdsegError, RuntimeError):
@@ -229,7 +229,7 @@ def claim_work(work: str | Path) -> Path:
 def rehearse_colab(samples: str | Path, work: str | Path, notebooks: Path | None = None,
                    copies: int = 2, quick: bool = False) -> list[Step]:
     """The whole rehearsal (module docstring) in ``work`` (emptied first); ``notebooks``: the
-    folder of notebooks 01-05 to run under nbval (skipped when ``None``). ``quick`` (the test
+    folder of notebooks 01-06 to run under nbval (skipped when ``None``). ``quick`` (the test
     suite's): normalised depth only, from a teacher whose processor resizes to 266 px instead of
     518 (the same code, a quarter of its compute: DPT's full-resolution head dominates), one recipe
     on the array path, then export; no metric depth, no v2-loader run, no separate evaluation.
@@ -275,7 +275,7 @@ def rehearse_colab(samples: str | Path, work: str | Path, notebooks: Path | None
         nb_env = {**session.env, "MDSEG_WORKDIR": str(work)}
         paths = [str(Path(notebooks) / f"{name}.ipynb") for name in NOTEBOOKS]
         nb_session = Rehearsal(work, nb_env, session.steps)
-        nb_session.run("notebooks 01-05 under nbval (colab profile)",
+        nb_session.run("notebooks 01-06 under nbval (colab profile)",
                        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval-lax",
                         "--nbval-current-env", "--nbval-cell-timeout=600", *paths])
     return session.steps
