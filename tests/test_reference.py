@@ -180,3 +180,14 @@ def test_the_reference_grows_by_new_runs_and_replaces_shipped_ones_only_when_ask
     assert json.loads(shipped.read_text())["metrics"]["mIoU"] == 0.5
     replaced = write(tmp_path / "again", "ci", ("tables",), dest=tmp_path / "ref", replace=True)["tables"]
     assert (replaced["runs"], replaced["replaced"]) == (2, 1) and json.loads(shipped.read_text())["metrics"]["mIoU"] == 0.9
+
+
+def test_a_header_counts_the_runs_it_read_not_the_provenance(tmp_path, monkeypatch):
+    """A deleted or edited shipped result once left headers saying "3 seeds" and "30 of 30 runs"."""
+    from mdseg.study import reference
+
+    monkeypatch.setattr(reference, "provenance", lambda profile="cpu": {"tables": {
+        "runs": 30, "planned": 30, "device": "x86_64 CPU", "precision": "fp32", "torch": "2"}})
+    found = [{"seed": 0}, {"seed": 1}] * 14 + [{"seed": 0}]
+    text = reference.label("cpu", "tables", found)
+    assert "seeds 0, 1" in text and "29 runs read of 30 planned (its provenance lists 30" in text

@@ -57,23 +57,28 @@ def results_page(tables: Results, scale: ScaleSuite, budget: dict[int, Results])
              f"with its 95% interval. {DISAGREEMENT}",
              "## The story", story_block(tables, scale).rsplit("\n\n", 1)[0],
              "## Provenance of each suite", provenance_block(),
-             _subsection(results_markdown(tables.summary, f"Tables 2 and 3 ({label('cpu', 'tables')})"))]
+             _subsection(results_markdown(tables.summary, f"Tables 2 and 3 ({label('cpu', 'tables', _runs(tables))})"))]
     failure = failure_suite(cpu, finished_only=True, progress=False, base=REFERENCE)
     summaries = {target: results.summary for target, results in failure.items()}
     diagnostics = {target: results.diagnostics(NAIVE) for target, results in failure.items()}
-    parts.append(f"## The failure suite ({label('cpu', 'failure')})\n\n" + weights_markdown(summaries) + "\n\n"
+    failure_runs = list({r["run_dir"]: r for results in failure.values() for r in _runs(results)}.values())
+    parts.append(f"## The failure suite ({label('cpu', 'failure', failure_runs)})\n\n" + weights_markdown(summaries) + "\n\n"
                  + table3_markdown(summaries) + "\n\n"
                  + "\n".join(f"- {line}" for line in failure_conclusion(summaries, diagnostics)))
-    parts.append(f"## The scale suite ({label('cpu', 'scale')})\n\n![the failure map](failure-map.png)\n\n"
+    parts.append(f"## The scale suite ({label('cpu', 'scale', scale.all_runs())})\n\n![the failure map](failure-map.png)\n\n"
                  + sweep_markdown(scale) + "\n\n" + points_markdown(scale) + "\n\n" + depth_first_markdown(scale))
     parts += [_subsection(results.markdown(), "### ") for results in scale.follow_up.values()]
     if any(scale.controls.values()):
         parts.append("### The mechanism controls\n\n" + controls_markdown(scale))
     parts.append("\n".join(f"- {line}" for line in conclusion(scale)))
     if budget:
-        parts.append(f"## The budget suite ({label('cpu', 'budget')})\n\n![the budget curves](budget-curves.png)\n\n"
+        parts.append(f"## The budget suite ({label('cpu', 'budget', [r for res in budget.values() for r in _runs(res)])})\n\n![the budget curves](budget-curves.png)\n\n"
                      + budget_markdown(budget) + "\n\n" + "\n".join(f"- {line}" for line in budget_conclusion(budget)))
     return "\n\n".join(parts) + "\n"
+
+
+def _runs(results: Results) -> list[dict]:
+    return [r for done in results.runs.values() for r in done]
 
 
 def _subsection(markdown: str, level: str = "## ") -> str:

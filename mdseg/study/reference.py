@@ -240,16 +240,23 @@ def provenance(profile: str = "cpu") -> dict[str, dict]:
     return {p.stem: read_json(p, fix) for p in sorted(folder.glob("*.json"))} if folder.is_dir() else {}
 
 
-def label(profile: str = "cpu", suite: str = "tables") -> str:
-    """``reference (cpu profile, 3 seeds, x86_64 CPU ..., fp32, torch 2.14.1)`` for a table or figure."""
+def label(profile: str = "cpu", suite: str = "tables", found: list[dict] | None = None) -> str:
+    """``reference (cpu profile, 3 seeds, x86_64 CPU ..., fp32, torch 2.14.1)`` for a table or figure. With
+    ``found`` (the runs a table actually read) it counts those: a deleted or unreadable shipped run is
+    then said, never hidden behind the provenance's count."""
     p = provenance(profile).get(suite)
     if p is None:
         return f"reference ({profile} profile): not shipped"
-    seeds = len(PROFILES[profile].seeds)
     planned = p.get("planned")
-    finished = "" if planned is None or p["runs"] >= planned else f", {p['runs']} of its {planned} runs finished"
-    return (f"reference ({profile} profile, {seeds} seeds, {p['device']}, {p['precision']}, torch {p['torch']}"
-            f"{finished})")
+    if found is None:
+        seeds = f"{len(PROFILES[profile].seeds)} seeds"
+        finished = "" if planned is None or p["runs"] >= planned else f", {p['runs']} of its {planned} runs finished"
+    else:
+        seeds = f"seeds {', '.join(map(str, sorted({r.get('seed') for r in found}, key=str)))}"
+        finished = f", {len(found)} runs read" + (f" of {planned} planned" if planned else "")
+        if len(found) != p["runs"]:
+            finished += f" (its provenance lists {p['runs']}: shipped files are missing or were added by hand)"
+    return f"reference ({profile} profile, {seeds}, {p['device']}, {p['precision']}, torch {p['torch']}{finished})"
 
 
 def read(recipes: list[str] | None = None, variant: Profile | None = None, profile: str = "cpu"):
@@ -261,7 +268,7 @@ def read(recipes: list[str] | None = None, variant: Profile | None = None, profi
     variant = variant or PROFILES[profile]
     results = reproduce(variant, runs_root(variant, reference_root(profile)), recipes=recipes,
                         finished_only=True, progress=False)
-    results.title = f"Shipped {label(profile, 'tables')}"
+    results.title = f"Shipped {label(profile, 'tables', [r for done in results.runs.values() for r in done])}"
     return results
 
 

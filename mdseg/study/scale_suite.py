@@ -169,12 +169,13 @@ class ScaleSuite:
     controls: dict[tuple[Point, str], list[dict]] = field(default_factory=dict)  # (point, recipe) -> runs
 
     def all_runs(self) -> list[dict]:
-        """Every finished run the suite read (for the shipped reference)."""
+        """Every finished run the suite read, each run folder once (the follow-up tables repeat the
+        baseline and naive joint; the SGD sweep's chosen rate is the SGD baseline)."""
         groups = [*self.baselines.values(), *self.naive.values(), *self.depth_first.values(), self.sweep_runs]
         groups += [r for results in self.follow_up.values() for r in results.runs.values()]
         groups += [r for stopped in self.follow_up_diverged.values() for r in stopped.values()]
         groups += list(self.controls.values())
-        return [run for group in groups for run in group]
+        return list({str(run["run_dir"]): run for group in groups for run in group}.values())  # each folder once
 
     def comparison(self, point: Point):
         """Naive joint at ``point`` against its optimiser's baseline (:class:`~mdseg.study.compare.Comparison`),
