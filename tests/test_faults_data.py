@@ -111,3 +111,47 @@ def test_an_interrupted_synthetic_tree_resumes(tmp_path, monkeypatch):
     monkeypatch.setattr(synthetic, "render_scene", original)
     base = synthetic.make_voc_tree(tmp_path, spec, progress=False)  # its own unfinished tree: finished, not refused
     assert (base / "synthetic.json").exists() and not (base / synthetic.STARTED).exists()
+
+
+def test_two_processes_preparing_a_fresh_root_do_not_trip_over_each_other(tmp_path):
+    """Two processes making the pseudo depth of the same fresh tree raced on one fixed temporary name
+    (2 of 3 trials crashed); every temporary file is now named for its process."""
+    import subprocess
+    import sys
+
+    from mdseg.world.synthetic import SyntheticSpec, make_voc_tree
+
+    make_voc_tree(tmp_path, SyntheticSpec(n_train=2, n_val=24, size=32), progress=False)
+    code = ("import sys; from mdseg.depth.targets import generate; "
+            "generate(sys.argv[1], 'simulated', split='val', progress=False, batch_size=2)")
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(tmp_path)], stderr=subprocess.PIPE, text=True)
+             for _ in range(3)]
+    errors = [p.communicate(timeout=300)[1] for p in procs]
+    assert all(p.returncode == 0 for p in procs), errors
+    from mdseg.data.depth_cache import depth_dir, read_manifest
+
+    folder = depth_dir(tmp_path, "simulated")
+    assert read_manifest(folder)["count"] == 24 and not list(folder.glob(".*tmp*"))
+
+
+def test_a_full_disk_in_the_array_cache_leaves_no_temporary_folder(tmp_path, monkeypatch):
+    import errno
+
+    import numpy as np
+
+    from mdseg.data import arrays
+    from mdseg.data.dataset import VOCDepth
+    from mdseg.errors import DatasetError
+    from mdseg.world.synthetic import SyntheticSpec, make_voc_tree
+
+    make_voc_tree(tmp_path, SyntheticSpec(n_train=3, n_val=1, size=32), progress=False)
+
+    def full(path, value):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(np, "save", full)
+    for _ in range(2):
+        with pytest.raises(DatasetError, match="No space left on device.*nothing was left behind"):
+            arrays.ArraySplit(VOCDepth(tmp_path, "train"), 32)
+    cache = tmp_path / "VOCdevkit" / "VOC2012"
+    assert not [p for p in cache.rglob("*") if p.name.endswith(".tmp")]

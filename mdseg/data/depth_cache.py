@@ -42,7 +42,7 @@ def read_depth(path: Path, scale: float = SCALES["normalised"]) -> np.ndarray:
 
 def write_codes(codes: np.ndarray, path: Path, target: str) -> None:
     """Write (H, W) codes of ``target`` atomically (a temporary file, then a rename)."""
-    tmp = path.with_name(f".{path.stem}.tmp.png")
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.png")  # per process: two preparing the same root never share it
     write_depth_png(codes, tmp, bits=BITS.get(target, 16))
     os.replace(tmp, path)
 
