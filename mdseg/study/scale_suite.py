@@ -175,7 +175,7 @@ class ScaleSuite:
         groups += [r for results in self.follow_up.values() for r in results.runs.values()]
         groups += [r for stopped in self.follow_up_diverged.values() for r in stopped.values()]
         groups += list(self.controls.values())
-        return list({str(run["run_dir"]): run for group in groups for run in group}.values())  # each folder once
+        return list({str(run.get("run_dir", id(run))): run for group in groups for run in group}.values())  # each folder once
 
     def comparison(self, point: Point):
         """Naive joint at ``point`` against its optimiser's baseline (:class:`~mdseg.study.compare.Comparison`),

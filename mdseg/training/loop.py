@@ -254,12 +254,12 @@ def _train_epoch(session: _Session, index: int, epoch: int, stepper: Stepper) ->
     try:
         sums, steps = train_one_epoch(stepper, bar, epoch, log_diagnosis)
     except NonFiniteLoss as error:
-        kept = (f"its last finished epoch is kept in {session.checkpoint}" if session.checkpoint.exists()
+        kept = (f"the checkpoint of its last finished epoch is kept ({session.checkpoint})" if session.checkpoint.exists()
                 else "no epoch finished before it")
         raise NonFiniteLoss(f"Non-finite loss in '{schedule.name}', stage {index + 1} '{stage.name}', epoch {epoch + 1}, "
-                            f"{error}. Training stopped; {kept}. The same settings stop at the same step again (a run "
-                            "is deterministic): lower the learning rate (--lr) or the depth scale, which trains a new run "
-                            "in its own folder, or check the data with `python -m mdseg data check`.") from None
+                            f"{error}. Training stopped; {kept}. Lower the learning rate (--lr) or the depth scale: the "
+                            "same settings stop at the same step again (a run is deterministic), and other settings "
+                            "train a new run in its own folder. Or check the data with `python -m mdseg data check`.") from None
     record = {"stage": index, "epoch": epoch + 1, "stage_name": stage.name, "global_epoch": global_epoch,
               "train": {k: v / max(steps, 1) for k, v in sums.items()}, "steps": steps,
               **({"weights": stepper.weighting.weights()} if stepper.weighting is not None else {}),
