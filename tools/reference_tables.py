@@ -18,6 +18,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's mdseg and its reference, not an installed one
 
 from mdseg.notebook import REFERENCE, reference, reference_profile, story
+from mdseg.study.compare import comparison, seeds_plan_markdown
 from mdseg.study.budget_report import budget_conclusion, budget_markdown, curves
 from mdseg.study.budget_suite import PLATEAU_GAIN, budget_suite
 from mdseg.study.experiments import Results
@@ -29,7 +30,7 @@ from mdseg.study.reference import label, provenance
 from mdseg.study.report import failure_conclusion, results_markdown, table3_markdown, weights_markdown
 from mdseg.study.scale_report import conclusion, depth_first_markdown, points_markdown, sweep_markdown
 from mdseg.study.scale_suite import ScaleSuite, scale_suite
-from mdseg.training.schedule import BEST_RECIPE, NAIVE
+from mdseg.training.schedule import BASELINE, BEST_RECIPE, NAIVE
 
 
 def story_block(tables: Results, scale: ScaleSuite) -> str:
@@ -71,6 +72,10 @@ def results_page(tables: Results, scale: ScaleSuite, budget: dict[int, Results])
     if any(scale.controls.values()):
         parts.append("### The mechanism controls\n\n" + controls_markdown(scale))
     parts.append("\n".join(f"- {line}" for line in conclusion(scale)))
+    plan = {f"naive joint, {row['point'].label}": row["comparison"] for row in scale.map_points()}
+    plan.update({f"{recipe}, Tables 2-3": comparison(tables.summary, recipe, BASELINE)
+                 for recipe in (NAIVE, BEST_RECIPE, "depth-first/no-copy/s->b") if recipe in tables.summary})
+    parts.append("### How many seeds each verdict needs\n\n" + seeds_plan_markdown(plan))
     if budget:
         parts.append(f"## The budget suite ({label('cpu', 'budget', [r for res in budget.values() for r in _runs(res)])})\n\n![the budget curves](budget-curves.png)\n\n"
                      + budget_markdown(budget) + "\n\n" + "\n".join(f"- {line}" for line in budget_conclusion(budget)))
