@@ -221,3 +221,14 @@ def test_export_to_a_file_is_refused(tmp_path, capsys):
     (tmp_path / "afile").write_text("x")
     assert main(["export", "--checkpoint", str(tmp_path / "c.safetensors"), "--out", str(tmp_path / "afile")]) == 2
     assert "is a file: export writes a folder" in capsys.readouterr().err
+
+
+def test_a_checkpoint_of_another_class_count_is_a_message(tmp_path, capsys):
+    from mdseg import MultiDecoderUNet
+    from mdseg.model import checkpoint
+
+    model = MultiDecoderUNet("resnet18", encoder_weights=None, num_classes=5, decoder_channels=(32, 16, 16, 8, 8))
+    checkpoint.save(tmp_path / "c.safetensors", model, {"model": model.config()})
+    assert main(["evaluate", "--checkpoint", str(tmp_path / "c.safetensors"), "--profile", "ci",
+                 "--data", str(tmp_path / "none")]) == 2
+    assert "predicts 5 classes, not VOC's 21" in capsys.readouterr().err

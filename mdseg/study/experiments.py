@@ -19,6 +19,7 @@ from ..model import checkpoint
 from ..model.checkpoint import load_model
 from ..model.unet import MultiDecoderUNet
 from ..runtime import distributed
+from ..voc import NUM_CLASSES
 from ..runtime.device import pick_device
 from ..runtime.files import write_json
 from ..training import loop, runs
@@ -130,8 +131,13 @@ def train_config(profile: Profile, seed: int = 0, device: str | None = None, pro
 
 
 def evaluate_checkpoint(path: str | Path, profile: Profile, split: str = "val", device: str | None = None) -> dict:
-    """Metrics of a checkpoint on a split of the profile's dataset (eval transforms, no depth)."""
+    """Metrics of a checkpoint on a split of the profile's dataset (eval transforms, no depth). A
+    checkpoint that predicts another number of classes than VOC's is refused with the reason."""
     model, _ = load_model(path, device)
+    if model.num_classes != NUM_CLASSES:
+        raise checkpoint.CheckpointError(
+            f"{path} predicts {model.num_classes} classes, not VOC's {NUM_CLASSES}: it cannot be scored on "
+            f"{profile.data_root}. Evaluate it on data labelled with its own classes.")
     dataset = VOCDepth(profile.data_root, split, None, eval_transforms(profile.eval_size))
     device = next(model.parameters()).device
     eval_batches = batches(dataset, profile.batch_size, False, 0, device, profile.num_workers, shard=True)
