@@ -393,3 +393,21 @@ def test_the_copy_report_says_which_repair_closes_the_gap(tmp_path):
     assert lines[0].startswith("The copy against no-copy: depth-first/copy/s->b: mIoU")
     assert "depth-first/copy+reestimate-bn/s->b closes the gap" in lines[1]
     assert "depth-first/copy+reinit-last-block/s->b does not close the gap" in lines[2]
+
+
+def test_the_findings_read_the_budget_suite_at_its_reading_budget():
+    from mdseg.study.experiments import Results
+    from mdseg.study.findings import findings
+    from mdseg.study.report import summarize
+
+    def runs(values, epochs):
+        return [{"seed": k, "budget": {"epochs": epochs, "seg_epochs": epochs, "depth_epochs": 0},
+                 "metrics": {"mIoU": v}} for k, v in enumerate(values)]
+
+    table = {2: {"single-decoder": runs([0.50, 0.52, 0.51], 4), "naive-joint": runs([0.48, 0.51, 0.49], 4)},
+             4: {"single-decoder": runs([0.60, 0.62, 0.61], 8), "naive-joint": runs([0.59, 0.60, 0.60], 8)}}
+    budget = {e: Results("cpu", summarize(found), found) for e, found in table.items()}
+    lines = findings(Results("cpu", {}, {}), budget=budget)
+    assert lines[0].startswith("Trained longer (the budget suite), the baseline reaches 0.510 at 4, 0.610 at 8 epochs")
+    assert "still gains more than that at 4 epochs per stage" in lines[0]
+    assert lines[1].startswith("At 4 epochs per stage, naive-joint: -0.0133 mIoU")

@@ -23,6 +23,7 @@ from mdseg.study.budget_report import budget_conclusion, budget_markdown, curves
 from mdseg.study.budget_suite import PLATEAU_GAIN, budget_suite
 from mdseg.study.experiments import Results
 from mdseg.study.failure_suite import failure_suite
+from mdseg.study.copy_suite import copy_conclusion, copy_markdown, copy_suite
 from mdseg.study.findings import findings, setting
 from mdseg.study.mechanism import controls_markdown
 from mdseg.study.paper import DISAGREEMENT
@@ -33,10 +34,10 @@ from mdseg.study.scale_suite import ScaleSuite, scale_suite
 from mdseg.training.schedule import BASELINE, BEST_RECIPE, NAIVE
 
 
-def story_block(tables: Results, scale: ScaleSuite) -> str:
+def story_block(tables: Results, scale: ScaleSuite, budget: dict[int, Results], copied: Results) -> str:
     """The paper's two claims (both of its naive numbers), then the kit's findings with intervals."""
     lines = [f"- {story(tables, recipe).splitlines()[0]}" for recipe in (NAIVE, BEST_RECIPE)]
-    lines += [f"- {line}" for line in findings(tables, scale, setting(reference_profile()))]
+    lines += [f"- {line}" for line in findings(tables, scale, setting(reference_profile()), budget, copied)]
     lines += ["", "Every table behind these lines, with each suite's provenance: [docs/results.md](docs/results.md)."]
     return "\n".join(lines)
 
@@ -48,7 +49,7 @@ def provenance_block() -> str:
                      f"`{about['command']}`" for suite, about in provenance("cpu").items())
 
 
-def results_page(tables: Results, scale: ScaleSuite, budget: dict[int, Results]) -> str:
+def results_page(tables: Results, scale: ScaleSuite, budget: dict[int, Results], copied: Results) -> str:
     """The whole results page: the story, provenance, and every suite's tables and conclusions."""
     cpu = reference_profile()
     parts = ["# Results, measured", "Written by `python tools/reference_tables.py --results docs/results.md` from the "
@@ -56,7 +57,7 @@ def results_page(tables: Results, scale: ScaleSuite, budget: dict[int, Results])
              "[--suite failure|scale|budget]` trains any of them on your machine, reusing what is finished. Every "
              "difference is paired by seed (the same seed gives two recipes the same initialisation and batches) "
              f"with its 95% interval. {DISAGREEMENT}",
-             "## The story", story_block(tables, scale).rsplit("\n\n", 1)[0],
+             "## The story", story_block(tables, scale, budget, copied).rsplit("\n\n", 1)[0],
              "## Provenance of each suite", provenance_block(),
              _subsection(results_markdown(tables.summary, f"Tables 2 and 3 ({label('cpu', 'tables', _runs(tables))})"))]
     failure = failure_suite(cpu, finished_only=True, progress=False, base=REFERENCE)
@@ -76,6 +77,9 @@ def results_page(tables: Results, scale: ScaleSuite, budget: dict[int, Results])
     plan.update({f"{recipe}, Tables 2-3": comparison(tables.summary, recipe, BASELINE)
                  for recipe in (NAIVE, BEST_RECIPE, "depth-first/no-copy/s->b") if recipe in tables.summary})
     parts.append("### How many seeds each verdict needs\n\n" + seeds_plan_markdown(plan))
+    if copied.runs:
+        parts.append(f"## The copy suite ({label('cpu', 'copy', _runs(copied))})\n\n" + copy_markdown(copied) + "\n\n"
+                     + "\n".join(f"- {line}" for line in copy_conclusion(copied)))
     if budget:
         parts.append(f"## The budget suite ({label('cpu', 'budget', [r for res in budget.values() for r in _runs(res)])})\n\n![the budget curves](budget-curves.png)\n\n"
                      + budget_markdown(budget) + "\n\n" + "\n".join(f"- {line}" for line in budget_conclusion(budget)))
@@ -113,9 +117,10 @@ def main() -> int:
     cpu = reference_profile()
     scale = scale_suite(cpu, finished_only=True, progress=False, base=REFERENCE)
     budget = budget_suite(cpu, finished_only=True, progress=False, base=REFERENCE)
+    copied = copy_suite(cpu, finished_only=True, progress=False, base=REFERENCE)
     tables = reference()  # read once: the story and the tables both come from it
-    story_text = story_block(tables, scale)
-    page = results_page(tables, scale, budget)
+    story_text = story_block(tables, scale, budget, copied)
+    page = results_page(tables, scale, budget, copied)
     if args.readme:
         fill(args.readme, {"story": story_text})
         print(f"wrote the story block of {args.readme}")

@@ -30,9 +30,12 @@ def _seeds(c) -> str:
     return f"{len(c.common_seeds)} paired seeds" if c.paired else f"{len(c.values)} and {len(c.baseline_values)} seeds"
 
 
-def findings(tables: Results, scale: ScaleSuite | None = None, setting: str = "") -> list[str]:
-    """Sentences from ``tables`` (Tables 2-3 runs at the profile's setting, described by ``setting``)
-    and ``scale`` (the scale suite), each with its 95% paired interval relative to the baseline."""
+def findings(tables: Results, scale: ScaleSuite | None = None, setting: str = "",
+             budget: dict[int, Results] | None = None, copied: Results | None = None) -> list[str]:
+    """Sentences from ``tables`` (Tables 2-3 runs at the profile's setting, described by ``setting``),
+    ``scale`` (the scale suite, with its mechanism controls), ``budget`` (the budget suite) and
+    ``copied`` (the copy suite), each with its 95% paired interval relative to the baseline; a suite
+    with no finished runs says nothing."""
     out = []
     summary = tables.summary
     if NAIVE in summary and BASELINE in summary:
@@ -46,6 +49,35 @@ def findings(tables: Results, scale: ScaleSuite | None = None, setting: str = ""
         c = comparison(summary, BEST_RECIPE, BASELINE)
         out.append(f"The paper's best recipe, {BEST_RECIPE}{f' ({setting})' if setting else ''}: {c.diff:+.4f} mIoU, "
                    f"{_relative(c)}, {_seeds(c)}: {c.verdict}; {c.against_margin}.")
+    if budget:
+        out += _budget_findings(budget)
+    if copied is not None:
+        from .copy_suite import copy_conclusion
+
+        out += [line for line in copy_conclusion(copied)[1:] if "closes" in line or "does not close" in line]
+    return out
+
+
+def _budget_findings(budget: dict[int, Results]) -> list[str]:
+    """Where the baseline stops improving, and the story's comparisons at the budget the tables are read at."""
+    from .budget_report import curves, reading_budget
+
+    base = curves(budget).get(BASELINE, [])
+    if len(base) < 2 or len(budget) < 2:
+        return []
+    epochs, reached = reading_budget(budget)
+    steps = ", ".join(f"{p.entry['mIoU']['mean']:.3f} at {p.epochs}" for p in base)
+    line = (f"Trained longer (the budget suite), the baseline reaches {steps} epochs; "
+            + (f"it stops improving (under the declared 0.005 mIoU per added epoch) at {epochs} epochs per stage."
+               if reached else f"it still gains more than that at {epochs} epochs per stage, the longest budget at which "
+                               "the other recipes have runs yet, where the verdicts below are read."))
+    out = [line]
+    at = budget[epochs].summary
+    for recipe in (NAIVE, BEST_RECIPE):
+        if recipe in at and BASELINE in at:
+            c = comparison(at, recipe, BASELINE)
+            out.append(f"At {epochs} epochs per stage, {recipe}: {c.diff:+.4f} mIoU, {_relative(c)}, {_seeds(c)}: "
+                       + (f"{c.verdict}; {c.against_margin}." if c.tested else f"{c.verdict}, no test yet."))
     return out
 
 
@@ -69,6 +101,9 @@ def _scale_findings(scale: ScaleSuite) -> list[str]:
     line += (f". {len(held)} of the {len(rows)} points hold when the map is read as one family (Holm)"
              + (": " + ", ".join(r["point"].label for r in held) if held else "") + ".")
     out = [line]
+    from .mechanism import mechanism
+
+    out += mechanism(scale)
     for r in collapse:
         out.append(f"Collapse at {r['point'].label}: {r['collapsed']} of {r['seeds']} seeds below half the baseline, "
                    f"{_relative(r['comparison'])}.")
