@@ -10,7 +10,7 @@ from .data.depth_cache import TARGETS
 from .errors import MdsegError
 from .runtime.workdir import enter_workdir
 from .study.profiles import ENV_VAR, PROFILES
-from .training.schedule import LR_SCHEDULES, OPTIMIZERS
+from .training.lr import LR_SCHEDULES, OPTIMIZERS
 
 
 def _add_profile(parser: argparse.ArgumentParser) -> None:

@@ -136,7 +136,7 @@ def _reproduce(args) -> int:
 
     _refuse_ignored(args)
     if args.check_reference is not None:
-        from .study.reference import check, check_markdown
+        from .study.placement import check, check_markdown
 
         print(check_markdown(check(args.check_reference, args.profile or "cpu", device=args.device)))
         return 0
@@ -159,7 +159,8 @@ def _reproduce(args) -> int:
                         finished_only=args.finished_only, diagnose_every=args.diagnose_every)
     print(results)
     if args.beside_reference:
-        from .study.reference import placement_markdown, read
+        from .study.placement import placement_markdown
+        from .study.reference import read
 
         print("\n## Beside the paper and the shipped reference\n\n" + placement_markdown(results, read(list(results.runs))))
     return 0

@@ -9,9 +9,11 @@ from pathlib import Path
 from .errors import SettingError
 from .runtime.workdir import WORKDIR_VAR, enter_workdir  # noqa: F401 (WORKDIR_VAR: notebook.WORKDIR_VAR for callers)
 from .study.compare import comparison
-from .study.experiments import Results, plan, reproduce
+from .study.experiments import Results, reproduce
+from .study.planning import plan
 from .study.profiles import PROFILES, Profile, from_environment, runs_root
-from .study.reference import label, placement_markdown, reference_root  # noqa: F401 (notebooks import it from here)
+from .study.placement import placement_markdown  # noqa: F401 (notebooks import it from here)
+from .study.reference import label, reference_root
 from .study.reference import read as read_reference
 from .study.paper import PAPER, PAPER_TEXT
 from .training.schedule import BASELINE
@@ -84,7 +86,8 @@ def own_at_failing_point(profile: Profile, ref_scale, recipes: tuple[str, ...] =
     ``(yours, the reference's runs at that point)``, or ``None`` (with why) when the reference
     shows no failing point."""
     from .study.report import summarize
-    from .study.scale_suite import point_profile, train_jobs, trained
+    from .study.jobs import train_jobs, trained
+    from .study.scale_suite import point_profile
 
     failing = ref_scale.failing()
     if not failing:
@@ -124,7 +127,7 @@ def own_models(own: Results, names: list[str]) -> dict | None:
 
 
 def figure3_inputs(profile: Profile, models: dict | None, names: list[str], labels: dict[str, str] | None = None,
-                   count: int = 4) -> tuple[list[dict], dict[str, "np.ndarray"], str] | None:
+                   count: int = 4) -> tuple[list[dict], dict, str] | None:
     """What Figure 3 and the explorer draw: ``(items, {name: (N, H, W) class ids}, whose)`` from your
     own ``models`` of ``names`` (:func:`own_models`, seed 0) when there are any, else from the
     reference's shipped gallery (:mod:`mdseg.study.gallery`; ``labels`` maps a name to its gallery
@@ -192,7 +195,8 @@ def read_twice(summary: dict[str, dict], recipe: str, baseline: str = BASELINE) 
     seed k), and how many seeds each reading needs to see the paper's two naive gaps (80% power)."""
     from statistics import fmean
 
-    from .study.compare import Comparison, seeds_for
+    from .study.compare import Comparison
+    from .study.power import seeds_for
     from .study.paper import naive_gaps
 
     c = comparison(summary, recipe, baseline)

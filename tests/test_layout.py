@@ -108,3 +108,9 @@ def test_the_checker_sees_lazy_and_type_only_imports(tmp_path):
         assert imported_modules(path) == {"mdseg.study.profiles", "mdseg.viz", "mdseg.training.runs"}
     finally:
         path.unlink()
+
+
+def test_every_module_is_short_enough_to_read_at_once():
+    long = {str(p.relative_to(PACKAGE.parent)): n for p in PACKAGE.rglob("*.py")
+            if (n := len(p.read_text().splitlines())) > 300}
+    assert not long, f"modules over 300 lines (split them by job): {long}"

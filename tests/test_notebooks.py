@@ -97,7 +97,7 @@ def test_the_students_own_runs_plan_and_train_without_gradient_diagnostics(monke
     """The notebooks show diagnostics from the reference only; their own runs skip them, and the
     announced cost is that of runs without them."""
     import mdseg.notebook as nb
-    from mdseg.study import scale_suite
+    from mdseg.study import jobs
     from mdseg.study.experiments import Results
     from mdseg.study.scale_suite import Point, ScaleSuite
 
@@ -106,7 +106,7 @@ def test_the_students_own_runs_plan_and_train_without_gradient_diagnostics(monke
     monkeypatch.setattr(nb, "plan", lambda *a, **k: asked.append(("plan", k.get("diagnose_every"))) or "a plan")
     monkeypatch.setattr(nb, "reproduce", lambda *a, **k: asked.append(("train", k.get("diagnose_every")))
                         or Results("cpu", {}, {}))
-    monkeypatch.setattr(scale_suite, "train_jobs", lambda *a, **k: asked.append(("train", k.get("diagnose_every")))
+    monkeypatch.setattr(jobs, "train_jobs", lambda *a, **k: asked.append(("train", k.get("diagnose_every")))
                         or [[] for _ in a[0]])
     nb.train_own(nb.reference_profile(), ["naive-joint"], "nowhere")
     point = Point("sgd", "normalised", 255)
@@ -118,8 +118,10 @@ def test_the_students_own_runs_plan_and_train_without_gradient_diagnostics(monke
 
 def test_a_plan_counts_the_steps_that_take_gradient_diagnostics(monkeypatch):
     """Every ``diagnose_every``-th step of a stage where both tasks train the encoder costs a
-    diagnosed step; a single-task stage or one with a frozen encoder never diagnoses."""
+    diagnosed step (an extra encoder backward per task); a single-task stage or one with a frozen
+    encoder costs plain steps (its diagnostics take no extra pass)."""
     from mdseg.study import experiments
+    from mdseg.study import planning
     from mdseg.study.profiles import get_profile
     from mdseg.training.schedule import Stage
 
@@ -127,15 +129,15 @@ def test_a_plan_counts_the_steps_that_take_gradient_diagnostics(monkeypatch):
     diagnosed_costs = {("seg", "depth"): 20.0}  # measured for two-task steps only
     joint = Stage("b", {"seg": 0.85, "depth": 0.15}, 1)
     frozen = Stage("b", {"seg": 0.85, "depth": 0.15}, 1, train_encoder=False)
-    assert experiments.epoch_seconds(joint, 10, 0, plain, diagnosed_costs) == 20.0
-    assert experiments.epoch_seconds(joint, 10, 4, plain, diagnosed_costs) == 7 * 2.0 + 3 * 20.0  # steps 0, 4, 8
-    assert experiments.epoch_seconds(frozen, 10, 4, plain, diagnosed_costs) == 20.0
-    assert experiments.epoch_seconds(Stage("s", {"seg": 1.0}, 1), 10, 4, plain, diagnosed_costs) == 10.0
+    assert planning.epoch_seconds(joint, 10, 0, plain, diagnosed_costs) == 20.0
+    assert planning.epoch_seconds(joint, 10, 4, plain, diagnosed_costs) == 7 * 2.0 + 3 * 20.0  # steps 0, 4, 8
+    assert planning.epoch_seconds(frozen, 10, 4, plain, diagnosed_costs) == 20.0
+    assert planning.epoch_seconds(Stage("s", {"seg": 1.0}, 1), 10, 4, plain, diagnosed_costs) == 10.0
 
     costs = {False: plain, True: diagnosed_costs}
-    monkeypatch.setattr(experiments, "step_seconds", lambda profile, device=None, steps=2, diagnosed=False: costs[diagnosed])
+    monkeypatch.setattr(planning, "step_seconds", lambda profile, device=None, steps=2, diagnosed=False: costs[diagnosed])
     cpu = get_profile("cpu")
-    off, on = (experiments.plan(cpu, "nowhere", ["naive-joint", "semantic-first/copy/d->b"], [0], diagnose_every=k).seconds
+    off, on = (planning.plan(cpu, "nowhere", ["naive-joint", "semantic-first/copy/d->b"], [0], diagnose_every=k).seconds
                for k in (0, 4))
     steps = cpu.synthetic.n_train // cpu.batch_size
     joint_epochs = sum(s.epochs for schedule in experiments.schedules(cpu, ["naive-joint", "semantic-first/copy/d->b"])

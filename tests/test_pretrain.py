@@ -91,7 +91,6 @@ def test_installing_other_weights_over_the_shipped_ones_needs_replace(pretrained
 def test_a_run_on_other_encoder_weights_has_another_identity(monkeypatch, tmp_path):
     """`pretrain --install` once replaced the shipped encoder while a run's identity recorded only
     `encoder_weights: "synthetic"`: runs trained on the old weights were reused as if on the new."""
-    from mdseg.model import shipped
     from mdseg.study import profiles
     from mdseg.training.schedule import get_recipe
 

@@ -8,10 +8,9 @@ import pytest
 
 from mdseg.errors import OutputExists
 from mdseg.study.profiles import get_profile, identity, runs_root
+from mdseg.study.placement import inside_spread, profile_from_identity
 from mdseg.study.reference import (
     ReferenceError,
-    inside_spread,
-    profile_from_identity,
     provenance,
     reference_root,
     shipped_folders,
@@ -107,7 +106,7 @@ def test_every_shipped_reference_run_is_what_the_current_code_trains_there():
 
 @pytest.mark.parametrize("recipe, w", [("naive-joint", 0.05), ("depth-first/copy/s->b", 0.15), ("uncertainty", 0.15)])
 def test_a_runs_schedule_is_rebuilt_from_its_stored_stages(recipe, w):
-    from mdseg.study.reference import schedule_from_identity
+    from mdseg.study.placement import schedule_from_identity
 
     schedule = get_recipe(recipe, 2, depth_weight=w)
     stored = json.loads(json.dumps(identity(get_profile("cpu"), schedule, 0)))
@@ -118,7 +117,8 @@ def test_a_runs_schedule_is_rebuilt_from_its_stored_stages(recipe, w):
 def test_a_suites_size_counts_each_run_folder_once():
     """The plan of the tables (every recipe x seed) and the failure suite (baseline once, then each
     target's runs); the scale suite's SGD sweep shares its chosen rate's seeds with the SGD baseline."""
-    from mdseg.study.experiments import plan, schedules
+    from mdseg.study.experiments import schedules
+    from mdseg.study.planning import plan
     from mdseg.study.failure_suite import failure_schedules
 
     cpu = get_profile("cpu")

@@ -88,7 +88,8 @@ def test_holm_and_the_collapse_rule():
 
 
 def test_seeds_needed_and_the_prediction_interval():
-    from mdseg.study.compare import prediction_interval, seeds_needed
+    from mdseg.study.compare import prediction_interval
+    from mdseg.study.power import seeds_needed
 
     # an effect of one standard deviation of the differences: 10 pairs give 80% power (G*Power: 10)
     assert seeds_needed(1.0, 1.0) == 10

@@ -17,7 +17,8 @@ from mdseg.study.scale_report import conclusion, points_markdown
 from mdseg.study.scale_suite import Point, ScaleSuite, failing_points, points
 from mdseg.training import runs
 from mdseg.training.config import TrainConfig, make_optimizer
-from mdseg.training.schedule import get_recipe, learning_rate
+from mdseg.training.lr import learning_rate
+from mdseg.training.schedule import get_recipe
 
 
 def _depth_stack(dataset) -> np.ndarray:

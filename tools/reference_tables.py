@@ -18,7 +18,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's mdseg and its reference, not an installed one
 
 from mdseg.notebook import REFERENCE, reference, reference_profile, story
-from mdseg.study.compare import comparison, seeds_plan_markdown
+from mdseg.study.compare import comparison
+from mdseg.study.power import seeds_plan_markdown
 from mdseg.study.budget_report import budget_conclusion, budget_markdown, curves
 from mdseg.study.budget_suite import PLATEAU_GAIN, budget_suite
 from mdseg.study.experiments import Results

@@ -16,11 +16,14 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+from tqdm.auto import tqdm
+
 from ..training.schedule import BASELINE, BEST_RECIPE, NAIVE
 from .experiments import Results
+from .jobs import Job, train_jobs
+from .planning import plan_line
 from .profiles import Profile
 from .report import summarize
-from .scale_suite import Job, train_jobs
 
 RECIPES = (BASELINE, NAIVE, BEST_RECIPE, "depth-first/no-copy/s->b")
 STAGE_EPOCHS = (2, 4, 8)
@@ -50,6 +53,8 @@ def budget_suite(profile: Profile, seeds: list[int] | None = None, device: str |
     stopped are kept as such, ``"diverged"`` in their result)."""
     seeds = list(seeds or profile.seeds)
     wanted = jobs(profile)
+    if progress and not finished_only:
+        tqdm.write(plan_line("Budget suite", wanted, seeds, device, base))
     done = train_jobs(wanted, seeds, device, progress, not finished_only, f"budget suite [{profile.name}]", base)
     by_budget: dict[int, dict[str, list[dict]]] = {}
     for (variant, recipe), runs in zip(wanted, done):

@@ -12,7 +12,7 @@ unpaired test, and says so. Every verdict states two things:
   about the paper's own text gap is "within the margin".
 
 One seed is never a gain; a family of comparisons is read with :func:`holm`; a collapse is named by
-:func:`collapsed`, without a test; how many seeds a comparison needs is :func:`seeds_needed`.
+:func:`collapsed`, without a test; how many seeds a comparison needs is :mod:`mdseg.study.power`.
 """
 from __future__ import annotations
 
@@ -291,73 +291,3 @@ def holm(p_values: list[float | None]) -> list[float | None]:
 def collapsed(value: float, baseline_mean: float) -> bool:
     """Whether one seed's mIoU has collapsed: below :data:`COLLAPSE_FRACTION` of its baseline's mean."""
     return value < COLLAPSE_FRACTION * baseline_mean
-
-
-def seeds_needed(sd_difference: float, effect: float, level: float = LEVEL, power: float = 0.8,
-                 most: int = 200) -> int | None:
-    """The fewest paired seeds whose two-sided t-test detects a true mean difference ``effect``
-    with probability ``power``, given per-seed differences of standard deviation ``sd_difference``
-    (the noncentral t). ``None`` when even ``most`` seeds do not."""
-    if sd_difference <= 0:
-        return 2
-    for n in range(2, most + 1):
-        df, shift = n - 1, abs(effect) * math.sqrt(n) / sd_difference
-        crit = stats.t.ppf(1 - level / 2, df)
-        if stats.nct.sf(crit, df, shift) + stats.nct.cdf(-crit, df, shift) >= power:
-            return n
-    return None
-
-
-def seeds_for(c: Comparison, effect: float, power: float = 0.8) -> dict[str, int | None]:
-    """Seeds a comparison like ``c`` needs to detect a true difference ``effect`` (in the metric's
-    units) with probability ``power``: ``paired`` from the spread of its per-seed differences,
-    ``unpaired`` (per arm) from its two arms' spreads as if their seeds were unrelated. Needs two
-    paired seeds; ``None`` where more than 200 would be needed."""
-    d = c.differences
-    if len(d) < 2:
-        raise ValueError("seeds_for needs a paired comparison with at least two common seeds.")
-    independent = math.sqrt(np.var(c.values, ddof=1) + np.var(c.baseline_values, ddof=1))
-    return {"paired": seeds_needed(float(np.std(d, ddof=1)), effect, power=power),
-            "unpaired": seeds_needed(independent, effect, power=power)}
-
-
-def summary_sentence(summary: dict[str, dict], recipe: str, metric: str = "mIoU") -> str:
-    """One recipe's ``metric`` as mean ± std over its seeds, with each seed's value; one seed is
-    labelled as one seed."""
-    stat = summary[recipe][metric]
-    seeds = summary[recipe]["seeds"]
-    if len(stat["values"]) == 1:
-        return f"{recipe}: {metric} {stat['mean']:.4f} (one seed, {seeds[0]}: no spread is known)."
-    per_seed = ", ".join(f"{v:.4f}" for v in stat["values"])
-    return f"{recipe}: {metric} {format_stat(stat)} over {len(seeds)} seeds ({per_seed})."
-
-
-def ranking(summary: dict[str, dict], metric: str = "mIoU") -> str:
-    """The recipes ordered by mean ``metric``, saying that an order of means is not a result."""
-    ordered = sorted(summary, key=lambda r: -summary[r][metric]["mean"])
-    seeds = sorted({len(e[metric]["values"]) for e in summary.values()})
-    return (f"Ordered by mean {metric} ({'/'.join(map(str, seeds))} seed{'s' if seeds != [1] else ''} each): "
-            + ", ".join(f"{r} {summary[r][metric]['mean']:.4f}" for r in ordered)
-            + ". An order of means is not a result: only the tested comparisons say which differences hold.")
-
-
-def seeds_plan_markdown(comparisons: dict[str, Comparison], most: int = 10) -> str:
-    """Per comparison, how many paired seeds its verdict needs: enough to detect a true difference
-    of the margin (:data:`MARGIN` of the baseline) 4 times in 5, from the spread of its per-seed
-    differences so far; whether the seeds it has already decide it (its interval lies wholly on one
-    side of 0 or wholly within, or wholly beyond, the margin); and what to train (at most ``most``)."""
-    lines = ["| comparison | paired seeds | verdict | seeds for the margin (80% power) | decided? | train |",
-             "|---|---|---|---|---|---|"]
-    for label, c in comparisons.items():
-        if not c.paired or not c.tested:
-            lines.append(f"| {label} | {len(c.common_seeds)} | {c.verdict} | - | no test yet | at least 3 |")
-            continue
-        needed = seeds_needed(float(np.std(c.differences, ddof=1)), c.margin_abs)
-        decided = c.against_margin != "inconclusive"
-        have = len(c.common_seeds)
-        more = 0 if decided else max(0, min(needed or most, most) - have)
-        lines.append(f"| {label} | {have} | {c.verdict}; {c.against_margin} | {needed or f'more than {200}'} | "
-                     f"{'yes' if decided else 'no'} | {f'{more} more' if more else '-'} |")
-    return "\n".join(lines + ["", f"The margin: ± {MARGIN:.1%} of the baseline's mean. 'Decided': the 95% interval "
-                                  "no longer reaches across a margin. 'Train': the seeds still needed, capped at "
-                                  f"{most} per arm."])

@@ -8,7 +8,8 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from ..training.schedule import BASELINE, NAIVE, Schedule, get_recipe
-from .experiments import Recipe, Results, plan, reproduce, schedules
+from .experiments import Recipe, Results, reproduce, schedules
+from .planning import plan
 from .profiles import Profile, runs_root
 from .report import summarize
 

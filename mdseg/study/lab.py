@@ -154,7 +154,8 @@ def lab_reference(suite) -> dict[tuple, str]:
     seeds diverged; normalised depth only where the suite ran ``naive-joint/norm`` (its failing points)."""
     from .compare import comparison
     from .report import summarize
-    from .scale_suite import Point, trained
+    from .jobs import trained
+    from .scale_suite import Point
 
     out = {}
     for k in (1.0, 16.0, 255.0):

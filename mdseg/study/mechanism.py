@@ -11,7 +11,8 @@ from ..training import runs as run_files
 from ..training.schedule import BASELINE, DEPTH_ONLY, NAIVE
 from .compare import collapsed, comparison, format_stat, mean_std
 from .report import summarize
-from .scale_suite import AT_FAILING, Point, ScaleSuite, trained
+from .jobs import trained
+from .scale_suite import AT_FAILING, Point, ScaleSuite
 
 
 def _per_seed(values: list[float], fmt: str = "{:.2f}") -> str:

@@ -14,7 +14,8 @@ from ..data.depth_cache import TARGETS
 from ..depth.teachers import teacher_spec
 from ..model.shipped import FIRST_SHIPPED, SYNTHETIC, installed_sha256
 from ..errors import SettingError, UnknownName
-from ..training.schedule import LATER_STAGE_FIELDS, LR_SCHEDULES, OPTIMIZERS, Schedule, Stage
+from ..training.lr import LR_SCHEDULES, OPTIMIZERS
+from ..training.schedule import LATER_STAGE_FIELDS, Schedule, Stage
 from ..world.synthetic import SyntheticSpec
 
 ENV_VAR = "MDSEG_PROFILE"
@@ -45,7 +46,7 @@ class Profile:
         scale: random-resize range of the shorter side, in crop sizes.
         batch_size, stage_epochs (epochs of every schedule stage), lr, seeds.
         optimizer: ``adam`` (the paper) or ``sgd`` (momentum 0.9, as torchvision's segmentation reference).
-        lr_schedule: ``constant`` (the paper) or ``cosine`` per stage (:func:`mdseg.training.schedule.learning_rate`).
+        lr_schedule: ``constant`` (the paper) or ``cosine`` per stage (:func:`mdseg.training.lr.learning_rate`).
         depth_target: pseudo-depth units, ``normalised``, ``metric``, ``disparity`` or ``png8`` (:mod:`mdseg.depth.targets`).
         depth_scale: the depth target is multiplied by this (its MSE by the square) in every data path.
         depth_weight: ``w`` of the joint stages' ``(1 - w) L_seg + w L_depth`` (paper: 0.15).

@@ -21,7 +21,6 @@ import json
 import shutil
 import subprocess
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -30,8 +29,15 @@ from ..errors import MdsegError
 from ..runtime.device import device_info
 from ..runtime.files import read_json, write_json
 from ..training import runs
-from ..training.schedule import Schedule, Stage
+from .budget_suite import budget_suite
+from .budget_suite import jobs as budget_jobs
+from .copy_suite import copy_suite
+from .copy_suite import recipes as copy_recipes
+from .experiments import reproduce, schedules
+from .failure_suite import failure_schedules, failure_suite
 from .profiles import PROFILES, Profile, get_profile, runs_root
+from .scale_suite import (AT_FAILING, DEPTH_ALONE_OPTIMISERS, DEPTH_FIRST, FOLLOW_UP, OPTIMISERS, SGD_LR_GRID,
+                          SGD_LR_SEEDS, SGD_SCALES, points, scale_suite)
 
 REFERENCE = Path(__file__).parents[1] / "reference"  # mdseg/reference/: data, next to mdseg/model/weights
 SUITES = ("tables", "failure", "scale", "budget", "copy")
@@ -55,12 +61,6 @@ def suite_runs(profile: Profile, suite: str, base: str | Path) -> list[dict]:
     """Every finished run of ``suite`` under ``base`` (nothing trains): the results, each with
     its ``run_dir``. Raises :class:`~mdseg.errors.OutputExists` where a folder holds a run of
     other settings than the current code trains there."""
-    from .budget_suite import budget_suite
-    from .copy_suite import copy_suite
-    from .experiments import reproduce
-    from .failure_suite import failure_suite
-    from .scale_suite import scale_suite
-
     if suite == "tables":
         results = reproduce(profile, runs_root(profile, base), finished_only=True, progress=False)
         found = [r for done in results.runs.values() for r in done]
@@ -84,11 +84,6 @@ def suite_size(profile: Profile, suite: str, base: str | Path | None = None) -> 
     """How many distinct runs ``suite`` trains under ``profile`` when finished, and what that
     count covers: the scale suite's follow-ups depend on which points fail, so they are counted at
     the failing points the runs under ``base`` show (none without ``base``)."""
-    from .experiments import schedules
-    from .failure_suite import failure_schedules
-    from .scale_suite import (AT_FAILING, DEPTH_ALONE_OPTIMISERS, DEPTH_FIRST, FOLLOW_UP, OPTIMISERS, SGD_LR_GRID,
-                              SGD_LR_SEEDS, SGD_SCALES, points, scale_suite)
-
     seeds = len(profile.seeds)
     if suite == "tables":
         return len(schedules(profile)) * seeds, ""
@@ -104,13 +99,9 @@ def suite_size(profile: Profile, suite: str, base: str | Path | None = None) -> 
                           f"{failing} failing point{'s' if failing > 1 else ''} its finished runs show")
         return size, f"without the follow-ups at failing points ({len(FOLLOW_UP)} recipes x seeds per failing point)"
     if suite == "budget":
-        from .budget_suite import jobs
-
-        return len(jobs(profile)) * seeds, ""
+        return len(budget_jobs(profile)) * seeds, ""
     if suite == "copy":
-        from .copy_suite import recipes
-
-        return len(recipes(profile)) * seeds, ""
+        return len(copy_recipes(profile)) * seeds, ""
     raise ReferenceError(f"Unknown suite '{suite}'; use one of {', '.join(SUITES)}.")
 
 
@@ -263,8 +254,6 @@ def read(recipes: list[str] | None = None, variant: Profile | None = None, profi
     """The shipped reference's runs of ``recipes`` (default: Tables 2 and 3) under ``variant``'s
     settings (default: the named profile; e.g. its metric-depth variant) as
     :class:`~mdseg.study.experiments.Results`, read in seconds (nothing trains)."""
-    from .experiments import reproduce
-
     variant = variant or PROFILES[profile]
     results = reproduce(variant, runs_root(variant, reference_root(profile)), recipes=recipes,
                         finished_only=True, progress=False)
@@ -275,116 +264,3 @@ def read(recipes: list[str] | None = None, variant: Profile | None = None, profi
 def shipped_folders(profile: str = "cpu") -> set[Path]:
     """Every run folder of the shipped reference (those holding a ``config.json``)."""
     return {p.parent for p in reference_root(profile).rglob(runs.CONFIG)}
-
-
-# ----------------------------------------------------------------------------- checking the reference
-def profile_from_identity(config: dict) -> Profile:
-    """The profile a run's ``config.json`` was trained with: its named profile with every stored
-    setting applied (lists back to tuples, the synthetic spec back to its dataclass)."""
-    from ..world.synthetic import SyntheticSpec
-
-    stored = dict(config["profile"])
-    named = PROFILES[stored["name"]]
-    for key, value in stored.items():
-        if isinstance(value, list):
-            stored[key] = tuple(value)
-    if isinstance(stored.get("synthetic"), dict):
-        stored["synthetic"] = SyntheticSpec(**stored["synthetic"])
-    return replace(named, **stored)
-
-
-def schedule_from_identity(config: dict) -> Schedule:
-    """The schedule a run's ``config.json`` was trained with, rebuilt from its stored stages."""
-    stages = [Stage(**{**s, "copy": tuple(s["copy"]) if s.get("copy") else None}) for s in config["stages"]]
-    return Schedule(config["schedule"], tuple(stages))
-
-
-def seed_spread(folder: Path) -> list[float]:
-    """The val mIoU of every seed of the run in ``folder`` (its sibling ``seed<k>`` folders)."""
-    return [runs.read_result(f)["metrics"]["mIoU"] for f in sorted(folder.parent.glob("seed*"))
-            if (f / runs.RESULT).exists()]  # a diverged seed has no value
-
-
-def inside_spread(value: float, values: list[float]) -> bool:
-    """Whether ``value`` lies inside the 95% prediction interval for one new seed of the
-    reference's seeds (:func:`~mdseg.study.compare.prediction_interval`; with one seed: equal to 4 places,
-    which only the same machine can promise)."""
-    from .compare import prediction_interval
-
-    if len(values) < 2:
-        return abs(value - values[0]) < 5e-5
-    low, high = prediction_interval(values)
-    return low <= value <= high
-
-
-def check(n: int, profile: str = "cpu", out: str | Path = "runs/check-reference", seed: int = 0,
-          device: str | None = None, progress: bool = True) -> list[dict]:
-    """Retrain ``n`` shipped runs chosen at random (``seed`` seeds the choice) into ``out`` and
-    compare: per run the shipped and the retrained val mIoU, and whether the retrained one lies
-    inside the 95% prediction interval of the reference's seeds (:func:`inside_spread`). Returns one dict per run."""
-    import random
-
-    from .experiments import train_recipe
-
-    folders = sorted(f for f in shipped_folders(profile) if (f / runs.RESULT).exists())  # not a diverged run
-    if not folders:
-        raise ReferenceError(f"No reference is shipped for profile '{profile}'.")
-    chosen = random.Random(seed).sample(folders, min(n, len(folders)))
-    rows = []
-    for folder in chosen:
-        config = read_json(folder / runs.CONFIG, "restore the shipped reference with `git checkout mdseg/reference`")
-        variant = profile_from_identity(config)
-        relative = folder.relative_to(reference_root(profile))
-        result = train_recipe(variant, schedule_from_identity(config), config["seed"], out=Path(out) / relative,
-                              device=device, progress=progress)
-        spread = seed_spread(folder)
-        shipped = runs.read_result(folder)["metrics"]["mIoU"]
-        retrained = result["metrics"]["mIoU"]
-        rows.append({"run": str(relative), "shipped": shipped, "retrained": retrained, "reference_seeds": spread,
-                     "inside": inside_spread(retrained, spread), "seconds": result["wall_seconds"]})
-    return rows
-
-
-def check_markdown(rows: list[dict]) -> str:
-    from .compare import format_stat, mean_std
-
-    lines = ["| run | shipped mIoU | retrained mIoU | reference seeds (mean ± std) | inside the 95% prediction interval |"
-             " wall time |", "|---|---|---|---|---|---|"]
-    for r in rows:
-        lines.append(f"| {r['run']} | {r['shipped']:.4f} | {r['retrained']:.4f} | "
-                     f"{format_stat(mean_std(r['reference_seeds']))} ({len(r['reference_seeds'])}) | "
-                     f"{'yes' if r['inside'] else 'no'} | {r['seconds']:.0f} s |")
-    return "\n".join(lines + ["", PREDICTION_NOTE])
-
-
-PREDICTION_NOTE = ("The 95% prediction interval for one new seed: mean ± t s sqrt(1 + 1/n) over the reference's n "
-                   "seeds (wide with 3 seeds). The same seed reproduces to 4 decimals only on the same machine; "
-                   "another machine's run of it is one more draw of the seed noise.")
-
-
-def placement_markdown(own, ref, profile_name: str = "cpu", suite: str = "tables") -> str:
-    """Each of your runs beside the paper and the reference: the reference's mean ± std (n), its 95%
-    prediction interval for one new seed, and whether your value lies inside it (a run of another
-    profile than the reference's is not expected to agree). ``suite``: the reference suite ``ref``
-    comes from (its provenance labels the table)."""
-    from .compare import format_stat, mean_std, prediction_interval
-    from .paper import both_numbers
-
-    lines = ["| recipe | paper | reference (mean ± std, seeds) | 95% prediction interval for one new seed | "
-             "yours (seed: mIoU) | inside it? |", "|---|---|---|---|---|---|"]
-    for recipe, done in own.runs.items():
-        values = ref.summary.get(recipe, {}).get("mIoU", {}).get("values", [])
-        ref_cell = f"{format_stat(mean_std(values))} ({len(values)})" if values else "not shipped"
-        interval = prediction_interval(values) if values else None
-        band = f"[{interval[0]:.4f}, {interval[1]:.4f}]" if interval else "-"
-        for run in done:
-            value = run["metrics"]["mIoU"]
-            inside = ("yes" if inside_spread(value, values) else "no") if values else "-"
-            lines.append(f"| {recipe} | {both_numbers(recipe)} | {ref_cell} | {band} | {run['seed']}: {value:.4f} | "
-                         f"{inside} |")
-    if not own.runs:
-        lines.append("| (none of your own: MDSEG_TRAIN=none) | | | | | |")
-    note = "" if own.profile == profile_name else (
-        f" Your runs use the '{own.profile}' profile, the reference the '{profile_name}' profile: other sizes, "
-        "so they are not expected to agree (the ci profile only shows that the pipeline runs).")
-    return "\n".join(lines + ["", f"Reference: {label(profile_name, suite)}. {PREDICTION_NOTE}{note}"])

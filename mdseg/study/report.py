@@ -197,6 +197,21 @@ def naive_runs(summary: dict) -> dict[float, str]:
     return dict(sorted(runs.items()))
 
 
+def _units_line(naive_worse: dict[str, bool], failing: list[str]) -> str:
+    """The loss-scale hypothesis, judged over the depth targets whose naive runs finished."""
+    if failing and len(failing) < len(naive_worse):
+        return (f"Loss scale (units): naive joint training falls below the baseline with {', '.join(failing)} "
+                f"depth targets and not with {', '.join(t for t in naive_worse if t not in failing)}: the depth "
+                "target's units reproduce the paper's naive failure here.")
+    if failing:
+        return ("Loss scale (units): naive joint training falls below the baseline with every depth target "
+                "tried, so the units are not needed for the failure here.")
+    return (f"Loss scale (units): naive joint training does not fall below the baseline by the test with "
+            f"any depth target tried ({', '.join(naive_worse)}), so the paper's naive failure does not "
+            "appear at these units (w = 0.15, the profile's optimiser); larger loss scales and other "
+            "optimisers are the scale suite's question.")
+
+
 def failure_conclusion(suite: dict[str, dict[str, dict]], diagnostics: dict[str, list[dict]] | None = None,
                        baseline: str = "single-decoder") -> list[str]:
     """Which hypothesis reproduces which part of the paper's pattern, from the numbers of
@@ -218,20 +233,8 @@ def failure_conclusion(suite: dict[str, dict[str, dict]], diagnostics: dict[str,
         naive_worse[target] = c.verdict == "worse"
         out.append(f"[{target} depth] Naive joint at the paper's weight: {c.sentence()}")
     failing = [t for t, worse in naive_worse.items() if worse]
-    if not naive_worse:
-        pass  # no naive run finished: nothing to say about units
-    elif failing and len(failing) < len(naive_worse):
-        out.append(f"Loss scale (units): naive joint training falls below the baseline with {', '.join(failing)} "
-                   f"depth targets and not with {', '.join(t for t in naive_worse if t not in failing)}: the depth "
-                   "target's units reproduce the paper's naive failure here.")
-    elif failing:
-        out.append("Loss scale (units): naive joint training falls below the baseline with every depth target "
-                   "tried, so the units are not needed for the failure here.")
-    else:
-        out.append(f"Loss scale (units): naive joint training does not fall below the baseline by the test with "
-                   f"any depth target tried ({', '.join(naive_worse)}), so the paper's naive failure does not "
-                   "appear at these units (w = 0.15, the profile's optimiser); larger loss scales and other "
-                   "optimisers are the scale suite's question.")
+    if naive_worse:  # else no naive run finished: nothing to say about units
+        out.append(_units_line(naive_worse, failing))
     for target, summary in suite.items():
         tests = {w: comparison(summary, n, baseline) for w, n in naive_runs(summary).items()}
         tried = [w for w, c in tests.items() if c.tested]
@@ -264,3 +267,23 @@ def failure_conclusion(suite: dict[str, dict[str, dict]], diagnostics: dict[str,
         if NAIVE in suite.get(target, {}):  # an unfinished target was said to be so above
             out.append(f"Gradients ({target} depth): {read_diagnostics(NAIVE, summaries)}")
     return out
+
+
+def summary_sentence(summary: dict[str, dict], recipe: str, metric: str = "mIoU") -> str:
+    """One recipe's ``metric`` as mean ± std over its seeds, with each seed's value; one seed is
+    labelled as one seed."""
+    stat = summary[recipe][metric]
+    seeds = summary[recipe]["seeds"]
+    if len(stat["values"]) == 1:
+        return f"{recipe}: {metric} {stat['mean']:.4f} (one seed, {seeds[0]}: no spread is known)."
+    per_seed = ", ".join(f"{v:.4f}" for v in stat["values"])
+    return f"{recipe}: {metric} {format_stat(stat)} over {len(seeds)} seeds ({per_seed})."
+
+
+def ranking(summary: dict[str, dict], metric: str = "mIoU") -> str:
+    """The recipes ordered by mean ``metric``, saying that an order of means is not a result."""
+    ordered = sorted(summary, key=lambda r: -summary[r][metric]["mean"])
+    seeds = sorted({len(e[metric]["values"]) for e in summary.values()})
+    return (f"Ordered by mean {metric} ({'/'.join(map(str, seeds))} seed{'s' if seeds != [1] else ''} each): "
+            + ", ".join(f"{r} {summary[r][metric]['mean']:.4f}" for r in ordered)
+            + ". An order of means is not a result: only the tested comparisons say which differences hold.")

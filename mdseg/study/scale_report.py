@@ -8,7 +8,8 @@ from ..training.schedule import BASELINE, NAIVE
 from .compare import COLLAPSE_FRACTION, LEVEL, MARGIN, comparison, format_stat, mean_std
 from .mechanism import mechanism, vanished_sentence
 from .report import PAPER, read_diagnostics, summarize
-from .scale_suite import FOLLOW_UP, OPTIMISERS, SGD_LR_SEEDS, ScaleSuite, trained
+from .jobs import trained
+from .scale_suite import FOLLOW_UP, OPTIMISERS, SGD_LR_SEEDS, ScaleSuite
 
 
 def _order(point) -> tuple:
@@ -123,7 +124,7 @@ def conclusion(suite: ScaleSuite) -> list[str]:
                      + f". {len(held)} of them hold for the family of {len(rows)} points (Holm-adjusted p < {LEVEL})"
                      + (f": {', '.join(r['point'].label for r in held)}." if held else "."))
     else:
-        lines.append(f"Naive joint training (w = 0.15) is not measurably worse than its baseline at any of them (no "
+        lines.append("Naive joint training (w = 0.15) is not measurably worse than its baseline at any of them (no "
                      "95% paired interval below 0): on this world, at these scales and with these optimisers, the "
                      "paper's naive failure does not appear" + (" where training runs to the end." if diverged else "."))
     if worse:

@@ -30,10 +30,12 @@ from tqdm.auto import tqdm
 
 from ..training import runs
 from ..training.schedule import (BASELINE, DAMPED_DEPTH_INTO_ENCODER, DEPTH_ONLY, NAIVE, PAPER_LR, SLOW_DEPTH_DECODER,
-                                 Schedule, get_recipe, table3)
+                                 get_recipe, table3)
 from .compare import LEVEL, Comparison, collapsed, comparison, holm, mean_std
-from .experiments import Results, plan, train_recipe
-from .profiles import Profile, check_seeds, runs_root
+from .experiments import Results
+from .jobs import Job, train_jobs, trained
+from .planning import plan_line
+from .profiles import Profile
 from .report import summarize
 
 SCALES = (1, 4, 16, 64, 255)
@@ -109,31 +111,10 @@ def points() -> list[Point]:
 
 
 # ----------------------------------------------------------------------------- what trains
-Job = tuple[Profile, str | Schedule]  # (profile with the point's settings, recipe name or schedule)
 
 
 def sgd_lr_jobs(profile: Profile) -> list[Job]:
     return [(replace(profile, **optimiser_settings(profile, "sgd", lr)), BASELINE) for lr in SGD_LR_GRID]
-
-
-def train_jobs(jobs: list[Job], seeds: list[int], device: str | None, progress: bool, train_missing: bool,
-               desc: str, base: str | Path, diagnose_every: int | None = None) -> list[list[dict]]:
-    """Each job's finished results over ``seeds`` (training what is missing unless not ``train_missing``,
-    with gradient diagnostics every ``diagnose_every`` steps, default the profile's); a run a
-    non-finite loss stopped is kept as such (``"diverged"`` in its result)."""
-    check_seeds(seeds)
-    out = [[] for _ in jobs]
-    work = [(i, s) for i in range(len(jobs)) for s in seeds]
-    bar = tqdm(work, desc=desc, unit="run", disable=not (progress and train_missing))
-    for i, seed in bar:
-        name = jobs[i][1] if isinstance(jobs[i][1], str) else jobs[i][1].name
-        bar.set_postfix_str(f"{name} {runs_root(jobs[i][0], base).name} seed {seed}")
-        variant, recipe = jobs[i]
-        result = train_recipe(variant, recipe, seed, device=device, progress=False, train_missing=train_missing,
-                              base=base, keep_divergence=True, diagnose_every=diagnose_every)
-        if result is not None:
-            out[i].append(result)
-    return out
 
 
 def sgd_lr(profile: Profile, device: str | None = None, progress: bool = True, finished_only: bool = False,
@@ -237,11 +218,6 @@ def _declared_verdict(c: Comparison) -> str:
     return "worse" if p is not None and not math.isnan(p) and p < LEVEL and c.diff < 0 else "not worse"
 
 
-def trained(results: list[dict]) -> list[dict]:
-    """The runs that trained to the end (not stopped by a non-finite loss)."""
-    return [r for r in results if "diverged" not in r]
-
-
 def failing_points(verdicts: dict[Point, str]) -> list[Point]:
     """Up to two points to study further: the smallest normalised scale at which naive joint is
     worse than its baseline (optimisers in :data:`OPTIMISERS` order on a tie), and ``png8`` if it
@@ -276,7 +252,7 @@ def scale_suite(profile: Profile, seeds: list[int] | None = None, device: str | 
     first = [] if only is not None else [(point_profile(profile, Point("paper", t)), r)
                                          for r in DEPTH_FIRST for t in ("normalised", "png8")]
     if progress and train:
-        tqdm.write(_plan_line(jobs + first, seeds, device, base))
+        tqdm.write(plan_line("Scale suite", jobs + first, seeds, device, base))
     done = train_jobs(jobs + first, seeds, device, progress, train, f"scale suite [{profile.name}]", base)
     baselines = {o: done[i] for i, o in enumerate(used)}
     naive = {p: done[len(used) + i] for i, p in enumerate(wanted)}
@@ -316,15 +292,3 @@ def control_jobs(profile: Profile, lr_sgd: float | None, failing: list[Point]) -
                               depth_scale=variant.depth_scale)
         out.append((point, (variant, schedule)))
     return out
-
-
-def _plan_line(jobs: list[Job], seeds: list[int], device: str | None, base: str | Path) -> str:
-    """One line: how many runs are finished, how many train, and the estimated time."""
-    todo, finished, seconds = 0, 0, 0.0
-    for variant, recipe in jobs:
-        p = plan(variant, runs_root(variant, base), [recipe], seeds, device)
-        todo, finished, seconds = todo + len(p.todo), finished + p.finished, seconds + p.seconds
-    from .experiments import format_duration
-
-    return (f"Scale suite: {finished} runs finished and reused, {todo} to train"
-            + (f", about {format_duration(seconds)} on this machine." if todo else "."))

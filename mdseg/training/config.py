@@ -8,7 +8,8 @@ import torch
 
 from ..errors import SettingError
 from .losses import FOCAL_ALPHA, FOCAL_GAMMA
-from .schedule import OPTIMIZERS, PAPER_LR
+from .lr import OPTIMIZERS
+from .schedule import PAPER_LR
 
 
 @dataclass
@@ -17,7 +18,7 @@ class TrainConfig:
         lr: learning rate (paper: Adam at 1e-4); a fresh optimizer starts every stage.
         optimizer: ``"adam"`` (paper) or ``"sgd"`` (momentum 0.9, no weight decay, as the Adam runs).
         lr_schedule: ``"constant"`` (paper) or ``"cosine"`` (warm-up, then cosine decay to 0
-            over each stage; see :func:`mdseg.training.schedule.learning_rate`).
+            over each stage; see :func:`mdseg.training.lr.learning_rate`).
         batch_size, num_workers: data loading.
         seed: seeds weights init (by the caller), shuffling and augmentation per epoch.
         device: ``None`` picks CUDA when available.

@@ -32,7 +32,8 @@ from .config import TrainConfig, make_optimizer
 from .losses import depth_loss
 from .metrics import DepthMetrics, SegMetrics
 from .multitask import UncertaintyWeighting
-from .schedule import Schedule, budget, learning_rate
+from .lr import learning_rate
+from .schedule import Schedule, budget
 from .step import NonFiniteLoss, Stepper, trainable_parameters
 
 __all__ = ["NonFiniteLoss", "TrainConfig", "epoch_seed", "evaluate", "run", "train_one_epoch"]

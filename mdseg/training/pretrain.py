@@ -31,7 +31,7 @@ from ..model import checkpoint
 from ..model.shipped import SYNTHETIC, WEIGHTS_DIR, card_path, sha256
 from ..voc import CLASSES, IMAGENET_MEAN, IMAGENET_STD
 from ..world.synthetic import PRETRAIN_SEEDS, render_scene
-from .schedule import learning_rate
+from .lr import learning_rate
 
 TASKS = {"main-object": "classify the main object of single-object scenes (20 classes, one label per image, "
                         "like ImageNet's object-centric photos)",

@@ -7,7 +7,6 @@ What the paper leaves open is explicit here: ``epochs`` per stage, ``train_encod
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field, replace
 from itertools import product
 
@@ -15,7 +14,6 @@ from ..errors import SettingError, UnknownName
 
 PAPER_DEPTH_WEIGHT = 0.15  # joint stages: 0.85 L_seg + 0.15 L_depth
 PAPER_LR = 1e-4  # Adam, constant (the paper's Table 1)
-JOINT_WEIGHTS = {"seg": 1 - PAPER_DEPTH_WEIGHT, "depth": PAPER_DEPTH_WEIGHT}
 WEIGHT_MARK = "@w="  # shown in the name of a recipe at another weight: naive-joint@w=0.05 (never parsed)
 BEST_RECIPE = "depth-first/copy/s->b"
 BASELINE = "single-decoder"
@@ -261,25 +259,6 @@ def controls(epochs: int, depth_scale: float, depth_weight: float = PAPER_DEPTH_
            Schedule(DAMPED_DEPTH_INTO_ENCODER, (Stage("both", both, epochs, encoder_grad_scale={"depth": 1 / depth_scale}),),
                     "naive joint, depth gradient into the encoder / k")]
     return {r.name: r for r in out}
-
-
-LR_SCHEDULES = ("constant", "cosine")
-OPTIMIZERS = ("adam", "sgd")  # see mdseg.training.loop.make_optimizer
-
-
-def learning_rate(base: float, step: int, steps: int, kind: str = "constant", warmup: float = 0.03) -> float:
-    """The learning rate at ``step`` of ``steps`` (a pure function, so a resumed run continues
-    exactly): ``constant`` (the paper's Adam at :data:`PAPER_LR`), or ``cosine``: a linear warm-up over the
-    first ``warmup`` share of the steps, then a half cosine from ``base`` down to 0."""
-    if kind == "constant":
-        return base
-    if kind != "cosine":
-        raise SettingError(f"Unknown learning-rate schedule '{kind}'; use one of {', '.join(LR_SCHEDULES)}.")
-    ramp = max(int(warmup * steps), 1)
-    if step < ramp:
-        return base * (step + 1) / ramp
-    t = min((step - ramp) / max(steps - ramp, 1), 1.0)
-    return base * 0.5 * (1 + math.cos(math.pi * t))
 
 
 def get_recipe(name: str, stage_epochs: int, equal: bool = True,

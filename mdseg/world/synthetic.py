@@ -246,28 +246,22 @@ STARTED = "synthetic.started"  # written before the first scene: the tree being 
 
 
 def make_voc_tree(root: str | Path, spec: SyntheticSpec = SyntheticSpec(), progress: bool = True) -> Path:
-    """Write a synthetic VOC-format tree under ``root`` (the folder that will hold ``VOCdevkit``).
-
-    Deterministic from ``spec.seed``: scene ``i`` depends only on ``(seed, i)``. A tree that
-    already exists with the same spec is left as it is; another spec is refused.
-    Returns the ``VOC2012`` folder.
-    """
+    """Write a synthetic VOC-format tree under ``root`` (the folder that will hold ``VOCdevkit``); returns
+    its ``VOC2012`` folder. Deterministic from ``spec.seed``: scene ``i`` depends only on ``(seed, i)``. A
+    tree that already exists with the same spec is left as it is; another spec, or a tree mdseg did not make, is refused."""
     base = voc_dir(root)
     stamp = base / "synthetic.json"
     started = base / STARTED
     if not stamp.exists() and not started.exists() and base.is_dir() and any(base.iterdir()):
-        raise OutputExists(
-            f"{base} holds a VOC tree that mdseg did not generate (no synthetic.json): a synthetic profile never "
-            "writes into it (it would add synthetic scenes and rewrite the split lists of real data). Pass --data "
-            "(or --root) another folder, or use a profile that reads real VOC 2012 (colab, gpu).")
+        raise OutputExists(f"{base} holds a VOC tree that mdseg did not generate (no synthetic.json): a synthetic profile "
+                           "never writes into it (it would add scenes to real data and rewrite its split lists). Pass "
+                           "--data (or --root) another folder, or use a profile that reads real VOC 2012 (colab, gpu).")
     if stamp.exists():
         existing = json.loads(stamp.read_text())
         if existing == asdict(spec):
             return base
-        raise OutputExists(
-            f"{base} already holds a synthetic dataset made with {existing}, not {asdict(spec)}. "
-            f"Choose another --root or delete {base.parent} to regenerate."
-        )
+        raise OutputExists(f"{base} already holds a synthetic dataset made with {existing}, not {asdict(spec)}. "
+                           f"Choose another --root or delete {base.parent} to regenerate.")
     folders = {name: base / name for name in ("JPEGImages", "SegmentationClass", "SegmentationObject", TRUE_DEPTH_DIR)}
     for folder in (*folders.values(), base / "ImageSets" / "Segmentation"):
         folder.mkdir(parents=True, exist_ok=True)
