@@ -127,3 +127,22 @@ def test_deleting_the_lock_file_does_not_let_a_second_trainer_in(tmp_path):
         assert second.stdout.startswith("refused:") and "PID unknown" in second.stdout
     again = subprocess.run([sys.executable, "-c", probe, str(out)], capture_output=True, text=True, check=True)
     assert again.stdout.strip() == "entered"
+
+
+def test_a_suite_read_without_training_reads_every_seed_trained_there(tmp_path):
+    """Extra seeds trained for power (tools/extra_seeds.py) are read with the profile's own."""
+    from mdseg.study.jobs import train_jobs
+    from mdseg.study.profiles import get_profile, identity, runs_root
+    from mdseg.training import runs
+    from mdseg.training.schedule import get_recipe
+
+    ci = get_profile("ci")
+    schedule = get_recipe("single-decoder", ci.stage_epochs)
+    for seed in (0, 1, 4):
+        folder = runs.run_dir(runs_root(ci, tmp_path), schedule.name, seed)
+        runs.claim(folder, identity(ci, schedule, seed))
+        runs.write_result(folder, {"metrics": {"mIoU": 0.5}, "budget": {}, "history": []})
+    (runs.run_dir(runs_root(ci, tmp_path), schedule.name, 7)).mkdir()  # a folder without an identity: not a run
+    assert runs.seeds_in(runs_root(ci, tmp_path), schedule.name) == [0, 1, 4]
+    [found] = train_jobs([(ci, "single-decoder")], [0, 1, 2], None, False, False, "read", tmp_path)
+    assert sorted(r["seed"] for r in found) == [0, 1, 4]

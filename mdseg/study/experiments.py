@@ -192,15 +192,16 @@ def reproduce(profile: Profile, out: str | Path, seeds: list[int] | None = None,
     """Run recipes x seeds (reusing finished runs under ``out``), write ``<report>.json`` and
     ``<report>.md`` there and return the :class:`Results`. A progress bar counts runs; ``detail``
     adds each run's per-epoch bars and lines (notebooks turn it off to keep output small).
-    ``finished_only`` trains nothing and returns the runs already finished (a recipe with none
-    is left out; each row says its number of seeds; no report is written), e.g. while a long
-    suite is interrupted. ``diagnose_every``: as in :func:`train_recipe` (diagnostics never change a result)."""
+    ``finished_only`` trains nothing and returns the runs already finished, of ``seeds`` and of any other
+    seed trained under ``out`` (a recipe with none is left out; each row says its number of seeds; no
+    report is written), e.g. while a long suite is interrupted. ``diagnose_every``: as in :func:`train_recipe` (diagnostics never change a result)."""
     wanted = schedules(profile, recipes)
     seeds = list(seeds or profile.seeds)
     check_seeds(seeds)
     by_recipe: dict[str, list[dict]] = {s.name: [] for s in wanted}
-    jobs = tqdm([(s, k) for s in wanted for k in seeds], desc=f"reproduce [{profile.name}]", unit="run",
-                disable=not progress)
+    work = [(s, k) for s in wanted for k in (sorted(set(seeds) | set(runs.seeds_in(out, s.name))) if finished_only
+                                               else seeds)]  # reading: every seed trained there
+    jobs = tqdm(work, desc=f"reproduce [{profile.name}]", unit="run", disable=not progress)
     for schedule, seed in jobs:
         jobs.set_postfix_str(f"{schedule.name} seed {seed}")
         result = train_recipe(profile, schedule, seed, run_dir(out, schedule.name, seed), device, progress and detail,

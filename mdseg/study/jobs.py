@@ -7,7 +7,8 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from ..training.schedule import Schedule
+from ..training import runs
+from ..training.schedule import Schedule, get_recipe
 from .experiments import train_recipe
 from .profiles import Profile, check_seeds, runs_root
 
@@ -21,7 +22,7 @@ def train_jobs(jobs: list[Job], seeds: list[int], device: str | None, progress: 
     non-finite loss stopped is kept as such (``"diverged"`` in its result)."""
     check_seeds(seeds)
     out = [[] for _ in jobs]
-    work = [(i, s) for i in range(len(jobs)) for s in seeds]
+    work = [(i, s) for i in range(len(jobs)) for s in (seeds if train_missing else _with_seeds_on_disk(jobs[i], seeds, base))]
     bar = tqdm(work, desc=desc, unit="run", disable=not (progress and train_missing))
     for i, seed in bar:
         name = jobs[i][1] if isinstance(jobs[i][1], str) else jobs[i][1].name
@@ -32,6 +33,14 @@ def train_jobs(jobs: list[Job], seeds: list[int], device: str | None, progress: 
         if result is not None:
             out[i].append(result)
     return out
+
+
+def _with_seeds_on_disk(job: Job, seeds: list[int], base: str | Path) -> list[int]:
+    """``seeds`` and every other seed trained in the job's folder (extra seeds trained for power)."""
+    variant, recipe = job
+    name = recipe.name if isinstance(recipe, Schedule) else get_recipe(
+        recipe, variant.stage_epochs, depth_weight=variant.depth_weight, depth_scale=variant.depth_scale).name
+    return sorted(set(seeds) | set(runs.seeds_in(runs_root(variant, base), name)))
 
 
 def trained(results: list[dict]) -> list[dict]:

@@ -123,7 +123,8 @@ def sgd_lr(profile: Profile, device: str | None = None, progress: bool = True, f
     SGD run: the best mean val mIoU over :data:`SGD_LR_SEEDS` among :data:`SGD_LR_GRID` (the
     profile's schedule and epochs). Returns ``(lr or None while unfinished, {lr: mean_std}, the runs)``."""
     results = train_jobs(sgd_lr_jobs(profile), list(SGD_LR_SEEDS), device, progress, not finished_only, "SGD lr sweep",
-                    base)
+                         base)
+    results = [[r for r in done if r["seed"] in SGD_LR_SEEDS] for done in results]  # the chosen rate's folder has more
     sweep = {lr: mean_std([r["metrics"]["mIoU"] for r in done]) for lr, done in zip(SGD_LR_GRID, results) if done}
     sweep = {lr: stat for lr, stat in sweep.items() if not math.isnan(stat["mean"])}  # a diverged rate is not chosen
     complete = all(len(done) == len(SGD_LR_SEEDS) for done in results)

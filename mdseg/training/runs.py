@@ -53,6 +53,14 @@ def run_dir(out: str | Path, recipe: str, seed: int) -> Path:
     return Path(out) / recipe.replace("/", "__").replace(">", "") / f"seed{seed}"
 
 
+def seeds_in(out: str | Path, recipe: str) -> list[int]:
+    """The seeds that have a run folder (with an identity) of ``recipe`` under ``out``, in order: a suite
+    read without training reads every seed trained there, not only the ones its profile lists."""
+    parent = run_dir(out, recipe, 0).parent
+    found = [p.name[len("seed"):] for p in parent.glob("seed*") if (p / CONFIG).exists()]
+    return sorted(int(k) for k in found if k.isdigit())
+
+
 def claim(folder: str | Path, wanted: dict, write: bool = True) -> dict | None:
     """Make ``folder`` the home of the run whose :func:`identity` is ``wanted`` (written to
     ``config.json`` when ``write``: under torch.distributed only rank 0 writes, every rank checks).
