@@ -115,8 +115,8 @@ def budget_conclusion(suite: dict[int, Results]) -> list[str]:
     epochs, reached = reading_budget(suite)
     lines.append(f"The tables are read at {epochs} epochs per stage: " + (
         f"where the baseline meets the plateau rule (< {PLATEAU_GAIN} mIoU per added epoch)." if reached else
-        f"the largest budget tried; the baseline has not met the plateau rule (< {PLATEAU_GAIN} mIoU per added epoch) "
-        "there, so even this budget reads it still improving."))
+        f"the longest budget at which the other recipes have runs yet; the baseline has not met the plateau rule "
+        f"(< {PLATEAU_GAIN} mIoU per added epoch) by then, so this budget still reads it while it improves."))
     results = suite[epochs]
     for recipe in [r for r in RECIPES if r != BASELINE and r in results.summary]:
         c = versus(results.summary[recipe], results.summary[BASELINE], recipe, BASELINE)
