@@ -232,3 +232,42 @@ def test_a_checkpoint_of_another_class_count_is_a_message(tmp_path, capsys):
     assert main(["evaluate", "--checkpoint", str(tmp_path / "c.safetensors"), "--profile", "ci",
                  "--data", str(tmp_path / "none")]) == 2
     assert "predicts 5 classes, not VOC's 21" in capsys.readouterr().err
+
+
+BAD_INPUTS = [
+    (["data", "voc", "--root", "{tmp}/voc", "--url", "http://127.0.0.1:9/none.tar"], "Cannot reach"),
+    (["data", "synthetic", "--root", "{tmp}/afile"], "holds a VOC tree that mdseg did not generate"),
+    (["data", "stats", "--root", "{tmp}/missing"], "No PASCAL VOC 2012 tree"),
+    (["depth", "--root", "{tmp}/missing", "--teacher", "simulated"], "No PASCAL VOC 2012 tree"),
+    (["depth", "--root", "{tmp}/missing", "--teacher", "bogus"], "Unknown teacher 'bogus'"),
+    (["train", "--profile", "ci", "--recipe", "nope", "--out", "{tmp}/run"], "Unknown recipe 'nope'"),
+    (["train", "--profile", "ci", "--recipe", "naive-joint", "--depth-weight", "0", "--out", "{tmp}/run"],
+     "a weight of 0 trains no depth"),
+    (["train", "--profile", "ci", "--recipe", "naive-joint", "--device", "cuda:7", "--out", "{tmp}/run"],
+     "a GPU this machine does not have"),
+    (["evaluate", "--checkpoint", "{tmp}/none.safetensors", "--profile", "ci"], "not a readable safetensors checkpoint"),
+    (["export", "--checkpoint", "{tmp}/none.safetensors"], "not a readable safetensors checkpoint"),
+    (["reproduce", "--profile", "ci", "--seeds", "1", "1"], "given more than once"),
+    (["reproduce", "--profile", "ci", "--suite", "budget", "--out", "{tmp}/x"], "does not use --out"),
+    (["rehearse", "colab", "--samples", "{tmp}/missing", "--work", "{tmp}/keep"], "No PASCAL VOC 2012 tree"),
+    (["reference", "--from", "{tmp}/empty", "--suites", "tables"], "No finished run of suite 'tables'"),
+]
+
+
+@pytest.mark.parametrize("argv, says", BAD_INPUTS, ids=lambda v: v[0] if isinstance(v, list) else None)
+def test_every_subcommand_refuses_a_documented_bad_input_in_one_line_and_changes_nothing(tmp_path, capsys, monkeypatch,
+                                                                                       argv, says):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "keep").mkdir()
+    (tmp_path / "keep" / "precious.txt").write_text("mine")
+    (tmp_path / "empty").mkdir()
+    real = tmp_path / "afile" / "VOCdevkit" / "VOC2012"
+    (real / "JPEGImages").mkdir(parents=True)
+    (real / "JPEGImages" / "a.jpg").write_bytes(b"a photo")
+    (tmp_path / "none.safetensors").write_bytes(b"not a checkpoint")
+    before = sorted((p.relative_to(tmp_path), p.stat().st_size) for p in tmp_path.rglob("*"))
+    code = main([a.replace("{tmp}", str(tmp_path)) for a in argv])
+    err = capsys.readouterr().err
+    assert code == 2 and says in err and err.count("\n") == 1, err
+    assert err.startswith(f"mdseg {argv[0]}: error: ")
+    assert sorted((p.relative_to(tmp_path), p.stat().st_size) for p in tmp_path.rglob("*")) == before

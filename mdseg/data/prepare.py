@@ -40,7 +40,6 @@ def download_voc(root: str | Path, timeout: float = 5.0, urls: list[str] | None 
     archive = root / info["filename"]
     if (root / "VOCdevkit" / "VOC2012" / "JPEGImages").is_dir():
         return find_voc(root)
-    root.mkdir(parents=True, exist_ok=True)
     if not archive.exists():
         hosts = urls or [info["url"], VOC_MIRROR]
         tried = []
@@ -52,6 +51,7 @@ def download_voc(root: str | Path, timeout: float = 5.0, urls: list[str] | None 
             except OSError as error:
                 tried.append(f"{where.hostname} ({error})")
                 continue
+            root.mkdir(parents=True, exist_ok=True)  # only once a host answers: a failed call leaves nothing
             try:
                 download_url(url, str(root), info["filename"], expected)
             except RuntimeError as error:  # torchvision's own "File not found or corrupted."

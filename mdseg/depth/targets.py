@@ -133,11 +133,10 @@ def generate(root: str | Path, teacher: str | object, split: str = "train", mode
     ``teacher`` is a name from :data:`~mdseg.depth.teachers.TEACHERS` (``model`` overrides its hub id or
     gives a local ``save_pretrained`` folder) or an already built teacher object.
     """
-    base = find_voc(root)
     if target not in TARGETS:
         raise SettingError(f"Unknown depth target '{target}'; use one of {', '.join(TARGETS)}.")
     if isinstance(teacher, str):
-        spec = teacher_spec(teacher)
+        spec = teacher_spec(teacher)  # a settings error before the data is even looked at
         convention = "metric-depth" if teacher == "simulated" and target == "metric" else spec.convention
         name, wanted = teacher, _identity(teacher, model or spec.model_id, convention, target)
     else:
@@ -145,6 +144,7 @@ def generate(root: str | Path, teacher: str | object, split: str = "train", mode
     if target == "metric" and wanted["convention"] != "metric-depth":
         raise SettingError(f"Teacher '{name}' gives relative inverse depth, which has no unit: a metric depth target "
                          "needs a teacher that outputs metres (dpt-dinov2, or simulated on synthetic data).")
+    base = find_voc(root)
     folder = depth_dir(root, name, target)
     manifest = read_manifest(folder)
     if manifest is not None:

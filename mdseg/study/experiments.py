@@ -18,6 +18,7 @@ from ..model import checkpoint
 from ..model.checkpoint import load_model
 from ..model.unet import MultiDecoderUNet
 from ..runtime import distributed
+from ..runtime.device import pick_device
 from ..runtime.files import write_json
 from ..training import loop, runs
 from ..training.config import TrainConfig
@@ -76,6 +77,7 @@ def train_recipe(profile: Profile, recipe: str | Schedule, seed: int = 0, out: s
     schedule = recipe if isinstance(recipe, Schedule) else get_recipe(recipe, profile.stage_epochs,
                                                                       depth_weight=profile.depth_weight)
     folder = Path(out) if out else run_dir(runs_root(profile, base), schedule.name, seed)
+    pick_device(device)  # a device this machine lacks is refused before any data is prepared
     if distributed.world()[1] > 1:
         diagnose_every = 0  # diagnostics need a single process
     main = distributed.world()[0] == 0
