@@ -6,7 +6,7 @@ import argparse
 import errno
 import sys
 
-from .data.depth_cache import TARGETS
+from .data.depth_cache import DEFAULT_UNIT, TARGETS, units_help
 from .errors import MdsegError
 from .runtime.workdir import enter_workdir
 from .study.profiles import ENV_VAR, PROFILES
@@ -24,9 +24,7 @@ def _add_depth_settings(parser: argparse.ArgumentParser) -> None:
                         help="pseudo-depth teacher: dpt-dinov2, dpt-dinov2-kitti, depth-anything-v2 or simulated "
                              "(default: the profile's)")
     parser.add_argument("--depth-target", choices=list(TARGETS), default=None,
-                        help="pseudo-depth units: normalised (per-image inverse depth in [0, 1]), metric (metres), "
-                             "disparity (the teacher's inverse depth) or png8 (the transformers pipeline's 8-bit "
-                             "depth image, 0-255); default: the profile's")
+                        help=f"pseudo-depth units: {units_help()}; default: the profile's")
     parser.add_argument("--depth-weight", type=float, default=None, metavar="W",
                         help="joint stages train (1 - W) L_seg + W L_depth (default: the profile's, 0.15 as in the paper)")
     parser.add_argument("--depth-scale", type=float, default=None, metavar="K",
@@ -86,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     depth.add_argument("--model", default=None, help="hub id or local save_pretrained folder (overrides the teacher's default)")
     depth.add_argument("--split", action="append", help="split(s) to process (default: train and val)")
     depth.add_argument("--batch-size", type=int, default=8)
-    depth.add_argument("--depth-target", choices=list(TARGETS), default="normalised",
+    depth.add_argument("--depth-target", choices=list(TARGETS), default=DEFAULT_UNIT,
                        help="units of the cached targets (default normalised)")
     depth.add_argument("--device", default=None)
 

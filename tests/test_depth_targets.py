@@ -72,3 +72,16 @@ def test_weights_other_than_the_papers_are_named_and_bad_ones_refused():
         get_recipe("naive-joint", 1, depth_weight=1.5)
     with pytest.raises(KeyError, match="a depth weight is a setting"):  # names are never parsed for settings
         get_recipe("naive-joint@w=0.05", 1)
+
+
+def test_a_depth_unit_is_one_entry_of_the_registry():
+    """Everything about a unit (help, stored code step, bits, cache normalisation) is one DepthUnit; the
+    command line, the cache and the cache's identity read it from there."""
+    from mdseg.cli import build_parser
+    from mdseg.data.depth_cache import DEFAULT_UNIT, SCALES, TARGETS, UNITS, units_help
+
+    assert TARGETS == tuple(UNITS) and DEFAULT_UNIT in UNITS
+    assert SCALES == {name: unit.code_step for name, unit in UNITS.items()}
+    assert UNITS["png8"].bits == 8 and all(u.bits == 16 for n, u in UNITS.items() if n != "png8")
+    text = build_parser().format_help() + units_help()
+    assert all(f"{u.name} ({u.help})" in units_help() for u in UNITS.values()) and text

@@ -25,7 +25,7 @@ from torchvision.transforms.v2 import functional as TF
 
 from ..errors import DatasetError
 from ..voc import IGNORE_INDEX, IMAGENET_MEAN, IMAGENET_STD, NUM_CLASSES, voc_dir
-from .depth_cache import code_scale, depth_dir, read_depth
+from .depth_cache import DEFAULT_UNIT, code_scale, depth_dir, read_depth
 
 
 class DepthMap(tv_tensors.Mask):
@@ -117,7 +117,7 @@ class VOCDepth(torch.utils.data.Dataset):
     """
 
     def __init__(self, root: str | Path, split: str = "train", teacher: str | None = None,
-                 transforms: Callable[[dict], dict] | None = None, depth_target: str = "normalised",
+                 transforms: Callable[[dict], dict] | None = None, depth_target: str = DEFAULT_UNIT,
                  depth_scale: float = 1.0):
         self.root = Path(root)
         self.base = find_voc(root)
@@ -141,7 +141,7 @@ class VOCDepth(torch.utils.data.Dataset):
         if self.teacher is not None:
             missing = [i for i in self.ids if not self.depth_path(i).exists()]
             if missing:
-                target = "" if self.depth_target == "normalised" else f" --depth-target {self.depth_target}"
+                target = "" if self.depth_target == DEFAULT_UNIT else f" --depth-target {self.depth_target}"
                 raise DatasetError(
                     f"{len(missing)} of {len(self.ids)} '{self.split}' images have no pseudo depth in "
                     f"{depth_dir(self.root, self.teacher, self.depth_target)} (first: {missing[0]}). Run "

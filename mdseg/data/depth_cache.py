@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -17,19 +18,47 @@ from ..voc import read_depth_png, voc_dir, write_depth_png
 
 PSEUDO_DEPTH_DIR = "PseudoDepth"
 MANIFEST = "manifest.json"
-TARGETS = ("normalised", "metric", "disparity", "png8")  # units, see mdseg.depth.targets
-SCALES = {"normalised": 1 / 65535, "metric": 1e-3, "disparity": 1e-3, "png8": 1.0}  # stored code x scale = value
 CODE_MAX = 65535  # the largest 16-bit code
-BITS = {"png8": 8}  # bits per stored code (others: 16)
 
 
-def depth_dir(root: str | Path, teacher: str, target: str = "normalised") -> Path:
+@dataclass(frozen=True)
+class DepthUnit:
+    """One unit a depth target can be trained in, everything about it in one entry: ``help`` (the
+    command line's words), ``code_step`` (a stored code times this is the value), ``bits`` per stored
+    code, and ``normalisation`` (what a cache of it records, so caches of other kinds are refused).
+    How a teacher's output becomes this unit: :func:`mdseg.depth.targets.to_target`."""
+
+    name: str
+    help: str
+    code_step: float
+    bits: int = 16
+    normalisation: str | None = None
+
+
+DEFAULT_UNIT = "normalised"
+UNITS = {u.name: u for u in (
+    DepthUnit("normalised", "per-image inverse depth in [0, 1]", 1 / 65535, normalisation="inverse-depth/percentile-1-99/v1"),
+    DepthUnit("metric", "metres", 1e-3),
+    DepthUnit("disparity", "the teacher's inverse depth", 1e-3),
+    DepthUnit("png8", "the transformers pipeline's 8-bit depth image, 0-255", 1.0, bits=8,
+              normalisation="min-max per image x 255, truncated to uint8 (transformers depth-estimation pipeline)"),
+)}
+TARGETS = tuple(UNITS)  # the unit names, in the order the command line lists them
+SCALES = {name: unit.code_step for name, unit in UNITS.items()}  # stored code x scale = value
+
+
+def units_help() -> str:
+    """``normalised (per-image inverse depth in [0, 1]), metric (metres), ...`` for a command's help."""
+    return ", ".join(f"{u.name} ({u.help})" for u in UNITS.values())
+
+
+def depth_dir(root: str | Path, teacher: str, target: str = DEFAULT_UNIT) -> Path:
     """Folder of a teacher's cached pseudo depth: ``VOC2012/PseudoDepth/<teacher>`` for the
-    normalised target, ``<teacher>-<target>`` for the others."""
-    return voc_dir(root) / PSEUDO_DEPTH_DIR / (teacher if target == "normalised" else f"{teacher}-{target}")
+    default unit, ``<teacher>-<target>`` for the others."""
+    return voc_dir(root) / PSEUDO_DEPTH_DIR / (teacher if target == DEFAULT_UNIT else f"{teacher}-{target}")
 
 
-def read_depth(path: Path, scale: float = SCALES["normalised"]) -> np.ndarray:
+def read_depth(path: Path, scale: float = SCALES[DEFAULT_UNIT]) -> np.ndarray:
     """A cached pseudo-depth PNG -> (H, W) float32: code x ``scale`` (the cache manifest's;
     the default gives the normalised target in [0, 1])."""
     try:
@@ -43,7 +72,7 @@ def read_depth(path: Path, scale: float = SCALES["normalised"]) -> np.ndarray:
 def write_codes(codes: np.ndarray, path: Path, target: str) -> None:
     """Write (H, W) codes of ``target`` atomically (a temporary file, then a rename)."""
     tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.png")  # per process: two preparing the same root never share it
-    write_depth_png(codes, tmp, bits=BITS.get(target, 16))
+    write_depth_png(codes, tmp, bits=UNITS[target].bits)
     os.replace(tmp, path)
 
 
@@ -73,11 +102,11 @@ def code_scale(root: str | Path, teacher: str, target: str) -> float:
         manifest = json.loads((folder / MANIFEST).read_text())
     except (OSError, json.JSONDecodeError) as error:
         if target == "normalised":  # files without a manifest: the historical normalised format
-            return SCALES["normalised"]
+            return SCALES[DEFAULT_UNIT]
         raise DatasetError(f"Pseudo-depth cache {folder} has no readable {MANIFEST} ({error}); run {command}.") \
             from error
     held = manifest.get("target", "normalised")
     if held != target:
         raise DatasetError(f"Pseudo-depth cache {folder} holds '{held}' targets, not '{target}': "
                            f"a cache of one kind is never read as another. Run {command}.")
-    return float(manifest.get("scale", SCALES["normalised"]))
+    return float(manifest.get("scale", SCALES[DEFAULT_UNIT]))

@@ -38,6 +38,7 @@ from ..data.depth_cache import (
     CODE_MAX,
     SCALES,
     TARGETS,
+    UNITS,
     depth_dir,
     read_depth,
     read_manifest,
@@ -49,9 +50,9 @@ from ..world.synthetic import MAX_DEPTH_M, read_true_depth
 from .align import align_scale_shift
 from .teachers import make_teacher, teacher_spec
 
-NORMALISATION = "inverse-depth/percentile-1-99/v1"
+NORMALISATION = UNITS["normalised"].normalisation
 METRIC_MAX_M = 10.0  # NYU-trained models (dpt-dinov2-small-nyu) see rooms: about 10 m at most
-PNG8 = "min-max per image x 255, truncated to uint8 (transformers depth-estimation pipeline)"
+PNG8 = UNITS["png8"].normalisation
 
 
 def to_inverse_depth(raw: np.ndarray, convention: str) -> np.ndarray:
@@ -95,7 +96,7 @@ def as_png8(raw: np.ndarray) -> np.ndarray:
 # ----------------------------------------------------------------------------- the cache
 def _identity(name: str, model_id: str | None, convention: str, target: str) -> dict:
     """What a cache's targets depend on: a cache made with another identity is refused."""
-    normalisation = {"normalised": NORMALISATION, "png8": PNG8}.get(target)
+    normalisation = UNITS[target].normalisation
     return {"teacher": name, "model": model_id, "convention": convention, "target": target,
             "normalisation": normalisation, "scale": SCALES[target]}
 

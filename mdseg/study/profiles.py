@@ -10,7 +10,7 @@ import re
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from ..data.depth_cache import TARGETS
+from ..data.depth_cache import DEFAULT_UNIT, TARGETS
 from ..depth.teachers import teacher_spec
 from ..model.shipped import FIRST_SHIPPED, SYNTHETIC, installed_sha256
 from ..errors import SettingError, UnknownName
@@ -78,7 +78,7 @@ class Profile:
     num_workers: int = 0
     data_path: str = "loader"
     depth_loss: str = "mse"
-    depth_target: str = "normalised"
+    depth_target: str = DEFAULT_UNIT
     depth_scale: float = 1.0
     depth_weight: float = 0.15
     depth_weights: tuple[float, ...] = (0.01, 0.05, 0.15, 0.5)
@@ -216,7 +216,7 @@ def runs_root(profile: Profile, base: str | Path = "runs") -> Path:
     ``base``: another folder laid out the same way (e.g. the shipped reference runs)."""
     named = PROFILES.get(profile.name, profile)
     parts = [profile.name]
-    if profile.depth_target != "normalised":
+    if profile.depth_target != DEFAULT_UNIT:
         parts.append(profile.depth_target)
     if profile.depth_scale != 1.0:
         parts.append(f"x{profile.depth_scale:g}")
