@@ -1,8 +1,19 @@
-"""mdseg: a multi-decoder U-Net (segmentation + pseudo depth) teaching and research kit."""
-from .model.unet import MultiDecoderUNet
-from .training.losses import depth_loss, focal_loss
-from .training.metrics import SegMetrics
-from .training.schedule import Schedule, Stage  # noqa: E402
+"""mdseg: a multi-decoder U-Net (segmentation + pseudo depth) teaching and research kit.
 
-__all__ = ["MultiDecoderUNet", "focal_loss", "depth_loss", "SegMetrics", "Stage", "Schedule"]
+The names below load on first use, so reading results (``mdseg.study``'s reports, the shipped
+reference) does not import torch."""
+from __future__ import annotations
+
+import importlib
+
+_PUBLIC = {"MultiDecoderUNet": "mdseg.model.unet", "focal_loss": "mdseg.training.losses",
+           "depth_loss": "mdseg.training.losses", "SegMetrics": "mdseg.training.metrics",
+           "Stage": "mdseg.training.schedule", "Schedule": "mdseg.training.schedule"}
+__all__ = list(_PUBLIC)
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    if name in _PUBLIC:
+        return getattr(importlib.import_module(_PUBLIC[name]), name)
+    raise AttributeError(f"module 'mdseg' has no attribute {name!r}")

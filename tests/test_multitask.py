@@ -114,7 +114,7 @@ def test_reproduce_accepts_beyond_recipes():
 
 def test_summarize_diagnostics_uses_only_steps_where_both_tasks_train():
     from mdseg.study.report import diagnostics_markdown
-    from mdseg.training.multitask import summarize_diagnostics
+    from mdseg.training.diagnostics import summarize_diagnostics
 
     records = [{"loss": {"seg": 9.0}},  # a seg-only stage: no cosine, ignored
                {"loss": {"seg": 2.0, "depth": 0.1}, "grad_ratio_seg_depth": 4.0, "grad_cosine": -0.2},
@@ -137,7 +137,7 @@ def test_a_vanished_task_gradient_is_counted_not_divided_by():
     """A decoder whose every unit died passes no gradient back (norm exactly 0): the ratio there
     would be seg / 1e-30; those steps are counted as ``vanished`` and left out of ratio and cosine."""
     from mdseg.study.report import read_diagnostics
-    from mdseg.training.multitask import summarize_diagnostics
+    from mdseg.training.diagnostics import summarize_diagnostics
 
     live = {"loss": {"seg": 2.0, "depth": 1e4}, "grad_norm_seg": 0.1, "grad_norm_depth": 100.0,
             "grad_ratio_seg_depth": 1e-3, "grad_cosine": 0.2}
@@ -154,7 +154,7 @@ def test_a_vanished_task_gradient_is_counted_not_divided_by():
 
 
 def test_summarize_diagnostics_says_which_gradient_vanished_and_how_far_each_part_moved():
-    from mdseg.training.multitask import summarize_diagnostics
+    from mdseg.training.diagnostics import summarize_diagnostics
 
     def step(stage, seg, depth, enc, dead):
         grads = {"grad_norm_seg": seg, "grad_norm_depth": depth}

@@ -14,42 +14,21 @@ What becomes of a teacher's output (targets, cache, quality check): :mod:`mdseg.
 from __future__ import annotations
 
 import zlib
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 from scipy import ndimage
 
-from ..errors import DatasetError, MdsegError, UnknownName
+from ..errors import DatasetError, MdsegError
 from ..runtime.device import amp_dtype, pick_device
 from ..runtime.hub import offline_unless_reachable
 from ..world.synthetic import MAX_DEPTH_M, read_true_depth
-
-
-@dataclass(frozen=True)
-class TeacherSpec:
-    model_id: str | None
-    convention: str  # "metric-depth" or "relative-inverse-depth"
-
-
-TEACHERS: dict[str, TeacherSpec] = {
-    "dpt-dinov2": TeacherSpec("facebook/dpt-dinov2-small-nyu", "metric-depth"),
-    "dpt-dinov2-kitti": TeacherSpec("facebook/dpt-dinov2-small-kitti", "metric-depth"),
-    "depth-anything-v2": TeacherSpec("depth-anything/Depth-Anything-V2-Small-hf", "relative-inverse-depth"),
-    "simulated": TeacherSpec(None, "relative-inverse-depth"),
-}
+from .registry import TEACHERS, teacher_spec  # noqa: F401 (the registry, read without torch)
 
 
 class TeacherUnavailable(MdsegError, RuntimeError):
     """A teacher's weights cannot be loaded (offline, wrong id or path)."""
-
-
-def teacher_spec(name: str) -> TeacherSpec:
-    """The :data:`TEACHERS` entry of ``name``, with a clear error listing the teachers."""
-    if name not in TEACHERS:
-        raise UnknownName(f"Unknown teacher '{name}'. Teachers: {', '.join(TEACHERS)}.")
-    return TEACHERS[name]
 
 
 # ----------------------------------------------------------------------------- teachers

@@ -4,7 +4,6 @@ whole; read without unpickling anything. :func:`load_model` rebuilds a model fro
 :func:`export_checkpoint` writes its deployable single-decoder U-Net."""
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from pathlib import Path
@@ -17,6 +16,7 @@ from safetensors.torch import load_file, safe_open, save_file
 from ..errors import MdsegError
 from ..runtime.device import pick_device
 from ..runtime.files import read_json, write_json
+from .files import CHECKPOINT, sha256
 
 if TYPE_CHECKING:  # annotations only
     from .unet import MultiDecoderUNet
@@ -24,7 +24,6 @@ if TYPE_CHECKING:  # annotations only
 META_KEY = "mdseg"
 
 
-CHECKPOINT = "checkpoint.safetensors"  # a run folder's checkpoint (mdseg.training.runs)
 
 
 class CheckpointError(MdsegError, RuntimeError):
@@ -53,7 +52,7 @@ def save(path: str | Path, model: torch.nn.Module, meta: dict, optimizer: torch.
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         save_file(tensors, str(tmp), metadata={META_KEY: json.dumps(meta)})
-        digest = file_sha256(tmp)
+        digest = sha256(tmp)
         os.replace(tmp, path)
         write_json(hash_path(path), {"sha256": digest, **{k: meta[k] for k in ("stage", "epoch") if k in meta}})
     except (OSError, SafetensorError) as error:  # safetensors reports a full disk as its own error type
@@ -72,14 +71,6 @@ def hash_path(path: str | Path) -> Path:
     return path.with_name(path.name + ".sha256.json")
 
 
-def file_sha256(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def verify(path: str | Path) -> None:
     """Check a checkpoint against the SHA-256 recorded when it was written (checkpoints from before
     the hash was recorded, or whose record is of the epoch before, are not checked); a damaged or
@@ -92,7 +83,7 @@ def verify(path: str | Path) -> None:
     meta = read_meta(path)
     if any(k in recorded and recorded[k] != meta.get(k) for k in ("stage", "epoch")):
         return  # the record is of the checkpoint before (a crash between writing the two): nothing to compare
-    if file_sha256(path) != recorded["sha256"]:
+    if sha256(path) != recorded["sha256"]:
         raise CheckpointError(
             f"{path} does not match the SHA-256 recorded when it was written: it was damaged or changed on disk "
             "(a truncated copy, zeroed weights). Its weights cannot be trusted: delete its run folder and train it again.")

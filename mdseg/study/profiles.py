@@ -11,8 +11,8 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from ..data.depth_cache import DEFAULT_UNIT, TARGETS
-from ..depth.teachers import teacher_spec
-from ..model.shipped import FIRST_SHIPPED, SYNTHETIC, installed_sha256
+from ..depth.registry import teacher_spec
+from ..model.files import FIRST_SHIPPED, SYNTHETIC, installed_sha256
 from ..errors import SettingError, UnknownName
 from ..training.lr import LR_SCHEDULES, OPTIMIZERS
 from ..training.schedule import LATER_STAGE_FIELDS, Schedule, Stage

@@ -7,7 +7,7 @@ table and figure of the story can be shown in seconds, and a student's own run p
 * ``config.json``: the run's identity, as trained;
 * ``log.jsonl``: one record per epoch (losses, validation metrics);
 * ``result.json``: final metrics, budget, wall time and device (its per-epoch history is the log);
-* ``diagnostics.json``: the summary of its gradient diagnostics (:func:`~mdseg.training.multitask.summarize_diagnostics`);
+* ``diagnostics.json``: the summary of its gradient diagnostics (:func:`~mdseg.training.diagnostics.summarize_diagnostics`);
 
 plus ``provenance/<suite>.json`` per suite: the command, code commit, device, precision, torch
 version, dates and wall time. Every suite function reads it with ``base=reference_root(name)``

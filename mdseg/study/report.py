@@ -105,7 +105,7 @@ MIN_DIAGNOSED_STEPS = 20  # fewer measured steps than this and the diagnostics s
 
 
 def diagnostics_markdown(runs: dict[str, list[dict[str, float]]]) -> str:
-    """A Markdown table of :func:`mdseg.training.multitask.summarize_diagnostics` results, mean ± sample
+    """A Markdown table of :func:`mdseg.training.diagnostics.summarize_diagnostics` results, mean ± sample
     std over the summaries (one per seed) given for each run name, with the measured steps."""
     columns = [("loss_seg", "L_seg", "{:.3f}"), ("loss_depth", "L_depth", "{:.4f}"),
                ("loss_ratio", "L_seg / L_depth", "{:.2f}"), ("grad_ratio", "grad ratio seg/depth", "{:.2f}"),
@@ -123,7 +123,7 @@ def diagnostics_markdown(runs: dict[str, list[dict[str, float]]]) -> str:
 
 
 def read_diagnostics(name: str, summaries: list[dict[str, float]], min_steps: int = MIN_DIAGNOSED_STEPS) -> str:
-    """What a run's diagnostics measured (one :func:`~mdseg.training.multitask.summarize_diagnostics` per
+    """What a run's diagnostics measured (one :func:`~mdseg.training.diagnostics.summarize_diagnostics` per
     seed): which task's weighted gradient is larger on the shared encoder, and how often the two
     conflict. With fewer than ``min_steps`` diagnosed steps in all, it says so instead."""
     done = [s for s in summaries if s["steps"]]

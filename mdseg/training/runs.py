@@ -27,7 +27,8 @@ from pathlib import Path
 
 from ..errors import MdsegError, OutputExists
 from ..runtime.files import read_json, write_json
-from ..model.checkpoint import CHECKPOINT  # noqa: F401 (a run folder's file names live here: runs.CHECKPOINT)
+from .diagnostics import summarize_diagnostics
+from ..model.files import CHECKPOINT  # noqa: F401 (a run folder's file names live here: runs.CHECKPOINT)
 
 try:
     import fcntl
@@ -129,10 +130,8 @@ def read_records(path: str | Path) -> list[dict]:
 
 
 def diagnostics_summary(folder: str | Path) -> dict[str, float]:
-    """:func:`~mdseg.training.multitask.summarize_diagnostics` of a run's ``diagnostics.jsonl``, or the
+    """:func:`~mdseg.training.diagnostics.summarize_diagnostics` of a run's ``diagnostics.jsonl``, or the
     summary a shipped reference run keeps instead (``steps`` 0 when the run logged none)."""
-    from .multitask import summarize_diagnostics
-
     summary = Path(folder) / DIAGNOSTICS_SUMMARY
     if summary.exists() and not (Path(folder) / DIAGNOSTICS).exists():
         return read_json(summary, "restore it from the repository (git checkout) or delete that run folder")
