@@ -9,13 +9,14 @@ from pathlib import Path
 from .errors import SettingError
 from .runtime.workdir import WORKDIR_VAR, enter_workdir  # noqa: F401 (WORKDIR_VAR: notebook.WORKDIR_VAR for callers)
 from .study.compare import comparison
-from .study.experiments import Results, reproduce
+from .study.experiments import reproduce
+from .study.records import Results
 from .study.planning import plan
 from .study.profiles import PROFILES, Profile, from_environment, runs_root
 from .study.placement import placement_markdown  # noqa: F401 (notebooks import it from here)
-from .study.reference import label, reference_root
+from .study.reference import label, reference_root  # noqa: F401 (label: notebooks import it from here)
 from .study.reference import read as read_reference
-from .study.paper import PAPER, PAPER_TEXT
+from .study.findings import story  # noqa: F401 (notebooks import it from here)
 from .training.schedule import BASELINE
 
 TRAIN_VAR = "MDSEG_TRAIN"
@@ -149,7 +150,7 @@ def figure3_inputs(profile: Profile, models: dict | None, names: list[str], labe
         return None
     items, seg, _, _ = shipped
     wanted = [(name, (labels or {}).get(name, name)) for name in names]
-    found = {name: seg[label][:count] for name, label in wanted if label in seg}
+    found = {name: seg[shown][:count] for name, shown in wanted if shown in seg}
     print(f"Drawing the reference's predictions instead (the {REFERENCE_PROFILE} profile, seed 0, shipped with "
           "their checkpoints' hashes in mdseg/reference/cpu/gallery/gallery.json).")
     return items[:count], found, f"the reference ({REFERENCE_PROFILE} profile, seed 0)"
@@ -166,28 +167,6 @@ def reference(recipes: list[str] | None = None, profile: Profile | None = None) 
     """The shipped reference's runs of ``recipes`` (default: Tables 2 and 3) under ``profile``'s
     settings (default: the cpu profile; e.g. its metric-depth variant), read in seconds."""
     return read_reference(recipes, profile or reference_profile())
-
-
-def story(ref: Results, recipe: str, baseline: str = BASELINE) -> str:
-    """Two lines: what the paper reports for ``recipe`` against ``baseline`` (both of its numbers
-    where its text and table disagree), and what the reference shows, paired by seed with its
-    interval, also relative to the baseline so the two can be set side by side."""
-    base = PAPER[baseline]["mIoU"]
-    numbers = {"Table 2": PAPER[recipe]["mIoU"], **({"text": PAPER_TEXT[recipe]["mIoU"]} if recipe in PAPER_TEXT else {})}
-    told = " / ".join(f"{v:.4f} ({k})" if len(numbers) > 1 else f"{v:.4f}" for k, v in numbers.items())
-    gaps = " / ".join(f"{v - base:+.4f}, {(v - base) / base:+.1%}" for v in numbers.values())
-    line = f"The paper: {recipe} mIoU {told} vs {baseline} {base:.4f} ({gaps})."
-    if len(numbers) > 1:
-        line += " Its text and its Table 2 disagree."
-    if recipe not in ref.summary or baseline not in ref.summary:
-        return line + f"\nThe {label(REFERENCE_PROFILE, 'tables')}: no finished runs of both."
-    c = comparison(ref.summary, recipe, baseline)
-    relative = ""
-    if c.interval is not None:
-        mean = sum(c.baseline_values) / len(c.baseline_values)
-        relative = (f" Relative to the baseline: {c.diff / mean:+.1%} "
-                    f"[{c.interval[0] / mean:+.1%}, {c.interval[1] / mean:+.1%}].")
-    return line + f"\nThe {label(REFERENCE_PROFILE, 'tables')}: " + c.sentence() + relative
 
 
 def read_twice(summary: dict[str, dict], recipe: str, baseline: str = BASELINE) -> str:

@@ -114,3 +114,22 @@ def test_every_module_is_short_enough_to_read_at_once():
     long = {str(p.relative_to(PACKAGE.parent)): n for p in PACKAGE.rglob("*.py")
             if (n := len(p.read_text().splitlines())) > 300}
     assert not long, f"modules over 300 lines (split them by job): {long}"
+
+
+def test_the_read_path_needs_no_torch():
+    """`python tools/reference_tables.py` (every suite's tables, read from the shipped reference) runs
+    where torch cannot be imported: reading results never trains and never loads a model."""
+    import subprocess
+    import sys
+
+    block = ("import importlib.abc, runpy, sys\n"
+             "class Block(importlib.abc.MetaPathFinder):\n"
+             "    def find_spec(self, name, path, target=None):\n"
+             "        if name.split('.')[0] in ('torch', 'torchvision', 'segmentation_models_pytorch', 'timm', 'transformers'):\n"
+             "            raise ImportError('blocked: ' + name)\n"
+             "sys.meta_path.insert(0, Block())\n"
+             "sys.argv = ['reference_tables.py']\n"
+             "runpy.run_path('tools/reference_tables.py', run_name='__main__')\n")
+    done = subprocess.run([sys.executable, "-c", block], cwd=PACKAGE.parent, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "## Tables 2 and 3" in done.stdout and "## The scale suite" in done.stdout

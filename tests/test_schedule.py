@@ -3,10 +3,10 @@ import pytest
 from mdseg import Schedule, Stage
 from mdseg.training.schedule import (
     BEST_RECIPE,
-    JOINT_WEIGHTS,
     budget,
     equal_budget,
     get_recipe,
+    joint_weights,
     naive_joint,
     recipes,
     seg_epochs,
@@ -36,7 +36,7 @@ def test_recipe_stages(name, tasks, copies):
     assert [s.tasks for s in schedule.stages] == tasks
     assert [s.copy for s in schedule.stages] == copies
     assert all(s.epochs == 3 and s.train_encoder for s in schedule.stages)
-    assert schedule.stages[-1].weights == JOINT_WEIGHTS
+    assert schedule.stages[-1].weights == joint_weights() == {"seg": 0.85, "depth": 0.15}
 
 
 def test_baselines_and_budgets():

@@ -17,18 +17,21 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's mdseg and its reference, not an installed one
 
-from mdseg.notebook import REFERENCE, reference, reference_profile, story
+# Reading the reference needs no torch (a test runs this script with torch blocked); only --map and
+# --budget-figure import the figures.
+
+from mdseg.study.profiles import PROFILES
 from mdseg.study.compare import comparison
 from mdseg.study.power import seeds_plan_markdown
 from mdseg.study.budget_report import budget_conclusion, budget_markdown, curves
 from mdseg.study.budget_suite import PLATEAU_GAIN, budget_suite
-from mdseg.study.experiments import Results
+from mdseg.study.records import Results
 from mdseg.study.failure_suite import failure_suite
 from mdseg.study.copy_suite import copy_conclusion, copy_markdown, copy_suite
-from mdseg.study.findings import findings, setting
+from mdseg.study.findings import findings, setting, story
 from mdseg.study.mechanism import controls_markdown
 from mdseg.study.paper import DISAGREEMENT
-from mdseg.study.reference import label, provenance
+from mdseg.study.reference import label, provenance, read, reference_root
 from mdseg.study.report import failure_conclusion, results_markdown, table3_markdown, weights_markdown
 from mdseg.study.scale_report import conclusion, depth_first_markdown, points_markdown, sweep_markdown
 from mdseg.study.scale_suite import ScaleSuite, scale_suite
@@ -38,7 +41,7 @@ from mdseg.training.schedule import BASELINE, BEST_RECIPE, NAIVE
 def story_block(tables: Results, scale: ScaleSuite, budget: dict[int, Results], copied: Results) -> str:
     """The paper's two claims (both of its naive numbers), then the kit's findings with intervals."""
     lines = [f"- {story(tables, recipe).splitlines()[0]}" for recipe in (NAIVE, BEST_RECIPE)]
-    lines += [f"- {line}" for line in findings(tables, scale, setting(reference_profile()), budget, copied)]
+    lines += [f"- {line}" for line in findings(tables, scale, setting(PROFILES['cpu']), budget, copied)]
     lines += ["", "Every table behind these lines, with each suite's provenance: [docs/results.md](docs/results.md)."]
     return "\n".join(lines)
 
@@ -52,7 +55,7 @@ def provenance_block() -> str:
 
 def results_page(tables: Results, scale: ScaleSuite, budget: dict[int, Results], copied: Results) -> str:
     """The whole results page: the story, provenance, and every suite's tables and conclusions."""
-    cpu = reference_profile()
+    cpu = PROFILES['cpu']
     parts = ["# Results, measured", "Written by `python tools/reference_tables.py --results docs/results.md` from the "
              "runs shipped in `mdseg/reference/cpu` (nothing trains); `python -m mdseg reproduce --profile cpu "
              "[--suite failure|scale|budget]` trains any of them on your machine, reusing what is finished. Every "
@@ -61,7 +64,7 @@ def results_page(tables: Results, scale: ScaleSuite, budget: dict[int, Results],
              "## The story", story_block(tables, scale, budget, copied).rsplit("\n\n", 1)[0],
              "## Provenance of each suite", provenance_block(),
              _subsection(results_markdown(tables.summary, f"Tables 2 and 3 ({label('cpu', 'tables', _runs(tables))})"))]
-    failure = failure_suite(cpu, finished_only=True, progress=False, base=REFERENCE)
+    failure = failure_suite(cpu, finished_only=True, progress=False, base=reference_root('cpu'))
     summaries = {target: results.summary for target, results in failure.items()}
     diagnostics = {target: results.diagnostics(NAIVE) for target, results in failure.items()}
     failure_runs = list({r["run_dir"]: r for results in failure.values() for r in _runs(results)}.values())
@@ -115,11 +118,11 @@ def main() -> int:
     parser.add_argument("--results", type=Path, default=None, help="write the results page here")
     parser.add_argument("--readme", type=Path, default=None, help="write the story block into this README's markers")
     args = parser.parse_args()
-    cpu = reference_profile()
-    scale = scale_suite(cpu, finished_only=True, progress=False, base=REFERENCE)
-    budget = budget_suite(cpu, finished_only=True, progress=False, base=REFERENCE)
-    copied = copy_suite(cpu, finished_only=True, progress=False, base=REFERENCE)
-    tables = reference()  # read once: the story and the tables both come from it
+    cpu = PROFILES['cpu']
+    scale = scale_suite(cpu, finished_only=True, progress=False, base=reference_root('cpu'))
+    budget = budget_suite(cpu, finished_only=True, progress=False, base=reference_root('cpu'))
+    copied = copy_suite(cpu, finished_only=True, progress=False, base=reference_root('cpu'))
+    tables = read()  # read once: the story and the tables both come from it
     story_text = story_block(tables, scale, budget, copied)
     page = results_page(tables, scale, budget, copied)
     if args.readme:

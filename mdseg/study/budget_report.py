@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from ..training.schedule import BASELINE
 from .budget_suite import PLATEAU_GAIN, RECIPES
 from .compare import Comparison, format_stat
-from .experiments import Results
+from .records import Results
 from .report import depth_cell
 
 

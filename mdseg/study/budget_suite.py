@@ -19,9 +19,8 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from ..training.schedule import BASELINE, BEST_RECIPE, NAIVE
-from .experiments import Results
+from .records import Results
 from .jobs import Job, train_jobs
-from .planning import plan_line
 from .profiles import Profile
 from .report import summarize
 
@@ -54,6 +53,8 @@ def budget_suite(profile: Profile, seeds: list[int] | None = None, device: str |
     seeds = list(seeds or profile.seeds)
     wanted = jobs(profile)
     if progress and not finished_only:
+        from .planning import plan_line  # timing steps needs torch: reading the suite does not
+
         tqdm.write(plan_line("Budget suite", wanted, seeds, device, base))
     done = train_jobs(wanted, seeds, device, progress, not finished_only, f"budget suite [{profile.name}]", base)
     by_budget: dict[int, dict[str, list[dict]]] = {}

@@ -16,9 +16,8 @@ from tqdm.auto import tqdm
 from ..training import runs as run_files
 from ..training.schedule import BEST_RECIPE, copy_explanations
 from .compare import comparison, format_stat
-from .experiments import Results
+from .records import Results
 from .jobs import train_jobs, trained
-from .planning import plan_line
 from .profiles import Profile
 from .report import summarize
 
@@ -35,6 +34,8 @@ def copy_suite(profile: Profile, seeds: list[int] | None = None, device: str | N
     as :class:`~mdseg.study.experiments.Results` (a recipe with no finished seed is left out)."""
     names = recipes(profile)
     if progress and not finished_only:
+        from .planning import plan_line  # timing steps needs torch: reading the suite does not
+
         tqdm.write(plan_line("Copy suite", [(profile, r) for r in names], list(seeds or profile.seeds), device, base))
     done = train_jobs([(profile, r) for r in names], list(seeds or profile.seeds), device, progress,
                       not finished_only, f"copy suite [{profile.name}]", base)

@@ -2,7 +2,6 @@
 The suites built on them: :mod:`mdseg.study.failure_suite`, :mod:`mdseg.study.scale_suite`."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -23,11 +22,11 @@ from ..runtime.files import write_json
 from ..training import loop, runs
 from ..training.config import TrainConfig
 from ..training.runs import run_dir
-from ..training.schedule import Schedule, budget, get_recipe
-from ..training.schedule import recipes as all_recipes
+from ..training.schedule import Schedule
 from ..voc import NUM_CLASSES
 from .profiles import Profile, check_seeds, identity, runs_root
-from .report import results_markdown, summarize
+from .records import RESULTS_TITLE, Recipe, Results, diverged_result, read_recipes, read_run, schedules, to_schedule
+from .report import summarize
 
 
 def prepare_data(profile: Profile, with_depth: bool, progress: bool = True) -> Path:
@@ -74,23 +73,17 @@ def train_recipe(profile: Profile, recipe: str | Schedule, seed: int = 0, out: s
     ``train_missing=False`` nothing trains: the finished result, or ``None``. With
     ``keep_divergence`` (a suite that maps where training fails) a non-finite loss ends the run as
     its outcome, recorded and returned (``"diverged"``: the message; metrics NaN) instead of raised."""
-    schedule = recipe if isinstance(recipe, Schedule) else get_recipe(recipe, profile.stage_epochs,
-                                                                      depth_weight=profile.depth_weight)
+    schedule = to_schedule(profile, recipe)
     folder = Path(out) if out else run_dir(runs_root(profile, base), schedule.name, seed)
     pick_device(device)  # a device this machine lacks is refused before any data is prepared
     if distributed.world()[1] > 1:
         diagnose_every = 0  # diagnostics need a single process
     main = distributed.world()[0] == 0
+    found = read_run(profile, schedule, seed, folder, keep_divergence=keep_divergence or not train_missing)
+    if found is not None or not train_missing:
+        return found
     about = {"seed": seed, "run_dir": str(folder), "recipe": schedule.recipe, "depth_weight": schedule.depth_weight}
     wanted = identity(profile, schedule, seed)
-    finished = runs.claim(folder, wanted, write=False)
-    if finished is not None:
-        return {**finished, **about}
-    diverged = runs.read_divergence(folder)
-    if diverged is not None and (keep_divergence or not train_missing):
-        return {**_diverged(schedule, folder, diverged), **about}
-    if not train_missing:
-        return None
     if main:  # one process prepares the data; the others wait for it
         prepare_data(profile, schedule.uses_depth, progress)
     distributed.barrier()
@@ -108,15 +101,8 @@ def train_recipe(profile: Profile, recipe: str | Schedule, seed: int = 0, out: s
             raise
         if main:
             runs.write_divergence(folder, str(error))
-        return {**_diverged(schedule, folder, str(error)), **about}
+        return {**diverged_result(schedule, folder, str(error)), **about}
     return {**result, **about}
-
-
-def _diverged(schedule: Schedule, folder: Path, message: str) -> dict:
-    """The result of a run a non-finite loss stopped: its records so far, NaN metrics, the message."""
-    return {"schedule": schedule.name, "budget": budget(schedule), "history": runs.read_records(folder / runs.LOG),
-            "metrics": {m: float("nan") for m in ("mIoU", "fg_mIoU", "iIoU", "acc")}, "diverged": message,
-            "wall_seconds": float("nan")}
 
 
 def train_config(profile: Profile, seed: int = 0, device: str | None = None, progress: bool = True,
@@ -143,51 +129,6 @@ def evaluate_checkpoint(path: str | Path, profile: Profile, split: str = "val", 
     return loop.evaluate(model, eval_batches, device, with_depth=False, progress=True)
 
 
-Recipe = str | Schedule  # a recipe name (at the profile's depth weight) or a schedule built as data
-
-
-def schedules(profile: Profile, recipes: list[Recipe] | None = None) -> list[Schedule]:
-    """The schedules of ``recipes`` (default: the profile's, else all of Tables 2 and 3), in order,
-    each once: a name becomes the profile's schedule of that recipe, a :class:`Schedule` stays."""
-    out = {}
-    for recipe in recipes or profile.recipes or all_recipes(profile.stage_epochs):
-        schedule = recipe if isinstance(recipe, Schedule) else get_recipe(recipe, profile.stage_epochs,
-                                                                          depth_weight=profile.depth_weight)
-        out.setdefault(schedule.name, schedule)
-    return list(out.values())
-
-
-def recipe_names(profile: Profile, recipes: list[Recipe] | None = None) -> list[str]:
-    """The run names of :func:`schedules` (for display and folders)."""
-    return [s.name for s in schedules(profile, recipes)]
-
-
-@dataclass
-class Results:
-    """What :func:`reproduce` returns: ``summary`` (recipe -> budget, paper numbers and each
-    metric's mean, std and per-seed values; see :func:`mdseg.study.report.summarize`), the runs behind
-    it, and the Markdown table as a rendering (``str(results)``; notebooks display it)."""
-
-    profile: str
-    summary: dict[str, dict]
-    runs: dict[str, list[dict]]
-    title: str = ""
-
-    def markdown(self) -> str:
-        return results_markdown(self.summary, self.title)
-
-    def __str__(self) -> str:
-        return self.markdown()
-
-    def _repr_markdown_(self) -> str:
-        return self.markdown()
-
-    def diagnostics(self, name: str) -> list[dict[str, float]]:
-        """One :func:`~mdseg.training.runs.diagnostics_summary` per seed of run ``name`` (steps 0 where a
-        run logged none); :func:`mdseg.study.report.read_diagnostics` reads them."""
-        return [runs.diagnostics_summary(run["run_dir"]) for run in self.runs.get(name, [])]
-
-
 def reproduce(profile: Profile, out: str | Path, seeds: list[int] | None = None, recipes: list[Recipe] | None = None,
               device: str | None = None, progress: bool = True, report: str = "results",
               detail: bool = True, finished_only: bool = False, diagnose_every: int | None = None) -> Results:
@@ -197,23 +138,20 @@ def reproduce(profile: Profile, out: str | Path, seeds: list[int] | None = None,
     ``finished_only`` trains nothing and returns the runs already finished, of ``seeds`` and of any other
     seed trained under ``out`` (a recipe with none is left out; each row says its number of seeds; no
     report is written), e.g. while a long suite is interrupted. ``diagnose_every``: as in :func:`train_recipe` (diagnostics never change a result)."""
+    if finished_only:
+        return read_recipes(profile, out, seeds, recipes)  # a partial report: shown, not written over a complete one
     wanted = schedules(profile, recipes)
     seeds = list(seeds or profile.seeds)
     check_seeds(seeds)
     by_recipe: dict[str, list[dict]] = {s.name: [] for s in wanted}
-    work = [(s, k) for s in wanted for k in (sorted(set(seeds) | set(runs.seeds_in(out, s.name))) if finished_only
-                                               else seeds)]  # reading: every seed trained there
-    jobs = tqdm(work, desc=f"reproduce [{profile.name}]", unit="run", disable=not progress)
+    jobs = tqdm([(s, k) for s in wanted for k in seeds], desc=f"reproduce [{profile.name}]", unit="run",
+                disable=not progress)
     for schedule, seed in jobs:
         jobs.set_postfix_str(f"{schedule.name} seed {seed}")
         result = train_recipe(profile, schedule, seed, run_dir(out, schedule.name, seed), device, progress and detail,
-                              diagnose_every=diagnose_every, train_missing=not finished_only)
-        if result is not None:
-            by_recipe[schedule.name].append(result)
-    by_recipe = {name: done for name, done in by_recipe.items() if done}
-    results = Results(profile.name, summarize(by_recipe), by_recipe, f"Results, profile '{profile.name}' (ours beside the paper's)")
-    if finished_only:
-        return results  # a partial report: shown, not written over a complete one
+                              diagnose_every=diagnose_every)
+        by_recipe[schedule.name].append(result)
+    results = Results(profile.name, summarize(by_recipe), by_recipe, RESULTS_TITLE.format(profile.name))
     out = Path(out)
     write_json(out / f"{report}.json", {"profile": profile.name, "recipes": results.summary})
     (out / f"{report}.md").write_text(results.markdown() + "\n")

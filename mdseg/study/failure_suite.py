@@ -8,9 +8,8 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from ..training.schedule import BASELINE, NAIVE, Schedule, get_recipe
-from .experiments import Recipe, Results, reproduce, schedules
-from .planning import plan
 from .profiles import Profile, runs_root
+from .records import Recipe, Results, read_recipes, schedules
 from .report import summarize
 
 
@@ -40,10 +39,16 @@ def failure_suite(profile: Profile, targets: tuple[str, ...] = ("normalised", "m
     for index, target in enumerate(targets):
         units = replace(profile, depth_target=target)
         wanted = ([BASELINE] if index == 0 else []) + names
-        if progress and not finished_only:
-            tqdm.write(str(plan(units, runs_root(units, base), wanted, seeds, device)))
-        results = reproduce(units, runs_root(units, base), seeds, wanted, device, progress, report="failure",
-                            detail=False, finished_only=finished_only)
+        if finished_only:
+            results = read_recipes(units, runs_root(units, base), seeds, wanted)
+        else:
+            from .experiments import reproduce  # training needs torch: reading the suite does not
+            from .planning import plan
+
+            if progress:
+                tqdm.write(str(plan(units, runs_root(units, base), wanted, seeds, device)))
+            results = reproduce(units, runs_root(units, base), seeds, wanted, device, progress, report="failure",
+                                detail=False)
         if index == 0:
             baseline = results.runs.get(BASELINE)
         elif baseline:

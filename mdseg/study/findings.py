@@ -8,7 +8,9 @@ import math
 
 from ..training.schedule import BASELINE, BEST_RECIPE, NAIVE
 from .compare import MARGIN, comparison
-from .experiments import Results
+from .paper import PAPER, PAPER_TEXT
+from .reference import label
+from .records import Results
 from .profiles import Profile
 from .scale_suite import ScaleSuite, describe_optimiser
 
@@ -133,3 +135,25 @@ def _staged_outcome(results: Results, diverged: dict[str, list[dict]]) -> str:
     low = [r for r in staged if r in results.summary and results.summary[r]["mIoU"]["mean"] < 0.5 * base]
     return (f"{len(stopped)} of {len(staged)} diverged on at least one seed and {len(low)} of {len(staged)} end "
             "below half the baseline (means over the seeds that finished)")
+
+
+def story(ref: Results, recipe: str, baseline: str = BASELINE) -> str:
+    """Two lines: what the paper reports for ``recipe`` against ``baseline`` (both of its numbers
+    where its text and table disagree), and what the reference shows, paired by seed with its
+    interval, also relative to the baseline so the two can be set side by side."""
+    base = PAPER[baseline]["mIoU"]
+    numbers = {"Table 2": PAPER[recipe]["mIoU"], **({"text": PAPER_TEXT[recipe]["mIoU"]} if recipe in PAPER_TEXT else {})}
+    told = " / ".join(f"{v:.4f} ({k})" if len(numbers) > 1 else f"{v:.4f}" for k, v in numbers.items())
+    gaps = " / ".join(f"{v - base:+.4f}, {(v - base) / base:+.1%}" for v in numbers.values())
+    line = f"The paper: {recipe} mIoU {told} vs {baseline} {base:.4f} ({gaps})."
+    if len(numbers) > 1:
+        line += " Its text and its Table 2 disagree."
+    if recipe not in ref.summary or baseline not in ref.summary:
+        return line + f"\nThe {label('cpu', 'tables')}: no finished runs of both."
+    c = comparison(ref.summary, recipe, baseline)
+    relative = ""
+    if c.interval is not None:
+        mean = sum(c.baseline_values) / len(c.baseline_values)
+        relative = (f" Relative to the baseline: {c.diff / mean:+.1%} "
+                    f"[{c.interval[0] / mean:+.1%}, {c.interval[1] / mean:+.1%}].")
+    return line + f"\nThe {label('cpu', 'tables')}: " + c.sentence() + relative

@@ -8,9 +8,9 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from ..training import runs
-from ..training.schedule import Schedule, get_recipe
-from .experiments import train_recipe
+from ..training.schedule import Schedule
 from .profiles import Profile, check_seeds, runs_root
+from .records import read_run, to_schedule
 
 Job = tuple[Profile, str | Schedule]  # (profile with the point's settings, recipe name or schedule)
 
@@ -24,12 +24,17 @@ def train_jobs(jobs: list[Job], seeds: list[int], device: str | None, progress: 
     out = [[] for _ in jobs]
     work = [(i, s) for i in range(len(jobs)) for s in (seeds if train_missing else _with_seeds_on_disk(jobs[i], seeds, base))]
     bar = tqdm(work, desc=desc, unit="run", disable=not (progress and train_missing))
+    if train_missing:
+        from .experiments import train_recipe  # training needs torch: reading a suite does not
     for i, seed in bar:
         name = jobs[i][1] if isinstance(jobs[i][1], str) else jobs[i][1].name
         bar.set_postfix_str(f"{name} {runs_root(jobs[i][0], base).name} seed {seed}")
         variant, recipe = jobs[i]
-        result = train_recipe(variant, recipe, seed, device=device, progress=False, train_missing=train_missing,
-                              base=base, keep_divergence=True, diagnose_every=diagnose_every)
+        if train_missing:
+            result = train_recipe(variant, recipe, seed, device=device, progress=False, base=base,
+                                  keep_divergence=True, diagnose_every=diagnose_every)
+        else:
+            result = read_run(variant, recipe, seed, base=base)
         if result is not None:
             out[i].append(result)
     return out
@@ -38,8 +43,7 @@ def train_jobs(jobs: list[Job], seeds: list[int], device: str | None, progress: 
 def _with_seeds_on_disk(job: Job, seeds: list[int], base: str | Path) -> list[int]:
     """``seeds`` and every other seed trained in the job's folder (extra seeds trained for power)."""
     variant, recipe = job
-    name = recipe.name if isinstance(recipe, Schedule) else get_recipe(
-        recipe, variant.stage_epochs, depth_weight=variant.depth_weight, depth_scale=variant.depth_scale).name
+    name = to_schedule(variant, recipe).name
     return sorted(set(seeds) | set(runs.seeds_in(runs_root(variant, base), name)))
 
 

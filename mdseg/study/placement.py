@@ -12,7 +12,6 @@ from ..training import runs
 from ..training.schedule import Schedule, Stage
 from ..world.synthetic import SyntheticSpec
 from .compare import format_stat, mean_std, prediction_interval
-from .experiments import train_recipe
 from .paper import both_numbers
 from .profiles import PROFILES, Profile
 from .reference import ReferenceError, label, reference_root, shipped_folders
@@ -58,6 +57,8 @@ def check(n: int, profile: str = "cpu", out: str | Path = "runs/check-reference"
     """Retrain ``n`` shipped runs chosen at random (``seed`` seeds the choice) into ``out`` and
     compare: per run the shipped and the retrained val mIoU, and whether the retrained one lies
     inside the 95% prediction interval of the reference's seeds (:func:`inside_spread`). Returns one dict per run."""
+    from .experiments import train_recipe  # retraining needs torch: placing runs does not
+
     folders = sorted(f for f in shipped_folders(profile) if (f / runs.RESULT).exists())  # not a diverged run
     if not folders:
         raise ReferenceError(f"No reference is shipped for profile '{profile}'.")

@@ -15,7 +15,7 @@ from ..training import runs
 from ..training.multitask import encoder_gradients, gradient_stats
 from ..training.runs import run_dir
 from ..training.schedule import Stage
-from .experiments import Recipe, schedules
+from .records import Recipe, schedules
 from .profiles import Profile, runs_root
 
 

@@ -23,19 +23,16 @@ import subprocess
 import time
 from pathlib import Path
 
-import torch
-
 from ..errors import MdsegError
-from ..runtime.device import device_info
 from ..runtime.files import read_json, write_json
 from ..training import runs
 from .budget_suite import budget_suite
 from .budget_suite import jobs as budget_jobs
 from .copy_suite import copy_suite
 from .copy_suite import recipes as copy_recipes
-from .experiments import reproduce, schedules
 from .failure_suite import failure_schedules, failure_suite
 from .profiles import PROFILES, Profile, get_profile, runs_root
+from .records import read_recipes, schedules
 from .scale_suite import (AT_FAILING, DEPTH_ALONE_OPTIMISERS, DEPTH_FIRST, FOLLOW_UP, OPTIMISERS, SGD_LR_GRID,
                           SGD_LR_SEEDS, SGD_SCALES, points, scale_suite)
 
@@ -62,7 +59,7 @@ def suite_runs(profile: Profile, suite: str, base: str | Path) -> list[dict]:
     its ``run_dir``. Raises :class:`~mdseg.errors.OutputExists` where a folder holds a run of
     other settings than the current code trains there."""
     if suite == "tables":
-        results = reproduce(profile, runs_root(profile, base), finished_only=True, progress=False)
+        results = read_recipes(profile, runs_root(profile, base))
         found = [r for done in results.runs.values() for r in done]
     elif suite == "failure":  # the baseline appears under every target
         found = [r for results in failure_suite(profile, finished_only=True, progress=False, base=base).values()
@@ -128,6 +125,10 @@ def _copy_run(source: Path, dest: Path) -> dict:
     written = (source / runs.RESULT).exists()
     result = {k: v for k, v in runs.read_result(source).items() if k != "history"} if written else {"wall_seconds": 0}
     if "device" not in result:  # runs older than result.json's device: trained on the machine writing this
+        import torch  # only the writer describes its machine: reading the reference needs no torch
+
+        from ..runtime.device import device_info
+
         here = {k: v for k, v in device_info(torch.device("cpu")).items() if k != "model"}  # the model is not known
         result["device"] = {**here, "recorded": "by the reference writer"}
     if written:
@@ -253,10 +254,9 @@ def label(profile: str = "cpu", suite: str = "tables", found: list[dict] | None 
 def read(recipes: list[str] | None = None, variant: Profile | None = None, profile: str = "cpu"):
     """The shipped reference's runs of ``recipes`` (default: Tables 2 and 3) under ``variant``'s
     settings (default: the named profile; e.g. its metric-depth variant) as
-    :class:`~mdseg.study.experiments.Results`, read in seconds (nothing trains)."""
+    :class:`~mdseg.study.records.Results`, read in seconds (nothing trains)."""
     variant = variant or PROFILES[profile]
-    results = reproduce(variant, runs_root(variant, reference_root(profile)), recipes=recipes,
-                        finished_only=True, progress=False)
+    results = read_recipes(variant, runs_root(variant, reference_root(profile)), recipes=recipes)
     results.title = f"Shipped {label(profile, 'tables', [r for done in results.runs.values() for r in done])}"
     return results
 

@@ -32,9 +32,8 @@ from ..training import runs
 from ..training.schedule import (BASELINE, DAMPED_DEPTH_INTO_ENCODER, DEPTH_ONLY, NAIVE, PAPER_LR, SLOW_DEPTH_DECODER,
                                  get_recipe, table3)
 from .compare import LEVEL, Comparison, collapsed, comparison, holm, mean_std
-from .experiments import Results
+from .records import Results
 from .jobs import Job, train_jobs, trained
-from .planning import plan_line
 from .profiles import Profile
 from .report import summarize
 
@@ -253,6 +252,8 @@ def scale_suite(profile: Profile, seeds: list[int] | None = None, device: str | 
     first = [] if only is not None else [(point_profile(profile, Point("paper", t)), r)
                                          for r in DEPTH_FIRST for t in ("normalised", "png8")]
     if progress and train:
+        from .planning import plan_line  # timing steps needs torch: reading the suite does not
+
         tqdm.write(plan_line("Scale suite", jobs + first, seeds, device, base))
     done = train_jobs(jobs + first, seeds, device, progress, train, f"scale suite [{profile.name}]", base)
     baselines = {o: done[i] for i, o in enumerate(used)}
