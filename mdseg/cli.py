@@ -51,10 +51,7 @@ def _add_encoder_weights(parser: argparse.ArgumentParser) -> None:
                              "(random init); default: the profile's")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="mdseg", description=__doc__ and "Multi-decoder U-Net with pseudo depth.")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
+def _add_data(commands) -> None:
     data = commands.add_parser("data", help="get, generate or check a VOC-layout dataset")
     data_cmds = data.add_subparsers(dest="data_command", required=True, metavar="ACTION")
     voc = data_cmds.add_parser("voc", help="download PASCAL VOC 2012 (2 GB; official host, else a mirror; MD5 checked)")
@@ -78,6 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--split", action="append", help="split(s) to check (default: train and val)")
     check.add_argument("--teacher", default=None, help="also check this teacher's pseudo depth")
 
+
+def _add_depth(commands) -> None:
     depth = commands.add_parser("depth", help="generate and cache pseudo depth with a teacher")
     depth.add_argument("--root", required=True, help="folder holding VOCdevkit")
     depth.add_argument("--teacher", required=True, help="dpt-dinov2, dpt-dinov2-kitti, depth-anything-v2 or simulated")
@@ -88,6 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="units of the cached targets (default normalised)")
     depth.add_argument("--device", default=None)
 
+
+def _add_pretrain(commands) -> None:
     pretrain = commands.add_parser("pretrain", help="pretrain an encoder offline (the stand-in for ImageNet)")
     pretrain.add_argument("--encoder", default="tu-resnet10t", help="smp encoder name (default: tu-resnet10t)")
     pretrain.add_argument("--task", default=None, choices=["main-object", "classes-present"],
@@ -102,6 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
     pretrain.add_argument("--replace", action="store_true",
                           help="with --install: replace weights already installed for that encoder (refused otherwise)")
 
+
+def _add_train(commands) -> None:
     train = commands.add_parser("train", help="train one recipe")
     train.add_argument("--recipe", required=True, help="e.g. single-decoder, naive-joint, depth-first/copy/s->b")
     _add_profile(train)
@@ -119,17 +122,23 @@ def build_parser() -> argparse.ArgumentParser:
                             "norms and their cosine to diagnostics.jsonl (default: the profile's; 0: off; single "
                             "process only)")
 
+
+def _add_evaluate(commands) -> None:
     evaluate = commands.add_parser("evaluate", help="evaluate a checkpoint on a split")
     evaluate.add_argument("--checkpoint", required=True)
     _add_profile(evaluate)
     evaluate.add_argument("--split", default="val")
     evaluate.add_argument("--device", default=None)
 
+
+def _add_export(commands) -> None:
     export = commands.add_parser("export", help="export the deployable seg-only smp.Unet (safetensors, ONNX)")
     export.add_argument("--checkpoint", required=True)
     export.add_argument("--out", default=None, help="folder (default: beside the checkpoint, export/)")
     export.add_argument("--size", type=int, default=256, help="input side for the ONNX graph")
 
+
+def _add_reproduce(commands) -> None:
     reproduce = commands.add_parser("reproduce", help="run Table 2 and Table 3 recipes and write results.md")
     _add_profile(reproduce)
     _add_optimizer(reproduce)
@@ -163,6 +172,8 @@ def build_parser() -> argparse.ArgumentParser:
                                 "and print shipped vs retrained mIoU, and whether each lies inside the 95% prediction "
                                 "interval of the reference's seeds")
 
+
+def _add_rehearse(commands) -> None:
     rehearse = commands.add_parser("rehearse", help="rehearse a Colab session offline on real VOC images (maintainers)")
     rehearse.add_argument("session", choices=["colab"])
     rehearse.add_argument("--samples", required=True, help="a folder holding VOCdevkit with a few real VOC images")
@@ -171,6 +182,8 @@ def build_parser() -> argparse.ArgumentParser:
     rehearse.add_argument("--notebooks", default=None,
                           help="also run notebooks 01-06 from this folder under nbval (e.g. notebooks)")
 
+
+def _add_reference(commands) -> None:
     reference = commands.add_parser("reference", help="write the shipped reference runs from a runs folder (maintainers)")
     reference.add_argument("--from", dest="source", default="runs", help="folder laid out like runs/ (default: runs)")
     reference.add_argument("--profile", choices=list(PROFILES), default="cpu")
@@ -179,6 +192,21 @@ def build_parser() -> argparse.ArgumentParser:
     reference.add_argument("--replace", action="store_true",
                            help="replace shipped runs the source also holds (refused otherwise; new runs are added "
                                 "either way)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mdseg", description=__doc__ and "Multi-decoder U-Net with pseudo depth.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    _add_data(commands)
+    _add_depth(commands)
+    _add_pretrain(commands)
+    _add_train(commands)
+    _add_evaluate(commands)
+    _add_export(commands)
+    _add_reproduce(commands)
+    _add_rehearse(commands)
+    _add_reference(commands)
     return parser
 
 
