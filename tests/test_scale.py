@@ -247,6 +247,9 @@ def test_a_diverged_run_is_kept_as_the_outcome_of_a_suite_and_raised_elsewhere(c
     assert (folder / runs.DIVERGED).exists() and not (folder / runs.RESULT).exists()
     again = train_recipe(blowup, "naive-joint", 0, progress=False, train_missing=False)
     assert again["diverged"] == kept["diverged"]  # reused, not retrained
+    stopped = again["stopped"]  # where, in fields (never parsed out of the message)
+    assert stopped["schedule"] == "naive-joint" and stopped["stage"] == 1 and stopped["epoch"] == 1
+    assert stopped["step"] >= 1 and set(stopped["values"]) >= {"seg", "depth", "total"}
 
 
 def test_diverged_seeds_are_said_and_left_out_of_the_mean(tmp_path):
@@ -255,9 +258,11 @@ def test_diverged_seeds_are_said_and_left_out_of_the_mean(tmp_path):
     suite.optimisers["sgd"] = "SGD (momentum 0.9) 0.01, cosine"
     for run in suite.naive[point]:
         run["diverged"] = "Non-finite loss in 'naive-joint', stage 1 'both', epoch 1, step 3: seg=nan. Training stopped"
+        run["stopped"] = {"stage": 1, "stage_name": "both", "epoch": 1, "step": 3, "values": {"seg": float("nan")}}
     assert suite.tested() == [] and len(suite.diverged(point)) == 3
     assert "| 3 of 3 seeds diverged |" in points_markdown(suite)
     assert conclusion(suite)[0].startswith("Diverges at normalised x255, sgd optimiser: a non-finite loss stopped 3 of 3")
+    assert "(the first at stage 1 'both', epoch 1, step 3: seg=nan)" in conclusion(suite)[0]  # from fields, not parsed
 
 
 def test_each_finished_follow_up_is_tested_against_naive_joint_and_the_baseline(tmp_path):

@@ -100,8 +100,8 @@ def train_recipe(profile: Profile, recipe: str | Schedule, seed: int = 0, out: s
         if not keep_divergence:
             raise
         if main:
-            runs.write_divergence(folder, str(error))
-        return {**diverged_result(schedule, folder, str(error)), **about}
+            runs.write_divergence(folder, str(error), error.record())
+        return {**diverged_result(schedule, folder, {"diverged": str(error), **error.record()}), **about}
     return {**result, **about}
 
 

@@ -67,11 +67,12 @@ class Results:
         return [runs.diagnostics_summary(run["run_dir"]) for run in self.runs.get(name, [])]
 
 
-def diverged_result(schedule: Schedule, folder: Path, message: str) -> dict:
-    """The result of a run a non-finite loss stopped: its records so far, NaN metrics, the message."""
+def diverged_result(schedule: Schedule, folder: Path, record: dict) -> dict:
+    """The result of a run a non-finite loss stopped: its records so far, NaN metrics, ``diverged`` (the
+    message) and ``stopped`` (where, in fields: :func:`mdseg.training.runs.write_divergence`)."""
     return {"schedule": schedule.name, "budget": budget(schedule), "history": runs.read_records(folder / runs.LOG),
-            "metrics": {m: float("nan") for m in ("mIoU", "fg_mIoU", "iIoU", "acc")}, "diverged": message,
-            "wall_seconds": float("nan")}
+            "metrics": {m: float("nan") for m in ("mIoU", "fg_mIoU", "iIoU", "acc")}, "diverged": record["diverged"],
+            "stopped": {k: v for k, v in record.items() if k != "diverged"}, "wall_seconds": float("nan")}
 
 
 def read_run(profile: Profile, recipe: "Recipe", seed: int, out: str | Path | None = None, base: str | Path = "runs",

@@ -6,6 +6,7 @@ import math
 
 from ..training.schedule import BASELINE, NAIVE
 from .compare import COLLAPSE_FRACTION, LEVEL, MARGIN, comparison, format_stat, mean_std
+from ..training.runs import where_text
 from .mechanism import mechanism, vanished_sentence
 from .report import PAPER, read_diagnostics, summarize
 from .jobs import trained
@@ -102,7 +103,7 @@ def conclusion(suite: ScaleSuite) -> list[str]:
     rows = [r for r in suite.map_points() if r["comparison"].tested]
     stopped = {p: suite.diverged(p) for p in suite.naive}
     diverged = [f"Diverges at {p.label}: a non-finite loss stopped {len(runs)} of {len(suite.naive[p])} "
-                f"seeds ({runs[0]['diverged'].split('. Training stopped')[0]})." for p, runs in stopped.items() if runs]
+                f"seeds (the first at {where_text(runs[0].get('stopped', {}))})." for p, runs in stopped.items() if runs]
     if not rows:
         return diverged or ["No point of the scale suite has both naive-joint and baseline runs with seeds to test yet."]
     tested = [r["point"] for r in rows]

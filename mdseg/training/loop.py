@@ -34,6 +34,7 @@ from .metrics import DepthMetrics, SegMetrics
 from .multitask import UncertaintyWeighting
 from .lr import learning_rate
 from .schedule import Schedule, budget
+from .runs import where_text
 from .step import NonFiniteLoss, Stepper, trainable_parameters
 
 __all__ = ["NonFiniteLoss", "TrainConfig", "epoch_seed", "evaluate", "run", "train_one_epoch"]
@@ -56,7 +57,8 @@ def train_one_epoch(stepper: Stepper, epoch_batches: Iterable[dict], epoch: int,
         try:
             values, stats = stepper.step(batch, lr, diagnose)
         except NonFiniteLoss as error:
-            raise NonFiniteLoss(f"step {steps + 1}: {str(error).removeprefix('Non-finite loss: ')}") from None
+            raise NonFiniteLoss(where_text({"step": steps + 1, "values": error.values}), error.values,
+                                step=steps + 1) from None
         if stats is not None and on_diagnosis is not None:
             on_diagnosis(steps + 1, values, stats)
         for k, v in values.items():
@@ -257,10 +259,13 @@ def _train_epoch(session: _Session, index: int, epoch: int, stepper: Stepper) ->
     except NonFiniteLoss as error:
         kept = (f"the checkpoint of its last finished epoch is kept ({session.checkpoint})" if session.checkpoint.exists()
                 else "no epoch finished before it")
-        raise NonFiniteLoss(f"Non-finite loss in '{schedule.name}', stage {index + 1} '{stage.name}', epoch {epoch + 1}, "
-                            f"{error}. Training stopped; {kept}. Lower the learning rate (--lr) or the depth scale: the "
+        where = {"schedule": schedule.name, "stage": index + 1, "stage_name": stage.name, "epoch": epoch + 1,
+                 **error.where}
+        raise NonFiniteLoss(f"Non-finite loss in '{schedule.name}', {where_text({**where, 'values': error.values})}. "
+                            f"Training stopped; {kept}. Lower the learning rate (--lr) or the depth scale: the "
                             "same settings stop at the same step again (a run is deterministic), and other settings "
-                            "train a new run in its own folder. Or check the data with `python -m mdseg data check`.") from None
+                            "train a new run in its own folder. Or check the data with `python -m mdseg data check`.",
+                            error.values, **where) from None
     record = {"stage": index, "epoch": epoch + 1, "stage_name": stage.name, "global_epoch": global_epoch,
               "train": {k: v / max(steps, 1) for k, v in sums.items()}, "steps": steps,
               **({"weights": stepper.weighting.weights()} if stepper.weighting is not None else {}),

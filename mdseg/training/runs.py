@@ -98,15 +98,30 @@ def write_result(folder: str | Path, result: dict) -> None:
     write_json(Path(folder) / RESULT, result)
 
 
-def write_divergence(folder: str | Path, message: str) -> None:
-    """Record that the run in ``folder`` stopped on a non-finite loss (``message`` says where)."""
-    write_json(Path(folder) / DIVERGED, {"diverged": message})
+def write_divergence(folder: str | Path, message: str, where: dict | None = None) -> None:
+    """Record that the run in ``folder`` stopped on a non-finite loss: the ``message`` and, in fields,
+    where (:meth:`mdseg.training.step.NonFiniteLoss.record`: stage, epoch, step, the loss values)."""
+    write_json(Path(folder) / DIVERGED, {"diverged": message, **(where or {})})
 
 
-def read_divergence(folder: str | Path) -> str | None:
-    """The message of a run recorded as diverged, else ``None``."""
+def read_divergence(folder: str | Path) -> dict | None:
+    """The record of a run a non-finite loss stopped (``diverged``: the message, and the fields of
+    :func:`write_divergence`), else ``None``."""
     path = Path(folder) / DIVERGED
-    return read_json(path, "delete it to train that run again")["diverged"] if path.exists() else None
+    return read_json(path, "delete it to train that run again") if path.exists() else None
+
+
+def where_text(record: dict) -> str:
+    """Where a run stopped on a non-finite loss, from a ``diverged.json`` record's fields."""
+    parts = []
+    if "stage" in record:
+        parts.append(f"stage {record['stage']} '{record.get('stage_name', '')}'")
+    if "epoch" in record:
+        parts.append(f"epoch {record['epoch']}")
+    if "step" in record:
+        parts.append(f"step {record['step']}")
+    values = ", ".join(f"{k}={v}" for k, v in record.get("values", {}).items())
+    return ", ".join(parts) + (f": {values}" if values else "")
 
 
 def read_records(path: str | Path) -> list[dict]:

@@ -17,11 +17,27 @@ from .config import TrainConfig
 from .losses import depth_loss, focal_loss
 from .multitask import UncertaintyWeighting, encoder_gradients, gradient_stats, pcgrad
 from .probe import UpdateProbe
+from .runs import where_text
 from .schedule import Stage
 
 
 class NonFiniteLoss(MdsegError, RuntimeError):
-    """Training produced NaN or inf; the last finished epoch's checkpoint is kept."""
+    """Training produced NaN or inf; the last finished epoch's checkpoint is kept. Where it happened is
+    in fields, never parsed out of the message: ``values`` (the loss terms at that step), ``step`` (of
+    its epoch), and, once the loop adds them, ``schedule``, ``stage`` (1-based), ``stage_name`` and ``epoch``."""
+
+    def __init__(self, message: str, values: dict[str, float] | None = None, **where):
+        super().__init__(message)
+        self.values = dict(values or {})
+        self.where = {k: v for k, v in where.items() if v is not None}
+
+    def record(self) -> dict:
+        """The structured part, as a run's ``diverged.json`` keeps it beside the message."""
+        return {**self.where, "values": self.values}
+
+    def short(self) -> str:
+        """``stage 2 'depth', epoch 1, step 7: depth=inf, total=inf`` from the fields."""
+        return where_text({**self.where, "values": self.values})
 
 
 def trainable_parameters(model: MultiDecoderUNet, stage: Stage) -> list[torch.nn.Parameter] | list[dict]:
@@ -136,7 +152,7 @@ class Stepper:
             terms = compute_losses(outputs, batch, self.stage, self.config, self.weighting)
         values = {k: v.item() for k, v in terms.items()}
         if dist.any_rank(not all(math.isfinite(v) for v in values.values()), self.device):
-            raise NonFiniteLoss(f"Non-finite loss: {', '.join(f'{k}={v}' for k, v in values.items())}")
+            raise NonFiniteLoss(f"Non-finite loss: {', '.join(f'{k}={v}' for k, v in values.items())}", values)
         self.optimizer.zero_grad(set_to_none=True)
         with oom_advice(self.config.batch_size, images):
             stats = backward(self.model, self.stage, terms, self.scaler, self.weighting, diagnose)
