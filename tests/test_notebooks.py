@@ -198,3 +198,21 @@ def test_no_story_line_is_printed_twice_across_notebooks():
     calls = {path.name: sum(c.source.count("story(") + c.source.count("findings(") for c in
                             nbformat.read(path, as_version=4).cells if c.cell_type == "code") for path in NOTEBOOKS}
     assert calls.pop("00_overview.ipynb") >= 2 and not any(calls.values()), calls
+
+
+def test_viz_show_puts_an_image_in_the_notebook_under_agg(tmp_path):
+    """What every figure cell calls: executed by a real kernel under the Agg backend (as nbval runs the
+    notebooks in make test), the cell's output holds a PNG image."""
+    import os
+
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        "import matplotlib.pyplot as plt\nfrom mdseg import viz\nfig, ax = plt.subplots()\nax.plot([0, 1])\nviz.show(fig)\n"
+        "print(len(plt.get_fignums()))")])
+    NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}},
+                   env={**os.environ, "MPLBACKEND": "Agg"}).execute()
+    outputs = nb.cells[0].outputs
+    assert any("image/png" in o.get("data", {}) for o in outputs)
+    assert any(o.get("text", "").strip() == "0" for o in outputs if o.get("output_type") == "stream")  # closed

@@ -191,3 +191,14 @@ def test_a_header_counts_the_runs_it_read_not_the_provenance(tmp_path, monkeypat
     found = [{"seed": 0}, {"seed": 1}] * 14 + [{"seed": 0}]
     text = reference.label("cpu", "tables", found)
     assert "seeds 0, 1" in text and "29 runs read of 30 planned (its provenance lists 30" in text
+
+
+def test_a_torn_provenance_file_is_a_message(tmp_path, monkeypatch):
+    from mdseg.errors import BrokenFile
+    from mdseg.study import reference
+
+    (tmp_path / "cpu" / "provenance").mkdir(parents=True)
+    (tmp_path / "cpu" / "provenance" / "tables.json").write_text('{"suite": "tab')
+    monkeypatch.setattr(reference, "REFERENCE", tmp_path)
+    with pytest.raises(BrokenFile, match="tables.json is not valid JSON .*git checkout mdseg/reference"):
+        reference.provenance("cpu")
