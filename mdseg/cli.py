@@ -10,6 +10,7 @@ from .data.depth_cache import DEFAULT_UNIT, TARGETS, units_help
 from .errors import MdsegError
 from .runtime.workdir import enter_workdir
 from .study.profiles import ENV_VAR, PROFILES
+from .study.suites import SUITES
 from .training.lr import LR_SCHEDULES, OPTIMIZERS
 
 
@@ -149,7 +150,7 @@ def _add_reproduce(commands) -> None:
     reproduce.add_argument("--recipes", nargs="+", default=None, help="recipe names (default: the profile's)")
     reproduce.add_argument("--out", default=None, help="folder (default: runs/<profile>)")
     reproduce.add_argument("--device", default=None)
-    reproduce.add_argument("--suite", choices=["tables", "failure", "scale", "budget", "copy"], default="tables",
+    reproduce.add_argument("--suite", choices=list(SUITES), default="tables",
                            help="tables: Tables 2 and 3 (default); failure: why naive joint training fails, naive joint "
                                 "at each of the profile's depth weights and the recipes under each --targets unit; "
                                 "scale: naive joint at depth-loss scales real pipelines produce, under three optimisers "

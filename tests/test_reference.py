@@ -202,3 +202,28 @@ def test_a_torn_provenance_file_is_a_message(tmp_path, monkeypatch):
     monkeypatch.setattr(reference, "REFERENCE", tmp_path)
     with pytest.raises(BrokenFile, match="tables.json is not valid JSON .*git checkout mdseg/reference"):
         reference.provenance("cpu")
+
+
+def test_a_new_suite_is_one_value_and_everything_derives_from_it(tmp_path, monkeypatch):
+    """Declare a toy suite in a few lines: its planned size, reading its runs, the reference's command and
+    tools/parallel_runs.py's jobs all come from its arms."""
+    import sys
+
+    from mdseg.study import suites
+
+    toy = suites.Suite("toy", "two runs", arms=lambda p: [(p, "single-decoder"), (replace(p, depth_target="metric"),
+                                                                                   "naive-joint")])
+    monkeypatch.setitem(suites.SUITES, "toy", toy)
+    ci = get_profile("ci", seeds=(0, 1))
+    assert suite_size(ci, "toy") == (4, "") and toy.command == "python -m mdseg reproduce --profile {p} --suite toy"
+    _fake_run(tmp_path / "runs", ci, "single-decoder", 0, 0.5)
+    assert [r["seed"] for r in suite_runs(ci, "toy", tmp_path / "runs")] == [0]
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "tools"))
+    monkeypatch.chdir(tmp_path)
+    import parallel_runs
+
+    todo = parallel_runs.jobs(ci, "toy", [0, 1])
+    assert sorted((v.depth_target, s.name, k) for v, s, k in todo) == [
+        ("metric", "naive-joint", 0), ("metric", "naive-joint", 1), ("normalised", "single-decoder", 1)]
+    assert parallel_runs.settings_flags(todo[0][0], ci) in ([], ["--depth-target", "metric"])
+    sys.modules.pop("parallel_runs", None)

@@ -26,25 +26,11 @@ from pathlib import Path
 from ..errors import MdsegError
 from ..runtime.files import read_json, write_json
 from ..training import runs
-from .budget_suite import budget_suite
-from .budget_suite import jobs as budget_jobs
-from .copy_suite import copy_suite
-from .copy_suite import recipes as copy_recipes
-from .failure_suite import failure_schedules, failure_suite
 from .profiles import PROFILES, Profile, get_profile, runs_root
-from .records import read_recipes, schedules
-from .scale_suite import (AT_FAILING, DEPTH_ALONE_OPTIMISERS, DEPTH_FIRST, FOLLOW_UP, OPTIMISERS, SGD_LR_GRID,
-                          SGD_LR_SEEDS, SGD_SCALES, points, scale_suite)
+from .records import read_recipes
+from .suites import SUITES, Suite
 
 REFERENCE = Path(__file__).parents[1] / "reference"  # mdseg/reference/: data, next to mdseg/model/weights
-SUITES = ("tables", "failure", "scale", "budget", "copy")
-COMMANDS = {"tables": "python -m mdseg reproduce --profile {p}",
-            "failure": "python -m mdseg reproduce --profile {p} --suite failure",
-            "scale": "python -m mdseg reproduce --profile {p} --suite scale",
-            "budget": "python -m mdseg reproduce --profile {p} --suite budget",
-            "copy": "python -m mdseg reproduce --profile {p} --suite copy"}
-
-
 class ReferenceError(MdsegError, ValueError):
     """The reference cannot be written as asked (mixed devices, nothing finished)."""
 
@@ -56,50 +42,22 @@ def reference_root(profile: str | Profile = "cpu") -> Path:
 
 def suite_runs(profile: Profile, suite: str, base: str | Path) -> list[dict]:
     """Every finished run of ``suite`` under ``base`` (nothing trains): the results, each with
-    its ``run_dir``. Raises :class:`~mdseg.errors.OutputExists` where a folder holds a run of
-    other settings than the current code trains there."""
-    if suite == "tables":
-        results = read_recipes(profile, runs_root(profile, base))
-        found = [r for done in results.runs.values() for r in done]
-    elif suite == "failure":  # the baseline appears under every target
-        found = [r for results in failure_suite(profile, finished_only=True, progress=False, base=base).values()
-                 for done in results.runs.values() for r in done]
-    elif suite == "scale":
-        found = scale_suite(profile, finished_only=True, progress=False, base=base).all_runs()
-    elif suite == "budget":
-        found = [r for results in budget_suite(profile, finished_only=True, progress=False, base=base).values()
-                 for done in results.runs.values() for r in done]
-    elif suite == "copy":
-        found = [r for done in copy_suite(profile, finished_only=True, progress=False, base=base).runs.values()
-                 for r in done]
-    else:
-        raise ReferenceError(f"Unknown suite '{suite}'; use one of {', '.join(SUITES)}.")
-    return list({str(r["run_dir"]): r for r in found}.values())  # each run folder once
+    its ``run_dir``, each folder once (:meth:`mdseg.study.suites.Suite.runs`). Raises
+    :class:`~mdseg.errors.OutputExists` where a folder holds a run of other settings than the current
+    code trains there."""
+    return _suite(suite).runs(profile, base)
 
 
 def suite_size(profile: Profile, suite: str, base: str | Path | None = None) -> tuple[int, str]:
-    """How many distinct runs ``suite`` trains under ``profile`` when finished, and what that
-    count covers: the scale suite's follow-ups depend on which points fail, so they are counted at
-    the failing points the runs under ``base`` show (none without ``base``)."""
-    seeds = len(profile.seeds)
-    if suite == "tables":
-        return len(schedules(profile)) * seeds, ""
-    if suite == "failure":
-        return (1 + 2 * len(failure_schedules(profile))) * seeds, ""
-    if suite == "scale":  # baselines, naive points, depth-first x 2 targets; the sweep's chosen rate is the SGD baseline
-        sweep = (len(SGD_LR_GRID) - 1) * len(SGD_LR_SEEDS)
-        failing = len(scale_suite(profile, finished_only=True, progress=False, base=base).failing()) if base else 0
-        controls = len(DEPTH_ALONE_OPTIMISERS) * len(SGD_SCALES) + failing * len(AT_FAILING)
-        size = (len(OPTIMISERS) + len(points()) + 2 * len(DEPTH_FIRST) + failing * len(FOLLOW_UP) + controls) * seeds + sweep
-        if failing:
-            return size, (f"with the follow-ups ({len(FOLLOW_UP)} recipes x seeds) and the mechanism controls at the "
-                          f"{failing} failing point{'s' if failing > 1 else ''} its finished runs show")
-        return size, f"without the follow-ups at failing points ({len(FOLLOW_UP)} recipes x seeds per failing point)"
-    if suite == "budget":
-        return len(budget_jobs(profile)) * seeds, ""
-    if suite == "copy":
-        return len(copy_recipes(profile)) * seeds, ""
-    raise ReferenceError(f"Unknown suite '{suite}'; use one of {', '.join(SUITES)}.")
+    """How many distinct runs ``suite`` trains under ``profile`` when finished, and what that count
+    covers (:meth:`mdseg.study.suites.Suite.planned`)."""
+    return _suite(suite).planned(profile, base)
+
+
+def _suite(name: str) -> Suite:
+    if name not in SUITES:
+        raise ReferenceError(f"Unknown suite '{name}'; use one of {', '.join(SUITES)}.")
+    return SUITES[name]
 
 
 def _commit() -> str | None:
@@ -165,7 +123,7 @@ def _finished_range(shipped: dict[Path, dict], before: dict, device: str) -> tup
     return first, times[-1]
 
 
-def write(source: str | Path = "runs", profile: str = "cpu", suites: tuple[str, ...] = SUITES,
+def write(source: str | Path = "runs", profile: str = "cpu", suites: tuple[str, ...] | None = None,
           dest: str | Path | None = None, commit: str | None = None, replace: bool = False) -> dict[str, dict]:
     """Copy the finished runs of each suite from ``source`` (laid out like ``runs/``) into the
     reference of ``profile`` and write each suite's provenance from what the reference then holds
@@ -178,11 +136,11 @@ def write(source: str | Path = "runs", profile: str = "cpu", suites: tuple[str, 
                              "a reference is written from the named profile only.")
     source, dest = Path(source), Path(dest) if dest else reference_root(profile)
     out = {}
-    for suite in suites:
+    for suite in suites or tuple(SUITES):
         found = suite_runs(named, suite, source)
         if not found:
             raise ReferenceError(f"No finished run of suite '{suite}' under {source}: train it first "
-                                 f"(`{COMMANDS[suite].format(p=profile)}`).")
+                                 f"(`{SUITES[suite].command.format(p=profile)}`).")
         targets = {Path(r["run_dir"]): dest / Path(r["run_dir"]).relative_to(source) for r in found}
         existing = [t for t in targets.values() if (t / runs.CONFIG).exists()]
         if existing and not replace:
@@ -203,7 +161,7 @@ def write(source: str | Path = "runs", profile: str = "cpu", suites: tuple[str, 
         first, last = _finished_range(shipped, read_json(before, "restore it (git checkout)") if before.exists() else {},
                                       device["name"])
         walls = [r.get("wall_seconds", 0.0) for r in shipped.values()]
-        provenance = {"suite": suite, "profile": profile, "command": COMMANDS[suite].format(p=profile),
+        provenance = {"suite": suite, "profile": profile, "command": SUITES[suite].command.format(p=profile),
                       "commit": commit or _commit(), "device": device["name"], "precision": device["precision"],
                       "torch": device["torch"], "runs": len(shipped), "planned": planned, "planned_note": note,
                       "first_finished": first, "last_finished": last,
