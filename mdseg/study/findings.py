@@ -8,6 +8,7 @@ import math
 
 from ..training.schedule import BASELINE, BEST_RECIPE, NAIVE
 from .compare import MARGIN, comparison
+from .mechanism import mechanism, vanished_sentence
 from .paper import PAPER, PAPER_TEXT
 from .reference import label
 from .records import Results
@@ -104,12 +105,11 @@ def _scale_findings(scale: ScaleSuite) -> list[str]:
     line += (f". {len(held)} of the {len(rows)} points hold when the map is read as one family (Holm)"
              + (": " + ", ".join(r["point"].label for r in held) if held else "") + ".")
     out = [line]
-    from .mechanism import mechanism
-
     out += mechanism(scale)
     for r in collapse:
         out.append(f"Collapse at {r['point'].label}: {r['collapsed']} of {r['seeds']} seeds below half the baseline, "
                    f"{_relative(r['comparison'])}.")
+        out.append(vanished_sentence("Per seed there", scale.naive.get(r["point"], [])))
         results = scale.follow_up.get(r["point"])
         if results is not None and "naive-joint/norm" in results.summary:
             c = comparison(results.summary, "naive-joint/norm", BASELINE)
