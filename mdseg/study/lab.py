@@ -92,12 +92,13 @@ def lab_figure(records: list[dict], settings: LabSettings, reference: str = "") 
     done = [r for r in records if "loss" in r]
     steps = [r["step"] for r in done]
     fig, axes = plt.subplots(1, 3, figsize=(15, 3.8))
+    colour = {"encoder": "C0", "seg": "C1", "depth": "C2"}  # one colour per part in every panel
     for key, style in (("seg", "-"), ("depth", "--")):
-        axes[0].plot(steps, [r["loss"][key] for r in done], style, label=f"L_{key}")
+        axes[0].plot(steps, [r["loss"][key] for r in done], style, color=colour[key], label=f"L_{key}")
     for key in ("encoder", "seg", "depth"):
-        axes[1].plot(steps, [r.get(f"update_{key}", np.nan) for r in done], label=key)
+        axes[1].plot(steps, [r.get(f"update_{key}", np.nan) for r in done], color=colour[key], label=key)
     for key in ("seg", "depth"):
-        axes[2].plot(steps, [r.get(f"dead_{key}", np.nan) for r in done], label=f"{key} decoder")
+        axes[2].plot(steps, [r.get(f"dead_{key}", np.nan) for r in done], color=colour[key], label=f"{key} decoder")
     axes[0].set_yscale("log")
     axes[1].set_yscale("log")
     axes[2].set_ylim(-0.02, 1.02)
