@@ -108,7 +108,7 @@ def _train(args) -> int:
 
             dist.destroy_process_group()
     if rank == 0:
-        print(json.dumps({k: v for k, v in result["metrics"].items() if k != "per_class_iou"}, indent=1))
+        print(json.dumps({k: v for k, v in result.metrics.items() if k != "per_class_iou"}, indent=1))
     return 0
 
 

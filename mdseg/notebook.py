@@ -104,7 +104,7 @@ def own_at_failing_point(profile: Profile, ref_scale, recipes: tuple[str, ...] =
     results = train_jobs([(variant, r) for r in recipes], seeds or list(profile.seeds), None, True, bool(seeds),
                          f"failing point: {point.label}", base, diagnose_every=OWN_DIAGNOSE_EVERY)
     done = {r: trained(d) for r, d in zip(recipes, results) if trained(d)}
-    stopped = [f"{r} seed {run['seed']}" for r, d in zip(recipes, results) for run in d if "diverged" in run]
+    stopped = [f"{r} seed {run.seed}" for r, d in zip(recipes, results) for run in d if run.diverged]
     if stopped:
         print("Stopped by a non-finite loss (an outcome, not a bug): " + ", ".join(stopped) + ".")
     own = Results(profile.name, summarize(done), done, f"Your runs at {point.label}")
@@ -118,7 +118,7 @@ def own_models(own: Results, names: list[str]) -> dict | None:
     from .model.checkpoint import load_model
     from .training import runs
 
-    folders = {name: Path(own.runs[name][0]["run_dir"]) for name in names if own.runs.get(name)}
+    folders = {name: own.runs[name][0].run_dir for name in names if own.runs.get(name)}
     missing = [n for n in names if n not in folders] + [
         f"{n} (no {runs.CHECKPOINT} in {f})" for n, f in folders.items() if not (f / runs.CHECKPOINT).exists()]
     if missing:

@@ -1,6 +1,7 @@
 """The failure experiment's tables and conclusion: every sentence from a stated test, on hand-made
 suites where each part of the paper's pattern does and does not appear, complete or not."""
 import pytest
+from helpers import run_record
 
 from mdseg.study.report import failure_conclusion, summarize, table3_markdown, weights_markdown
 
@@ -17,8 +18,8 @@ NAIVE_WEIGHTS = {"naive-joint": 0.15, "naive-joint@w=0.01": 0.01, "naive-joint@w
 def _summary(recipes: dict[str, tuple[float, ...]], baseline: bool = True) -> dict:
     def result(m, seed, name):
         about = {"recipe": "naive-joint", "depth_weight": NAIVE_WEIGHTS[name]} if name in NAIVE_WEIGHTS else {}
-        return {"seed": seed, "budget": {"epochs": 4, "seg_epochs": 4, "depth_epochs": 0},
-                "metrics": {"mIoU": m, "fg_mIoU": m, "iIoU": m, "acc": 0.9}, **about}
+        return run_record(seed, m, name, budget={"epochs": 4, "seg_epochs": 4, "depth_epochs": 0}, fg_mIoU=m, iIoU=m,
+                          acc=0.9, **about)
 
     recipes = ({"single-decoder": BASE} if baseline else {}) | recipes
     return summarize({name: [result(m, i, name) for i, m in enumerate(values)] for name, values in recipes.items()})

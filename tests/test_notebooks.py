@@ -59,7 +59,9 @@ def test_own_models_is_none_and_says_why_when_a_finished_run_has_no_checkpoint(t
 
     folder = tmp_path / "single-decoder" / "seed0"
     folder.mkdir(parents=True)
-    own = Results("cpu", {}, {"single-decoder": [{"run_dir": str(folder), "metrics": {"mIoU": 0.5}}]}, "")
+    from helpers import run_record
+
+    own = Results("cpu", {}, {"single-decoder": [run_record(0, 0.5, run_dir=folder)]}, "")
     assert own_models(own, ["single-decoder", "naive-joint"]) is None
     said = capsys.readouterr().out
     assert "naive-joint" in said and "no checkpoint.safetensors" in said

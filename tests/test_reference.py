@@ -188,7 +188,9 @@ def test_a_header_counts_the_runs_it_read_not_the_provenance(tmp_path, monkeypat
 
     monkeypatch.setattr(reference, "provenance", lambda profile="cpu": {"tables": {
         "runs": 30, "planned": 30, "device": "x86_64 CPU", "precision": "fp32", "torch": "2"}})
-    found = [{"seed": 0}, {"seed": 1}] * 14 + [{"seed": 0}]
+    from helpers import run_record
+
+    found = [run_record(0), run_record(1)] * 14 + [run_record(0)]
     text = reference.label("cpu", "tables", found)
     assert "seeds 0, 1" in text and "29 runs read of 30 planned (its provenance lists 30" in text
 

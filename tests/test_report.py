@@ -1,16 +1,16 @@
 """The one way results are compared: n seeds, mean ± std, and a stated test behind every verdict."""
 import pytest
+from helpers import run_record
 
 from mdseg.study.compare import Comparison, comparison
 from mdseg.study.report import results_markdown, summarize
 
 
 def _summary(**recipes):
-    def result(m, seed):
-        return {"seed": seed, "budget": {"epochs": 4, "seg_epochs": 4, "depth_epochs": 0},
-                "metrics": {"mIoU": m, "fg_mIoU": m, "iIoU": m, "acc": 0.9}}
+    def result(m, seed, name):
+        return run_record(seed, m, name, budget={"epochs": 4, "seg_epochs": 4, "depth_epochs": 0}, fg_mIoU=m, iIoU=m, acc=0.9)
 
-    return summarize({name: [result(m, i) for i, m in enumerate(values)] for name, values in recipes.items()})
+    return summarize({name: [result(m, i, name) for i, m in enumerate(values)] for name, values in recipes.items()})
 
 
 BASE = (0.50, 0.51, 0.49)

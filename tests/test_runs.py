@@ -145,4 +145,41 @@ def test_a_suite_read_without_training_reads_every_seed_trained_there(tmp_path):
     (runs.run_dir(runs_root(ci, tmp_path), schedule.name, 7)).mkdir()  # a folder without an identity: not a run
     assert runs.seeds_in(runs_root(ci, tmp_path), schedule.name) == [0, 1, 4]
     [found] = train_jobs([(ci, "single-decoder")], [0, 1, 2], None, False, False, "read", tmp_path)
-    assert sorted(r["seed"] for r in found) == [0, 1, 4]
+    assert sorted(r.seed for r in found) == [0, 1, 4]
+
+
+def test_a_run_is_read_back_as_a_typed_record_and_still_reads_as_its_file(tmp_path):
+    """read_run returns a RunRecord (fields, not probed keys); a run a non-finite loss stopped carries
+    where, in fields; both still read as the result file they came from."""
+    import math
+
+    from mdseg.study.profiles import get_profile, identity
+    from mdseg.study.records import read_run
+    from mdseg.study.run_record import RunRecord
+    from mdseg.training import runs
+    from mdseg.training.schedule import get_recipe
+
+    ci = get_profile("ci")
+    naive = get_recipe("naive-joint", ci.stage_epochs)
+    finished, stopped = tmp_path / "a", tmp_path / "b"
+    runs.claim(finished, identity(ci, naive, 3))
+    result = {"schedule": naive.name, "metrics": {"mIoU": 0.42, "depth_r2": 0.8}, "budget": {"epochs": 2},
+              "history": [{"epoch": 1}], "wall_seconds": 12.5, "device": {"type": "cpu"}, "finished": "2026-12-07 04:52 UTC"}
+    runs.write_result(finished, result)
+    record = read_run(ci, naive, 3, finished)
+    assert isinstance(record, RunRecord) and not record.diverged and record.stopped is None
+    assert (record.name, record.seed, record.run_dir, record.recipe) == ("naive-joint", 3, finished, "naive-joint")
+    assert record.miou == 0.42 and record.metric("depth_r2") == 0.8 and math.isnan(record.metric("depth_abs_rel"))
+    assert record.finished == result["finished"] and record.wall_seconds == 12.5
+    assert record["metrics"]["mIoU"] == 0.42 and record["seed"] == 3 and "diverged" not in record
+
+    runs.claim(stopped, identity(ci, naive, 1))
+    runs.write_divergence(stopped, "Non-finite loss in 'naive-joint'", {"schedule": naive.name, "stage": 1,
+                                                                        "stage_name": "both", "epoch": 1, "step": 7,
+                                                                        "values": {"depth": 1e40}})
+    assert read_run(ci, naive, 1, stopped, keep_divergence=False) is None
+    record = read_run(ci, naive, 1, stopped)
+    assert record.diverged and math.isnan(record.miou) and not record.device
+    assert (record.stopped.stage, record.stopped.stage_name, record.stopped.epoch, record.stopped.step) == (1, "both", 1, 7)
+    assert record["diverged"] == "Non-finite loss in 'naive-joint'" and record["stopped"]["step"] == 7
+    assert runs.where_text(record.stopped.fields()) == runs.where_text(runs.read_divergence(stopped))

@@ -15,6 +15,8 @@ from mdseg.depth.targets import PNG8, as_png8, generate
 from mdseg.study.profiles import get_profile, identity, runs_root
 from mdseg.study.scale_report import conclusion, points_markdown
 from mdseg.study.scale_suite import Point, ScaleSuite, failing_points, points
+from helpers import run_record
+from mdseg.study.run_record import RunRecord, Stopped
 from mdseg.training import runs
 from mdseg.training.config import TrainConfig, make_optimizer
 from mdseg.training.lr import learning_rate
@@ -129,14 +131,13 @@ def test_a_constant_schedule_run_trains_every_step_at_its_learning_rate(data, tm
     assert len(seen) >= 3 and set(seen) == {0.01}
 
 
-def _run(value: float, tmp: Path, name: str, ratio: float | None = None, seed: int = 0) -> dict:
+def _run(value: float, tmp: Path, name: str, ratio: float | None = None, seed: int = 0) -> RunRecord:
     folder = tmp / name
     folder.mkdir(parents=True)
     if ratio is not None:
         record = {"loss": {"seg": 1.0, "depth": 1.0}, "grad_ratio_seg_depth": ratio, "grad_cosine": 0.1}
         (folder / runs.DIAGNOSTICS).write_text(json.dumps(record) + "\n")
-    return {"metrics": {"mIoU": value}, "budget": {"epochs": 4, "seg_epochs": 4, "depth_epochs": 4},
-            "run_dir": str(folder), "seed": seed}
+    return run_record(seed, value, name, folder, budget={"epochs": 4, "seg_epochs": 4, "depth_epochs": 4})
 
 
 def _suite(tmp_path, naive: dict[Point, list[float]], baselines: dict[str, list[float]]) -> ScaleSuite:
@@ -242,23 +243,24 @@ def test_a_diverged_run_is_kept_as_the_outcome_of_a_suite_and_raised_elsewhere(c
     with pytest.raises(NonFiniteLoss):
         train_recipe(blowup, "naive-joint", 0, progress=False)
     kept = train_recipe(blowup, "naive-joint", 0, progress=False, keep_divergence=True)
-    assert "Non-finite loss" in kept["diverged"] and kept["metrics"]["mIoU"] != kept["metrics"]["mIoU"]  # NaN
-    folder = Path(kept["run_dir"])
+    assert kept.diverged and "Non-finite loss" in kept.stopped.message and kept.miou != kept.miou  # NaN
+    assert kept["diverged"] == kept.stopped.message  # a record also reads as the result file it came from
+    folder = kept.run_dir
     assert (folder / runs.DIVERGED).exists() and not (folder / runs.RESULT).exists()
     again = train_recipe(blowup, "naive-joint", 0, progress=False, train_missing=False)
-    assert again["diverged"] == kept["diverged"]  # reused, not retrained
-    stopped = again["stopped"]  # where, in fields (never parsed out of the message)
-    assert stopped["schedule"] == "naive-joint" and stopped["stage"] == 1 and stopped["epoch"] == 1
-    assert stopped["step"] >= 1 and set(stopped["values"]) >= {"seg", "depth", "total"}
+    assert again.stopped.message == kept.stopped.message  # reused, not retrained
+    stopped = again.stopped  # where, in fields (never parsed out of the message)
+    assert again.name == "naive-joint" and stopped.stage == 1 and stopped.epoch == 1
+    assert stopped.step >= 1 and set(stopped.values) >= {"seg", "depth", "total"}
 
 
 def test_diverged_seeds_are_said_and_left_out_of_the_mean(tmp_path):
     point = Point("sgd", scale=255)
     suite = _suite(tmp_path, {point: [0.5, 0.5, 0.5]}, {"sgd": [0.45, 0.47, 0.46]})
     suite.optimisers["sgd"] = "SGD (momentum 0.9) 0.01, cosine"
-    for run in suite.naive[point]:
-        run["diverged"] = "Non-finite loss in 'naive-joint', stage 1 'both', epoch 1, step 3: seg=nan. Training stopped"
-        run["stopped"] = {"stage": 1, "stage_name": "both", "epoch": 1, "step": 3, "values": {"seg": float("nan")}}
+    suite.naive[point] = [replace(run, stopped=Stopped(
+        "Non-finite loss in 'naive-joint', stage 1 'both', epoch 1, step 3: seg=nan. Training stopped", 1, "both", 1, 3,
+        {"seg": float("nan")})) for run in suite.naive[point]]
     assert suite.tested() == [] and len(suite.diverged(point)) == 3
     assert "| 3 of 3 seeds diverged |" in points_markdown(suite)
     assert conclusion(suite)[0].startswith("Diverges at normalised x255, sgd optimiser: a non-finite loss stopped 3 of 3")
@@ -273,12 +275,12 @@ def test_each_finished_follow_up_is_tested_against_naive_joint_and_the_baseline(
     failing = Point("sgd", scale=255)
     suite = _suite(tmp_path, {failing: [0.03, 0.04, 0.035]}, {"sgd": [0.45, 0.50, 0.47]})
     suite.optimisers["sgd"] = "SGD (momentum 0.9) 0.01, cosine"
-    runs_of = {name: [{"seed": s, "budget": {}, "metrics": {"mIoU": v}} for s, v in enumerate(values)]
+    runs_of = {name: [run_record(s, v, name) for s, v in enumerate(values)]
                for name, values in {"naive-joint/norm": [0.46, 0.49, 0.48], "uncertainty": [0.20, 0.25, 0.22],
                                     "depth-first/copy/b": [0.03, 0.036, 0.04], "semantic-first/copy/b": [0.5]}.items()}
     by_recipe = {"single-decoder": suite.baselines["sgd"], "naive-joint": suite.naive[failing], **runs_of}
     suite.follow_up[failing] = Results("cpu", summarize(by_recipe), by_recipe, "follow-up")
-    stopped = {"seed": 0, "diverged": "Non-finite loss", "metrics": {"mIoU": float("nan")}}
+    stopped = run_record(0, float("nan"), stopped="Non-finite loss")
     suite.follow_up_diverged[failing] = {"depth-first/no-copy/b": [stopped], "semantic-first/copy/b": [stopped]}
     line = next(line for line in conclusion(suite) if line.startswith("At normalised x255"))
     assert "5 of the 10 follow-up recipes have outcomes (3 trained to the end on every seed, 2 stopped" in line
@@ -298,8 +300,8 @@ def test_the_budget_report_reads_the_plateau_from_the_baseline_and_pairs_each_bu
     from mdseg.viz import budget_curves
 
     def runs(values, epochs, seg):
-        return [{"seed": k, "budget": {"epochs": epochs, "seg_epochs": seg, "depth_epochs": 0},
-                 "metrics": {"mIoU": v}} for k, v in enumerate(values)]
+        return [run_record(k, v, budget={"epochs": epochs, "seg_epochs": seg, "depth_epochs": 0})
+                for k, v in enumerate(values)]
 
     table = {2: {"single-decoder": runs([0.50, 0.52, 0.51], 4, 4), "depth-first/copy/s->b": runs([0.30, 0.34, 0.31], 6, 4)},
              3: {"single-decoder": runs([0.56, 0.57, 0.55], 6, 6)},
@@ -329,15 +331,14 @@ def test_the_mechanism_reads_the_controls_and_says_where_seeds_disagree(tmp_path
     suite = _suite(tmp_path, {failing: [0.03, 0.04, 0.035]}, {"sgd": [0.45, 0.50, 0.47]})
     suite.optimisers["sgd"] = "SGD (momentum 0.9) 0.01, cosine"
     for run, share in zip(suite.naive[failing], (0.74, 0.02, 0.94)):
-        (Path(run["run_dir"]) / runs.DIAGNOSTICS_SUMMARY).write_text(json.dumps(
+        (run.run_dir / runs.DIAGNOSTICS_SUMMARY).write_text(json.dumps(
             {"steps": 100, "vanished": share, "loss_seg": 1.5, "loss_depth": 8000.0, "loss_ratio": 1.9e-4,
              "grad_ratio": 7e-4, "cosine": 0.01, "conflict": 0.4}))
-        (Path(run["run_dir"]) / runs.DIAGNOSTICS).unlink()  # a shipped run keeps only its summary
+        (run.run_dir / runs.DIAGNOSTICS).unlink()  # a shipped run keeps only its summary
     slow = [_run(v, tmp_path, f"slow-{i}", seed=i) for i, v in enumerate([0.44, 0.49, 0.46])]
     alone = [_run(0.0, tmp_path, f"alone-{i}", seed=i) for i in range(3)]
-    for run, r2 in zip(alone, (0.6, 0.7, 0.65)):
-        run["metrics"]["depth_r2"] = r2
-    alone[2]["diverged"] = "Non-finite loss"
+    alone = [replace(run, metrics={**run.metrics, "depth_r2": r2}) for run, r2 in zip(alone, (0.6, 0.7, 0.65))]
+    alone[2] = replace(alone[2], stopped=Stopped("Non-finite loss"))
     suite.controls = {(failing, DEPTH_ONLY): alone, (failing, SLOW_DEPTH_DECODER): slow}
     lines = mechanism(suite)
     assert lines[0] == "Depth alone (no segmentation loss): normalised x255, sgd optimiser: 1 of 3 diverged, depth R² 0.60, 0.70."
@@ -384,7 +385,7 @@ def test_the_copy_report_says_which_repair_closes_the_gap(tmp_path):
             folder.mkdir(parents=True)
             record = {"stage": 1, "loss": {"seg": 1.4 - 0.1 * k}, **({"dead_seg": dead} if dead is not None else {})}
             (folder / runs.DIAGNOSTICS).write_text(json.dumps(record) + "\n")
-            out.append({"seed": k, "budget": {}, "metrics": {"mIoU": v}, "run_dir": str(folder)})
+            out.append(run_record(k, v, name, folder))
         return out
 
     found = {"depth-first/copy/s->b": arm("copy", [0.30, 0.35, 0.32], 0.4),
@@ -407,8 +408,8 @@ def test_the_findings_read_the_budget_suite_at_its_reading_budget():
     from mdseg.study.report import summarize
 
     def runs(values, epochs):
-        return [{"seed": k, "budget": {"epochs": epochs, "seg_epochs": epochs, "depth_epochs": 0},
-                 "metrics": {"mIoU": v}} for k, v in enumerate(values)]
+        return [run_record(k, v, budget={"epochs": epochs, "seg_epochs": epochs, "depth_epochs": 0})
+                for k, v in enumerate(values)]
 
     table = {2: {"single-decoder": runs([0.50, 0.52, 0.51], 4), "naive-joint": runs([0.48, 0.51, 0.49], 4)},
              4: {"single-decoder": runs([0.60, 0.62, 0.61], 8), "naive-joint": runs([0.59, 0.60, 0.60], 8)}}

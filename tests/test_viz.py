@@ -216,10 +216,12 @@ def test_a_gallery_is_written_from_checkpoints_and_read_back_for_figure3(tmp_pat
 def test_the_tradeoff_figure_places_each_seed_and_bands_the_baseline():
     import matplotlib.pyplot as plt
 
-    runs = {"single-decoder": [{"metrics": {"mIoU": m}, "budget": {"depth_epochs": 0}} for m in (0.50, 0.52)],
-            "naive-joint": [{"metrics": {"mIoU": 0.48, "depth_r2": 0.6}, "budget": {"depth_epochs": 4}},
-                            {"metrics": {"mIoU": 0.47, "depth_r2": 0.7}, "budget": {"depth_epochs": 4}},
-                            {"metrics": {"mIoU": 0.46}, "budget": {"depth_epochs": 4}}]}
+    from helpers import run_record
+
+    runs = {"single-decoder": [run_record(k, m, budget={"depth_epochs": 0}) for k, m in enumerate((0.50, 0.52))],
+            "naive-joint": [run_record(0, 0.48, "naive-joint", budget={"depth_epochs": 4}, depth_r2=0.6),
+                            run_record(1, 0.47, "naive-joint", budget={"depth_epochs": 4}, depth_r2=0.7),
+                            run_record(2, 0.46, "naive-joint", budget={"depth_epochs": 4})]}
     fig = viz.tradeoff(runs, "x")
     ax = fig.axes[0]
     assert "1 runs from before depth quality was recorded left out" in ax.get_title()

@@ -26,6 +26,7 @@ from mdseg.study.power import seeds_plan_markdown
 from mdseg.study.budget_report import budget_conclusion, budget_markdown, curves
 from mdseg.study.budget_suite import PLATEAU_GAIN, budget_suite
 from mdseg.study.records import Results
+from mdseg.study.run_record import RunRecord
 from mdseg.study.failure_suite import failure_suite
 from mdseg.study.copy_suite import copy_conclusion, copy_markdown, copy_suite
 from mdseg.study.findings import findings, setting, story
@@ -74,7 +75,7 @@ def results_page(tables: Results, scale: ScaleSuite, budget: dict[int, Results],
     failure = failure_suite(cpu, finished_only=True, progress=False, base=reference_root('cpu'))
     summaries = {target: results.summary for target, results in failure.items()}
     diagnostics = {target: results.diagnostics(NAIVE) for target, results in failure.items()}
-    failure_runs = list({r["run_dir"]: r for results in failure.values() for r in _runs(results)}.values())
+    failure_runs = list({r.run_dir: r for results in failure.values() for r in _runs(results)}.values())
     parts.append(f"## The failure suite ({label('cpu', 'failure', failure_runs)})\n\n" + weights_markdown(summaries) + "\n\n"
                  + table3_markdown(summaries) + "\n\n"
                  + "\n".join(f"- {line}" for line in failure_conclusion(summaries, diagnostics)))
@@ -97,7 +98,7 @@ def results_page(tables: Results, scale: ScaleSuite, budget: dict[int, Results],
     return "\n\n".join(parts) + "\n"
 
 
-def _runs(results: Results) -> list[dict]:
+def _runs(results: Results) -> list[RunRecord]:
     return [r for done in results.runs.values() for r in done]
 
 

@@ -20,6 +20,7 @@ from tqdm.auto import tqdm
 
 from ..training.schedule import BASELINE, BEST_RECIPE, NAIVE
 from .records import Results
+from .run_record import RunRecord
 from .jobs import Job, train_jobs
 from .profiles import Profile
 from .report import summarize
@@ -49,7 +50,7 @@ def budget_suite(profile: Profile, seeds: list[int] | None = None, device: str |
                  progress: bool = True, finished_only: bool = False, base: str | Path = "runs") -> dict[int, Results]:
     """Train (or, with ``finished_only``, only read) the suite of the module docstring. Returns
     ``{epochs per stage: Results}`` with the recipes finished at that budget (runs a non-finite loss
-    stopped are kept as such, ``"diverged"`` in their result)."""
+    stopped are kept as such, their ``stopped`` set)."""
     seeds = list(seeds or profile.seeds)
     wanted = jobs(profile)
     if progress and not finished_only:
@@ -57,7 +58,7 @@ def budget_suite(profile: Profile, seeds: list[int] | None = None, device: str |
 
         tqdm.write(plan_line("Budget suite", wanted, seeds, device, base))
     done = train_jobs(wanted, seeds, device, progress, not finished_only, f"budget suite [{profile.name}]", base)
-    by_budget: dict[int, dict[str, list[dict]]] = {}
+    by_budget: dict[int, dict[str, list[RunRecord]]] = {}
     for (variant, recipe), runs in zip(wanted, done):
         if runs:
             by_budget.setdefault(variant.stage_epochs, {})[recipe] = runs

@@ -17,6 +17,7 @@ from ..training import runs as run_files
 from ..training.schedule import BEST_RECIPE, copy_explanations
 from .compare import comparison, format_stat
 from .records import Results
+from .run_record import RunRecord
 from .jobs import train_jobs, trained
 from .profiles import Profile
 from .report import summarize
@@ -43,10 +44,10 @@ def copy_suite(profile: Profile, seeds: list[int] | None = None, device: str | N
     return Results(profile.name, summarize(found), found, f"The weight copy and two repairs ({profile.name} profile)")
 
 
-def first_steps_after_copy(run: dict, steps: int = 1) -> dict[str, float]:
+def first_steps_after_copy(run: RunRecord, steps: int = 1) -> dict[str, float]:
     """The segmentation stage's first diagnosed step of a depth-first/s->b run: its segmentation loss
     and, where recorded, the semantic decoder's dead-unit share (what the decoder starts from)."""
-    records = run_files.read_records(Path(run["run_dir"]) / run_files.DIAGNOSTICS)
+    records = run_files.read_records(run.run_dir / run_files.DIAGNOSTICS)
     first = [r for r in records if r.get("stage") == 1][:steps]
     if not first:
         return {}

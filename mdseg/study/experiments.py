@@ -25,7 +25,8 @@ from ..training.runs import run_dir
 from ..training.schedule import Schedule
 from ..voc import NUM_CLASSES
 from .profiles import Profile, check_seeds, identity, runs_root
-from .records import RESULTS_TITLE, Recipe, Results, diverged_result, read_recipes, read_run, schedules, to_schedule
+from .records import RESULTS_TITLE, Recipe, Results, read_recipes, read_run, schedules, to_schedule
+from .run_record import RunRecord
 from .report import summarize
 
 
@@ -65,14 +66,14 @@ def build_model(profile: Profile) -> MultiDecoderUNet:
 
 def train_recipe(profile: Profile, recipe: str | Schedule, seed: int = 0, out: str | Path | None = None,
                  device: str | None = None, progress: bool = True, diagnose_every: int | None = None,
-                 train_missing: bool = True, base: str | Path = "runs", keep_divergence: bool = False) -> dict | None:
+                 train_missing: bool = True, base: str | Path = "runs", keep_divergence: bool = False) -> RunRecord | None:
     """Train one recipe with one seed (resuming or reusing what ``out`` already holds; default:
     its folder under :func:`~mdseg.study.profiles.runs_root` of ``base``).
     Gradient diagnostics (see :mod:`mdseg.training.multitask`) are logged every ``diagnose_every`` steps
     (default: the profile's; off under torch.distributed); they never change the result. With
     ``train_missing=False`` nothing trains: the finished result, or ``None``. With
     ``keep_divergence`` (a suite that maps where training fails) a non-finite loss ends the run as
-    its outcome, recorded and returned (``"diverged"``: the message; metrics NaN) instead of raised."""
+    its outcome, recorded and returned (``stopped`` set; metrics NaN) instead of raised."""
     schedule = to_schedule(profile, recipe)
     folder = Path(out) if out else run_dir(runs_root(profile, base), schedule.name, seed)
     pick_device(device)  # a device this machine lacks is refused before any data is prepared
@@ -82,7 +83,6 @@ def train_recipe(profile: Profile, recipe: str | Schedule, seed: int = 0, out: s
     found = read_run(profile, schedule, seed, folder, keep_divergence=keep_divergence or not train_missing)
     if found is not None or not train_missing:
         return found
-    about = {"seed": seed, "run_dir": str(folder), "recipe": schedule.recipe, "depth_weight": schedule.depth_weight}
     wanted = identity(profile, schedule, seed)
     if main:  # one process prepares the data; the others wait for it
         prepare_data(profile, schedule.uses_depth, progress)
@@ -101,8 +101,8 @@ def train_recipe(profile: Profile, recipe: str | Schedule, seed: int = 0, out: s
             raise
         if main:
             runs.write_divergence(folder, str(error), error.record())
-        return {**diverged_result(schedule, folder, {"diverged": str(error), **error.record()}), **about}
-    return {**result, **about}
+        return RunRecord.from_divergence({"diverged": str(error), **error.record()}, schedule, seed, folder)
+    return RunRecord.from_result(result, schedule, seed, folder)
 
 
 def train_config(profile: Profile, seed: int = 0, device: str | None = None, progress: bool = True,
@@ -143,7 +143,7 @@ def reproduce(profile: Profile, out: str | Path, seeds: list[int] | None = None,
     wanted = schedules(profile, recipes)
     seeds = list(seeds or profile.seeds)
     check_seeds(seeds)
-    by_recipe: dict[str, list[dict]] = {s.name: [] for s in wanted}
+    by_recipe: dict[str, list[RunRecord]] = {s.name: [] for s in wanted}
     jobs = tqdm([(s, k) for s in wanted for k in seeds], desc=f"reproduce [{profile.name}]", unit="run",
                 disable=not progress)
     for schedule, seed in jobs:

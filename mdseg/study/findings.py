@@ -12,6 +12,7 @@ from .mechanism import mechanism, vanished_sentence
 from .paper import PAPER, PAPER_TEXT
 from .reference import label
 from .records import Results
+from .run_record import RunRecord
 from .profiles import Profile
 from .scale_suite import ScaleSuite, describe_optimiser
 
@@ -124,7 +125,7 @@ def _scale_findings(scale: ScaleSuite) -> list[str]:
     return out
 
 
-def _staged_outcome(results: Results, diverged: dict[str, list[dict]]) -> str:
+def _staged_outcome(results: Results, diverged: dict[str, list[RunRecord]]) -> str:
     """How the 8 Table 3 recipes fared at a failing point: how many diverged on some seed, how many
     of the others are still below half the baseline."""
     from .scale_suite import FOLLOW_UP

@@ -76,7 +76,7 @@ def write_gallery(profile: Profile, failing: Point | None, lr_sgd: float | None,
         provenance["runs"][label] = {
             "folder": target.name, "recipe": recipe, "seed": 0, "run": str(folder.relative_to(base)),
             "checkpoint_sha256": sha256(folder / runs.CHECKPOINT),
-            "metrics": {k: v for k, v in result["metrics"].items() if k != "per_class_iou"},
+            "metrics": {k: v for k, v in result.metrics.items() if k != "per_class_iou"},
             "settings": {k: getattr(variant, k) for k in ("optimizer", "lr", "lr_schedule", "depth_target", "depth_scale")}}
     write_json(out / "gallery.json", provenance)
     return provenance

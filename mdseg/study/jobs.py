@@ -11,15 +11,16 @@ from ..training import runs
 from ..training.schedule import Schedule
 from .profiles import Profile, check_seeds, runs_root
 from .records import read_run, to_schedule
+from .run_record import RunRecord
 
 Job = tuple[Profile, str | Schedule]  # (profile with the point's settings, recipe name or schedule)
 
 
 def train_jobs(jobs: list[Job], seeds: list[int], device: str | None, progress: bool, train_missing: bool,
-               desc: str, base: str | Path, diagnose_every: int | None = None) -> list[list[dict]]:
+               desc: str, base: str | Path, diagnose_every: int | None = None) -> list[list[RunRecord]]:
     """Each job's finished results over ``seeds`` (training what is missing unless not ``train_missing``,
     with gradient diagnostics every ``diagnose_every`` steps, default the profile's); a run a
-    non-finite loss stopped is kept as such (``"diverged"`` in its result)."""
+    non-finite loss stopped is kept as such (its ``stopped`` set)."""
     check_seeds(seeds)
     out = [[] for _ in jobs]
     work = [(i, s) for i in range(len(jobs)) for s in (seeds if train_missing else _with_seeds_on_disk(jobs[i], seeds, base))]
@@ -47,6 +48,6 @@ def _with_seeds_on_disk(job: Job, seeds: list[int], base: str | Path) -> list[in
     return sorted(set(seeds) | set(runs.seeds_in(runs_root(variant, base), name)))
 
 
-def trained(results: list[dict]) -> list[dict]:
+def trained(results: list[RunRecord]) -> list[RunRecord]:
     """The runs that trained to the end (not stopped by a non-finite loss)."""
-    return [r for r in results if "diverged" not in r]
+    return [r for r in results if not r.diverged]

@@ -10,6 +10,7 @@ from statistics import fmean
 from ..training import runs as run_files
 from ..training.schedule import BASELINE, DEPTH_ONLY, NAIVE
 from .compare import collapsed, comparison, format_stat, mean_std
+from .run_record import RunRecord
 from .report import summarize
 from .jobs import trained
 from .scale_suite import AT_FAILING, Point, ScaleSuite
@@ -25,12 +26,12 @@ def seeds_disagree(values: list[float], spread: float = 0.5) -> bool:
     return len(known) > 1 and max(known) - min(known) > spread
 
 
-def diagnostics_per_seed(runs: list[dict]) -> list[dict]:
+def diagnostics_per_seed(runs: list[RunRecord]) -> list[dict]:
     """Each run's diagnostics summary, with its seed (steps 0 where it logged none)."""
-    return [{"seed": r.get("seed"), **run_files.diagnostics_summary(r["run_dir"])} for r in runs]
+    return [{"seed": r.seed, **run_files.diagnostics_summary(r.run_dir)} for r in runs]
 
 
-def vanished_sentence(label: str, runs: list[dict]) -> str:
+def vanished_sentence(label: str, runs: list[RunRecord]) -> str:
     """Per seed, the share of two-task steps where a task's encoder gradient was exactly zero, and
     which task's where the runs recorded it; says when the seeds disagree."""
     summaries = [s for s in diagnostics_per_seed(runs) if s["steps"]]
@@ -60,7 +61,7 @@ def controls_markdown(suite: ScaleSuite) -> str:
             lines.append(f"{head} not finished | | | | | |")
             continue
         cells = _seg_cells(suite, point, recipe, ok) if recipe != DEPTH_ONLY else ["- (no segmentation)", "-", "-"]
-        r2 = [r["metrics"]["depth_r2"] for r in ok if "depth_r2" in r["metrics"]]
+        r2 = [r.metrics["depth_r2"] for r in ok if "depth_r2" in r.metrics]
         summaries = [s for s in diagnostics_per_seed(done) if s.get("diagnosed")]
         updates = (f"{_median('update_encoder', summaries)} / {_median('update_depth', summaries)}" if summaries else "-")
         dead = _per_seed([s["dead_depth_last"] for s in summaries if "dead_depth_last" in s], "{:.0%}") or "-"
@@ -83,13 +84,13 @@ def _median(key: str, summaries: list[dict]) -> str:
     return f"{fmean(values):.2g}" if values else "-"
 
 
-def _seg_cells(suite: ScaleSuite, point: Point, recipe: str, ok: list[dict]) -> list[str]:
+def _seg_cells(suite: ScaleSuite, point: Point, recipe: str, ok: list[RunRecord]) -> list[str]:
     if not ok:
         return ["all diverged", "-", "-"]
     base, naive = trained(suite.baselines.get(point.optimiser, [])), trained(suite.naive.get(point, []))
     summary = summarize({recipe: ok, **({BASELINE: base} if base else {}), **({NAIVE: naive} if naive else {})})
     mean_base = summary[BASELINE]["mIoU"]["mean"] if base else math.nan
-    fell = sum(collapsed(r["metrics"]["mIoU"], mean_base) for r in ok) if base else 0
+    fell = sum(collapsed(r.miou, mean_base) for r in ok) if base else 0
     miou = format_stat(summary[recipe]["mIoU"]) + (f"; {fell} of {len(ok)} collapsed" if fell else "")
     return [miou, comparison(summary, recipe, BASELINE).cell() if base else "-",
             comparison(summary, recipe, NAIVE).cell() if naive else "-"]
@@ -104,7 +105,7 @@ def mechanism(suite: ScaleSuite) -> list[str]:
         parts = []
         for p, done in alone.items():
             ok = trained(done)
-            r2 = [r["metrics"].get("depth_r2", math.nan) for r in ok]
+            r2 = [r.metric("depth_r2") for r in ok]
             parts.append(f"{p.label}: {len(done) - len(ok)} of {len(done)} diverged"
                          + (f", depth R² {_per_seed(r2, '{:.2f}')}" if ok else ""))
         lines.append("Depth alone (no segmentation loss): " + "; ".join(parts) + ".")
@@ -116,8 +117,8 @@ def mechanism(suite: ScaleSuite) -> list[str]:
                 continue
             ok = trained(done)
             base = trained(suite.baselines.get(point.optimiser, []))
-            mean_base = fmean(r["metrics"]["mIoU"] for r in base) if base else math.nan
-            fell = sum(collapsed(r["metrics"]["mIoU"], mean_base) for r in ok)
+            mean_base = fmean(r.miou for r in base) if base else math.nan
+            fell = sum(collapsed(r.miou, mean_base) for r in ok)
             stopped = len(done) - len(ok)
             state = ("prevents the collapse" if not fell and not stopped else
                      f"does not prevent it ({fell} collapsed, {stopped} diverged of {len(done)} seeds)")

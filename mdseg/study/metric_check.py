@@ -144,7 +144,7 @@ def depth_first_start(profile: Profile, seed: int = 0, progress: bool = True) ->
     first = replace(recipe, name="depth-first-stage-1", stages=recipe.stages[:1],
                     description=f"the first stage of {COLLAPSING}")
     result = train_recipe(profile, first, seed, progress=progress)
-    model, _ = load_model(result["run_dir"])
+    model, _ = load_model(result.run_dir)
     model.copy_decoder(*recipe.stages[1].copy)
     return model.eval()
 

@@ -72,9 +72,9 @@ def check(n: int, profile: str = "cpu", out: str | Path = "runs/check-reference"
                               device=device, progress=progress)
         spread = seed_spread(folder)
         shipped = runs.read_result(folder)["metrics"]["mIoU"]
-        retrained = result["metrics"]["mIoU"]
+        retrained = result.miou
         rows.append({"run": str(relative), "shipped": shipped, "retrained": retrained, "reference_seeds": spread,
-                     "inside": inside_spread(retrained, spread), "seconds": result["wall_seconds"]})
+                     "inside": inside_spread(retrained, spread), "seconds": result.wall_seconds})
     return rows
 
 
@@ -106,9 +106,9 @@ def placement_markdown(own, ref, profile_name: str = "cpu", suite: str = "tables
         interval = prediction_interval(values) if values else None
         band = f"[{interval[0]:.4f}, {interval[1]:.4f}]" if interval else "-"
         for run in done:
-            value = run["metrics"]["mIoU"]
+            value = run.miou
             inside = ("yes" if inside_spread(value, values) else "no") if values else "-"
-            lines.append(f"| {recipe} | {both_numbers(recipe)} | {ref_cell} | {band} | {run['seed']}: {value:.4f} | "
+            lines.append(f"| {recipe} | {both_numbers(recipe)} | {ref_cell} | {band} | {run.seed}: {value:.4f} | "
                          f"{inside} |")
     if not own.runs:
         lines.append("| (none of your own: MDSEG_TRAIN=none) | | | | | |")

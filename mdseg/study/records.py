@@ -1,5 +1,6 @@
-"""Finished runs read back without training, and without torch: one run's result (or its divergence)
-checked against the identity the current code would give it (:func:`read_run`), a recipe list's runs as
+"""Finished runs read back without training, and without torch: one run as a typed
+:class:`~mdseg.study.run_record.RunRecord` (its result, or where a non-finite loss stopped it) checked
+against the identity the current code would give it (:func:`read_run`), a recipe list's runs as
 :class:`Results` (:func:`read_recipes`). Training them: :mod:`mdseg.study.experiments`."""
 from __future__ import annotations
 
@@ -8,10 +9,11 @@ from pathlib import Path
 
 from ..training import runs
 from ..training.runs import run_dir
-from ..training.schedule import Schedule, budget, get_recipe
+from ..training.schedule import Schedule, get_recipe
 from ..training.schedule import recipes as all_recipes
 from .profiles import Profile, check_seeds, identity, runs_root
 from .report import results_markdown, summarize
+from .run_record import RunRecord
 
 RESULTS_TITLE = "Results, profile '{}' (ours beside the paper's)"
 
@@ -49,7 +51,7 @@ class Results:
 
     profile: str
     summary: dict[str, dict]
-    runs: dict[str, list[dict]]
+    runs: dict[str, list[RunRecord]]
     title: str = ""
 
     def markdown(self) -> str:
@@ -64,33 +66,23 @@ class Results:
     def diagnostics(self, name: str) -> list[dict[str, float]]:
         """One :func:`~mdseg.training.runs.diagnostics_summary` per seed of run ``name`` (steps 0 where a
         run logged none); :func:`mdseg.study.report.read_diagnostics` reads them."""
-        return [runs.diagnostics_summary(run["run_dir"]) for run in self.runs.get(name, [])]
-
-
-def diverged_result(schedule: Schedule, folder: Path, record: dict) -> dict:
-    """The result of a run a non-finite loss stopped: its records so far, NaN metrics, ``diverged`` (the
-    message) and ``stopped`` (where, in fields: :func:`mdseg.training.runs.write_divergence`)."""
-    return {"schedule": schedule.name, "budget": budget(schedule), "history": runs.read_records(folder / runs.LOG),
-            "metrics": {m: float("nan") for m in ("mIoU", "fg_mIoU", "iIoU", "acc")}, "diverged": record["diverged"],
-            "stopped": {k: v for k, v in record.items() if k != "diverged"}, "wall_seconds": float("nan")}
+        return [runs.diagnostics_summary(run.run_dir) for run in self.runs.get(name, [])]
 
 
 def read_run(profile: Profile, recipe: "Recipe", seed: int, out: str | Path | None = None, base: str | Path = "runs",
-             keep_divergence: bool = True) -> dict | None:
-    """The finished result of one run (the run's own ``result.json`` with ``seed``, ``run_dir``,
-    ``recipe`` and ``depth_weight``), or, with ``keep_divergence``, the outcome of a run a non-finite loss
-    stopped (``"diverged"``: the message; metrics NaN); ``None`` when neither is there. ``out``: the run's
-    folder (default: its folder under :func:`~mdseg.study.profiles.runs_root` of ``base``). A folder
-    holding a run of other settings raises :class:`~mdseg.errors.OutputExists`."""
+             keep_divergence: bool = True) -> RunRecord | None:
+    """The finished run of one recipe and seed, or, with ``keep_divergence``, a run a non-finite loss
+    stopped (``stopped`` set, metrics NaN); ``None`` when neither is there. ``out``: the run's folder
+    (default: its folder under :func:`~mdseg.study.profiles.runs_root` of ``base``). A folder holding a
+    run of other settings raises :class:`~mdseg.errors.OutputExists`."""
     schedule = to_schedule(profile, recipe)
     folder = Path(out) if out else run_dir(runs_root(profile, base), schedule.name, seed)
-    about = {"seed": seed, "run_dir": str(folder), "recipe": schedule.recipe, "depth_weight": schedule.depth_weight}
     finished = runs.claim(folder, identity(profile, schedule, seed), write=False)
     if finished is not None:
-        return {**finished, **about}
+        return RunRecord.from_result(finished, schedule, seed, folder)
     diverged = runs.read_divergence(folder)
     if diverged is not None and keep_divergence:
-        return {**diverged_result(schedule, folder, diverged), **about}
+        return RunRecord.from_divergence(diverged, schedule, seed, folder)
     return None
 
 
@@ -101,7 +93,7 @@ def read_recipes(profile: Profile, out: str | Path, seeds: list[int] | None = No
     out, and each row says its number of seeds."""
     seeds = list(seeds or profile.seeds)
     check_seeds(seeds)
-    by_recipe: dict[str, list[dict]] = {}
+    by_recipe: dict[str, list[RunRecord]] = {}
     for schedule in schedules(profile, recipes):
         for seed in sorted(set(seeds) | set(runs.seeds_in(out, schedule.name))):
             found = read_run(profile, schedule, seed, run_dir(out, schedule.name, seed), keep_divergence=False)

@@ -28,6 +28,7 @@ from ..runtime.files import read_json, write_json
 from ..training import runs
 from .profiles import PROFILES, Profile, get_profile, runs_root
 from .records import read_recipes
+from .run_record import RunRecord
 from .suites import SUITES, Suite
 
 REFERENCE = Path(__file__).parents[1] / "reference"  # mdseg/reference/: data, next to mdseg/model/weights
@@ -40,9 +41,8 @@ def reference_root(profile: str | Profile = "cpu") -> Path:
     return REFERENCE / (profile if isinstance(profile, str) else profile.name)
 
 
-def suite_runs(profile: Profile, suite: str, base: str | Path) -> list[dict]:
-    """Every finished run of ``suite`` under ``base`` (nothing trains): the results, each with
-    its ``run_dir``, each folder once (:meth:`mdseg.study.suites.Suite.runs`). Raises
+def suite_runs(profile: Profile, suite: str, base: str | Path) -> list[RunRecord]:
+    """Every finished run of ``suite`` under ``base`` (nothing trains), each folder once (:meth:`mdseg.study.suites.Suite.runs`). Raises
     :class:`~mdseg.errors.OutputExists` where a folder holds a run of other settings than the current
     code trains there."""
     return _suite(suite).runs(profile, base)
@@ -97,23 +97,23 @@ def _copy_run(source: Path, dest: Path) -> dict:
     return result
 
 
-def _models(results) -> str:
+def _models(results: list[RunRecord]) -> str:
     """Which CPU or GPU models trained a suite's runs, e.g. ``AMD EPYC (12 runs); not recorded (63 runs)``."""
     counts: dict[str, int] = {}
     for result in results:
-        model = result["device"].get("model") or ("not recorded" if result["device"]["type"] == "cpu"
-                                                  else result["device"]["name"])
+        model = result.device.get("model") or ("not recorded" if result.device["type"] == "cpu"
+                                               else result.device["name"])
         counts[model] = counts.get(model, 0) + 1
     return "; ".join(f"{model} ({n} run{'' if n == 1 else 's'})" for model, n in sorted(counts.items()))
 
 
-def _finished_range(shipped: dict[Path, dict], before: dict, device: str) -> tuple[str, str]:
+def _finished_range(shipped: dict[Path, RunRecord], before: dict, device: str) -> tuple[str, str]:
     """When the suite's runs finished: each run's recorded ``finished`` time, else its folder's last
     change; the first date never moves later than the provenance already shipped from the same
     device says (a reference rewritten from a copy of itself keeps its start)."""
-    def when(folder: Path, result: dict) -> str:
-        if "finished" in result:
-            return result["finished"]
+    def when(folder: Path, result: RunRecord) -> str:
+        if result.finished:
+            return result.finished
         return time.strftime(runs.FINISHED_FORMAT, time.gmtime(max(p.stat().st_mtime for p in folder.iterdir())))
 
     times = sorted(when(folder, result) for folder, result in shipped.items())  # the format sorts as it reads
@@ -141,31 +141,30 @@ def write(source: str | Path = "runs", profile: str = "cpu", suites: tuple[str, 
         if not found:
             raise ReferenceError(f"No finished run of suite '{suite}' under {source}: train it first "
                                  f"(`{SUITES[suite].command.format(p=profile)}`).")
-        targets = {Path(r["run_dir"]): dest / Path(r["run_dir"]).relative_to(source) for r in found}
+        targets = {r.run_dir: dest / r.run_dir.relative_to(source) for r in found}
         existing = [t for t in targets.values() if (t / runs.CONFIG).exists()]
         if existing and not replace:
             raise ReferenceError(
                 f"Suite '{suite}': {len(existing)} of the {len(targets)} runs under {source} are already shipped (e.g. "
                 f"{existing[0].relative_to(dest)}); pass --replace to replace them with the source's, or give a source "
                 "that holds only new runs.")
-        held = {str(t): r for t, r in ((Path(r["run_dir"]), r) for r in suite_runs(named, suite, dest))
-                if t not in set(targets.values())}
-        incoming = {str(targets[Path(r["run_dir"])]): r for r in found}
-        _one_device(suite, [r for r in {**held, **incoming}.values() if "device" in r])
+        held = {str(r.run_dir): r for r in suite_runs(named, suite, dest) if r.run_dir not in set(targets.values())}
+        incoming = {str(targets[r.run_dir]): r for r in found}
+        _one_device(suite, [r for r in {**held, **incoming}.values() if r.device])
         for run in found:
-            _copy_run(Path(run["run_dir"]), targets[Path(run["run_dir"])])
-        shipped = {Path(r["run_dir"]): r for r in suite_runs(named, suite, dest)}
+            _copy_run(run.run_dir, targets[run.run_dir])
+        shipped = {r.run_dir: r for r in suite_runs(named, suite, dest)}
         planned, note = suite_size(named, suite, dest)
-        device = next(r for r in shipped.values() if "device" in r)["device"]
+        device = next(r for r in shipped.values() if r.device).device
         before = dest / "provenance" / f"{suite}.json"
         first, last = _finished_range(shipped, read_json(before, "restore it (git checkout)") if before.exists() else {},
                                       device["name"])
-        walls = [r.get("wall_seconds", 0.0) for r in shipped.values()]
+        walls = [r.wall_seconds for r in shipped.values()]
         provenance = {"suite": suite, "profile": profile, "command": SUITES[suite].command.format(p=profile),
                       "commit": commit or _commit(), "device": device["name"], "precision": device["precision"],
                       "torch": device["torch"], "runs": len(shipped), "planned": planned, "planned_note": note,
                       "first_finished": first, "last_finished": last,
-                      "models": _models([r for r in shipped.values() if "device" in r]),
+                      "models": _models([r for r in shipped.values() if r.device]),
                       "wall_seconds": round(sum(w for w in walls if w == w)),
                       "wall_note": "sum of the runs' own wall times (a resumed run: its kept epochs plus its last call; "
                                    "before commit d2d4b98, its last call only; time a run was paused counts)"}
@@ -175,9 +174,9 @@ def write(source: str | Path = "runs", profile: str = "cpu", suites: tuple[str, 
     return out
 
 
-def _one_device(suite: str, results: list[dict]) -> None:
+def _one_device(suite: str, results: list[RunRecord]) -> None:
     """Refuse a suite whose runs come from more than one kind of device (type, name, precision)."""
-    devices = {json.dumps({k: r["device"].get(k) for k in ("type", "name", "precision")}) for r in results}
+    devices = {json.dumps({k: r.device.get(k) for k in ("type", "name", "precision")}) for r in results}
     if len(devices) > 1:
         raise ReferenceError(f"Suite '{suite}' would hold runs from {len(devices)} devices ({'; '.join(devices)}): "
                              "each suite's reference comes from one device; retrain the others there.")
@@ -190,7 +189,7 @@ def provenance(profile: str = "cpu") -> dict[str, dict]:
     return {p.stem: read_json(p, fix) for p in sorted(folder.glob("*.json"))} if folder.is_dir() else {}
 
 
-def label(profile: str = "cpu", suite: str = "tables", found: list[dict] | None = None) -> str:
+def label(profile: str = "cpu", suite: str = "tables", found: list[RunRecord] | None = None) -> str:
     """``reference (cpu profile, 3 seeds, x86_64 CPU ..., fp32, torch 2.14.1)`` for a table or figure. With
     ``found`` (the runs a table actually read) it counts those: a deleted or unreadable shipped run is
     then said, never hidden behind the provenance's count."""
@@ -202,7 +201,7 @@ def label(profile: str = "cpu", suite: str = "tables", found: list[dict] | None 
         seeds = f"{len(PROFILES[profile].seeds)} seeds"
         finished = "" if planned is None or p["runs"] >= planned else f", {p['runs']} of its {planned} runs finished"
     else:
-        seeds = f"seeds {', '.join(map(str, sorted({r.get('seed') for r in found}, key=str)))}"
+        seeds = f"seeds {', '.join(map(str, sorted({r.seed for r in found})))}"
         finished = f", {len(found)} runs read" + (f" of {planned} planned" if planned else "")
         if len(found) != p["runs"]:
             finished += f" (its provenance lists {p['runs']}: shipped files are missing or were added by hand)"

@@ -9,30 +9,30 @@ import numpy as np
 
 from ..training.schedule import NAIVE, PAPER_DEPTH_WEIGHT
 from .compare import MARGIN, comparison, format_stat, mean_std
+from .run_record import METRICS, RunRecord
 from .paper import PAPER, both_numbers  # noqa: F401 (PAPER: report.PAPER for older callers)
 
-METRICS = ("mIoU", "fg_mIoU", "iIoU", "acc")
 DEPTH_METRICS = ("depth_r2", "depth_abs_rel", "depth_delta1")  # mdseg.training.metrics.DepthMetrics
 
 
-def summarize(runs: dict[str, list[dict]]) -> dict[str, dict]:
+def summarize(runs: dict[str, list[RunRecord]]) -> dict[str, dict]:
     """Per recipe, mean and sample standard deviation over seeds of each metric.
 
     Args:
-        runs: recipe -> list of run results (``train.run``'s return value), one per seed.
+        runs: recipe -> its runs (:class:`~mdseg.study.records.RunRecord`), one per seed.
     """
     out = {}
     for recipe, results in runs.items():
         first = results[0]
-        entry = {"seeds": [r.get("seed") for r in results], "budget": first["budget"], "paper": PAPER.get(recipe),
-                 "recipe": first.get("recipe", recipe), "depth_weight": first.get("depth_weight")}
+        entry = {"seeds": [r.seed for r in results], "budget": dict(first.budget), "paper": PAPER.get(recipe),
+                 "recipe": first.recipe, "depth_weight": first.depth_weight}
         for metric in METRICS:
-            entry[metric] = mean_std([r["metrics"].get(metric, float("nan")) for r in results])
+            entry[metric] = mean_std([r.metric(metric) for r in results])
         for metric in DEPTH_METRICS:  # runs that train depth, measured since depth quality was recorded
-            measured = [r["metrics"][metric] for r in results if metric in r["metrics"]]
+            measured = [r.metrics[metric] for r in results if metric in r.metrics]
             if measured:
                 entry[metric] = mean_std(measured)
-        per_class = np.array([r["metrics"].get("per_class_iou", []) for r in results], dtype=float)
+        per_class = np.array([r.metrics.get("per_class_iou", []) for r in results], dtype=float)
         with warnings.catch_warnings():  # a class absent from every seed stays NaN
             warnings.simplefilter("ignore", RuntimeWarning)
             entry["per_class_iou_mean"] = np.nanmean(per_class, 0).tolist() if per_class.size else []

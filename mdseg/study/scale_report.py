@@ -10,6 +10,7 @@ from ..training.runs import where_text
 from .mechanism import mechanism, vanished_sentence
 from .report import PAPER, read_diagnostics, summarize
 from .jobs import trained
+from .run_record import RunRecord
 from .scale_suite import FOLLOW_UP, OPTIMISERS, SGD_LR_SEEDS, ScaleSuite
 
 
@@ -103,7 +104,7 @@ def conclusion(suite: ScaleSuite) -> list[str]:
     rows = [r for r in suite.map_points() if r["comparison"].tested]
     stopped = {p: suite.diverged(p) for p in suite.naive}
     diverged = [f"Diverges at {p.label}: a non-finite loss stopped {len(runs)} of {len(suite.naive[p])} "
-                f"seeds (the first at {where_text(runs[0].get('stopped', {}))})." for p, runs in stopped.items() if runs]
+                f"seeds (the first at {where_text(runs[0].stopped.fields())})." for p, runs in stopped.items() if runs]
     if not rows:
         return diverged or ["No point of the scale suite has both naive-joint and baseline runs with seeds to test yet."]
     tested = [r["point"] for r in rows]
@@ -159,7 +160,7 @@ RESCUE_GROUPS = ("back to the baseline (better than naive joint, not distinguish
                  "diverged (a non-finite loss stopped training)")
 
 
-def rescue_sentence(label: str, summary: dict[str, dict], diverged: dict[str, list[dict]] | None = None) -> str:
+def rescue_sentence(label: str, summary: dict[str, dict], diverged: dict[str, list[RunRecord]] | None = None) -> str:
     """What rescues a failing point: each finished follow-up recipe tested against naive joint and
     against the baseline (paired 95% intervals), grouped by the outcome (:data:`RESCUE_GROUPS`);
     ``diverged``: per recipe its seeds a non-finite loss stopped."""

@@ -33,6 +33,7 @@ from ..training.schedule import (BASELINE, DAMPED_DEPTH_INTO_ENCODER, DEPTH_ONLY
                                  get_recipe, table3)
 from .compare import LEVEL, Comparison, collapsed, comparison, holm, mean_std
 from .records import Results
+from .run_record import RunRecord
 from .jobs import Job, train_jobs, trained
 from .profiles import Profile
 from .report import summarize
@@ -117,14 +118,14 @@ def sgd_lr_jobs(profile: Profile) -> list[Job]:
 
 
 def sgd_lr(profile: Profile, device: str | None = None, progress: bool = True, finished_only: bool = False,
-           base: str | Path = "runs") -> tuple[float | None, dict[float, dict], list[dict]]:
+           base: str | Path = "runs") -> tuple[float | None, dict[float, dict], list[RunRecord]]:
     """SGD's learning rate, chosen from the single-decoder baseline alone before any multi-task
     SGD run: the best mean val mIoU over :data:`SGD_LR_SEEDS` among :data:`SGD_LR_GRID` (the
     profile's schedule and epochs). Returns ``(lr or None while unfinished, {lr: mean_std}, the runs)``."""
     results = train_jobs(sgd_lr_jobs(profile), list(SGD_LR_SEEDS), device, progress, not finished_only, "SGD lr sweep",
                          base)
-    results = [[r for r in done if r["seed"] in SGD_LR_SEEDS] for done in results]  # the chosen rate's folder has more
-    sweep = {lr: mean_std([r["metrics"]["mIoU"] for r in done]) for lr, done in zip(SGD_LR_GRID, results) if done}
+    results = [[r for r in done if r.seed in SGD_LR_SEEDS] for done in results]  # the chosen rate's folder has more
+    sweep = {lr: mean_std([r.miou for r in done]) for lr, done in zip(SGD_LR_GRID, results) if done}
     sweep = {lr: stat for lr, stat in sweep.items() if not math.isnan(stat["mean"])}  # a diverged rate is not chosen
     complete = all(len(done) == len(SGD_LR_SEEDS) for done in results)
     return (max(sweep, key=lambda lr: sweep[lr]["mean"]) if complete else None), sweep, [r for d in results for r in d]
@@ -138,18 +139,18 @@ class ScaleSuite:
     stopped: ``{point: {recipe: runs}}``), and the SGD sweep."""
 
     profile: str
-    baselines: dict[str, list[dict]]
-    naive: dict[Point, list[dict]]
-    depth_first: dict[tuple[str, str], list[dict]]
+    baselines: dict[str, list[RunRecord]]
+    naive: dict[Point, list[RunRecord]]
+    depth_first: dict[tuple[str, str], list[RunRecord]]
     follow_up: dict[Point, Results]
     sweep: dict[float, dict]
     lr_sgd: float | None
     optimisers: dict[str, str]  # optimiser -> its description
-    sweep_runs: list[dict] = field(default_factory=list)
-    follow_up_diverged: dict[Point, dict[str, list[dict]]] = field(default_factory=dict)
-    controls: dict[tuple[Point, str], list[dict]] = field(default_factory=dict)  # (point, recipe) -> runs
+    sweep_runs: list[RunRecord] = field(default_factory=list)
+    follow_up_diverged: dict[Point, dict[str, list[RunRecord]]] = field(default_factory=dict)
+    controls: dict[tuple[Point, str], list[RunRecord]] = field(default_factory=dict)  # (point, recipe) -> runs
 
-    def all_runs(self) -> list[dict]:
+    def all_runs(self) -> list[RunRecord]:
         """Every finished run the suite read, each run folder once (the follow-up tables repeat the
         baseline and naive joint; the SGD sweep's chosen rate is the SGD baseline)."""
         groups = [*self.baselines.values(), *self.naive.values(), *self.depth_first.values(), self.sweep_runs]
@@ -164,18 +165,18 @@ class ScaleSuite:
         summary = summarize({NAIVE: trained(self.naive[point]), BASELINE: trained(self.baselines[point.optimiser])})
         return comparison(summary, NAIVE, BASELINE)
 
-    def diverged(self, point: Point) -> list[dict]:
+    def diverged(self, point: Point) -> list[RunRecord]:
         """The naive runs at ``point`` that a non-finite loss stopped."""
-        return [r for r in self.naive.get(point, []) if "diverged" in r]
+        return [r for r in self.naive.get(point, []) if r.diverged]
 
     def diagnostics(self, point: Point) -> list[dict]:
         """Each naive run's diagnostics summary at ``point`` (:func:`~mdseg.training.runs.diagnostics_summary`)."""
-        return [runs.diagnostics_summary(r["run_dir"]) for r in self.naive.get(point, [])]
+        return [runs.diagnostics_summary(r.run_dir) for r in self.naive.get(point, [])]
 
     def grad_ratio(self, point: Point) -> float:
         """Geometric mean over seeds of each run's weighted seg/depth encoder-gradient ratio."""
         ratios = [summary["grad_ratio"] for r, summary in zip(self.naive.get(point, []), self.diagnostics(point))
-                  if "diverged" not in r or (Path(r["run_dir"]) / runs.DIAGNOSTICS).exists()]
+                  if not r.diverged or (r.run_dir / runs.DIAGNOSTICS).exists()]
         ratios = [g for g in ratios if not math.isnan(g)]
         return math.exp(sum(map(math.log, ratios)) / len(ratios)) if ratios else math.nan
 
@@ -268,7 +269,7 @@ def scale_suite(profile: Profile, seeds: list[int] | None = None, device: str | 
         kept = {r: trained(d) for r, d in zip(FOLLOW_UP, extra)}
         by_recipe = {BASELINE: trained(baselines[point.optimiser]), NAIVE: trained(naive[point]),
                      **{r: k for r, k in kept.items() if k}}
-        stopped = {r: [run for run in d if "diverged" in run] for r, d in zip(FOLLOW_UP, extra)}
+        stopped = {r: [run for run in d if run.diverged] for r, d in zip(FOLLOW_UP, extra)}
         suite.follow_up_diverged[point] = {r: d for r, d in stopped.items() if d}
         note = ("; diverged (non-finite loss): " + ", ".join(f"{r} ({len(d)} seeds)" for r, d in stopped.items() if d)
                 if any(stopped.values()) else "")

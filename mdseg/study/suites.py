@@ -18,6 +18,7 @@ from .failure_suite import failure_schedules
 from .jobs import Job, train_jobs
 from .profiles import Profile, runs_root
 from .records import schedules, to_schedule
+from .run_record import RunRecord
 from .scale_suite import (AT_FAILING, DEPTH_ALONE_OPTIMISERS, DEPTH_FIRST, FOLLOW_UP, OPTIMISERS, SGD_LR_GRID,
                           SGD_LR_SEEDS, SGD_SCALES, points, scale_suite)
 
@@ -33,7 +34,7 @@ class Suite:
     about: str
     arms: Callable[[Profile], list[Job]] | None = None
     size: Callable[[Profile, Path | None], tuple[int, str]] | None = None
-    read: Callable[[Profile, Path], list[dict]] | None = None
+    read: Callable[[Profile, Path], list[RunRecord]] | None = None
 
     @property
     def command(self) -> str:
@@ -54,7 +55,7 @@ class Suite:
             return self.size(profile, base)
         return len(self.folders(profile)) * len(profile.seeds), ""
 
-    def runs(self, profile: Profile, base: str | Path) -> list[dict]:
+    def runs(self, profile: Profile, base: str | Path) -> list[RunRecord]:
         """Every finished (or diverged) run of the suite under ``base``, each run folder once; nothing trains."""
         if self.read is not None:
             found = self.read(profile, base)
@@ -62,7 +63,7 @@ class Suite:
             jobs = [(variant, schedule) for variant, schedule, _ in self.folders(profile, base)]
             found = [r for done in train_jobs(jobs, list(profile.seeds), None, False, False, self.name, base)
                      for r in done]
-        return list({str(r["run_dir"]): r for r in found}.values())
+        return list({r.run_dir: r for r in found}.values())
 
 
 SUITES: dict[str, Suite] = {}

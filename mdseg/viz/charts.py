@@ -11,6 +11,7 @@ from matplotlib.ticker import MaxNLocator
 
 from ..study.compare import t_interval
 from ..study.paper import naive_gaps
+from ..study.run_record import RunRecord
 from ..study.report import naive_runs
 from ..voc import CLASSES, PALETTE
 
@@ -264,7 +265,7 @@ def budget_curves(curves: dict[str, list], plateau_gain: float | None = None) ->
     return fig
 
 
-def tradeoff(runs: dict[str, list[dict]], title: str = "") -> plt.Figure:
+def tradeoff(runs: dict[str, list[RunRecord]], title: str = "") -> plt.Figure:
     """The multi-task trade-off: val segmentation mIoU against val depth quality (R² after per-image
     scale-and-shift alignment), one colour per recipe, a dot per seed and a cross at the mean. A recipe
     without depth (the baseline) is a horizontal band at its mean ± std; runs trained before depth
@@ -273,10 +274,10 @@ def tradeoff(runs: dict[str, list[dict]], title: str = "") -> plt.Figure:
     unmeasured = 0
     for i, (recipe, done) in enumerate(runs.items()):
         colour = f"C{i}"
-        finished = [r for r in done if "diverged" not in r]
-        measured = [r for r in finished if "depth_r2" in r["metrics"]]
-        miou = [r["metrics"]["mIoU"] for r in finished]
-        if not any(r.get("budget", {}).get("depth_epochs", 0) > 0 for r in finished):
+        finished = [r for r in done if not r.diverged]
+        measured = [r for r in finished if "depth_r2" in r.metrics]
+        miou = [r.miou for r in finished]
+        if not any(r.budget.get("depth_epochs", 0) > 0 for r in finished):
             if miou:
                 mean, std = float(np.mean(miou)), float(np.std(miou, ddof=1)) if len(miou) > 1 else 0.0
                 ax.axhspan(mean - std, mean + std, color=colour, alpha=0.15)
@@ -285,8 +286,8 @@ def tradeoff(runs: dict[str, list[dict]], title: str = "") -> plt.Figure:
         unmeasured += len(finished) - len(measured)
         if not measured:
             continue
-        x = [r["metrics"]["depth_r2"] for r in measured]
-        y = [r["metrics"]["mIoU"] for r in measured]
+        x = [r.metrics["depth_r2"] for r in measured]
+        y = [r.miou for r in measured]
         ax.plot(x, y, "o", color=colour, alpha=0.6, label=f"{recipe} ({len(measured)} seeds)")
         ax.plot(np.mean(x), np.mean(y), "X", color=colour, ms=11, mec="black")
     ax.set_xlabel("val depth R² after per-image scale and shift (1 = perfect, 0 = a constant)")
