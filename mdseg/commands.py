@@ -258,7 +258,7 @@ def _reference(args) -> int:
 
 
 def _rehearse(args) -> int:
-    from .study.rehearsal import rehearse_colab, steps_markdown
+    from .rehearsal import rehearse_colab, steps_markdown
 
     steps = rehearse_colab(args.samples, args.work, Path(args.notebooks).resolve() if args.notebooks else None)
     print(steps_markdown(steps))

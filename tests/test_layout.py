@@ -8,7 +8,7 @@ import mdseg
 PACKAGE = Path(mdseg.__file__).parent
 LAYERS = ["runtime", "world", "data", "depth", "model", "training", "study", "viz"]
 SHARED = {"errors", "voc"}  # the vocabulary every layer uses: errors and VOC's formats
-TOP = {"cli", "commands", "notebook", "__init__", "__main__"}  # entry points: may import anything, imported by nothing
+TOP = {"cli", "commands", "notebook", "rehearsal", "__init__", "__main__"}  # entry points and the Colab rehearsal harness: may import anything, imported by nothing
 
 
 def module_name(path: Path) -> str:

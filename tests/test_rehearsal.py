@@ -1,10 +1,10 @@
-"""The Colab session rehearsed offline on real VOC images (mdseg.study.rehearsal): the real download,
+"""The Colab session rehearsed offline on real VOC images (mdseg.rehearsal): the real download,
 checksum, extraction, teacher, array cache, training and export code, through the command line."""
 import tarfile
 
 import pytest
 
-from mdseg.study.rehearsal import ARCHIVE, build_archive, rehearse_colab
+from mdseg.rehearsal import ARCHIVE, build_archive, rehearse_colab
 
 
 def test_the_archive_is_voc_s_official_layout_with_unique_ids(voc_samples, tmp_path):
@@ -35,7 +35,7 @@ def test_a_colab_session_rehearsed_on_real_voc_images(voc_samples, tmp_path, mon
 def test_the_rehearsal_empties_only_a_folder_it_made(tmp_path):
     """`rehearse colab --samples /nonexistent --work DIR` used to empty DIR before checking anything."""
     from mdseg.errors import DatasetError, OutputExists
-    from mdseg.study.rehearsal import WORK_MARK, claim_work, rehearse_colab
+    from mdseg.rehearsal import WORK_MARK, claim_work, rehearse_colab
 
     mine = tmp_path / "checkout"
     mine.mkdir()

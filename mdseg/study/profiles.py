@@ -164,12 +164,12 @@ def from_environment(default: str = "cpu") -> Profile:
     return get_profile(os.environ.get(ENV_VAR) or default, seeds=seeds)
 
 
-REHEARSAL_VAR = "MDSEG_REHEARSAL"  # see mdseg.study.rehearsal: set, every profile trains one epoch per stage, batches of 4
+REHEARSAL_VAR = "MDSEG_REHEARSAL"  # see mdseg.rehearsal: set, every profile trains one epoch per stage, batches of 4
 
 
 def get_profile(name: str | None = None, **overrides) -> Profile:
     """The profile ``name``, else ``$MDSEG_PROFILE``, else ``cpu``; ``overrides`` replace fields.
-    Under ``$MDSEG_REHEARSAL`` (the offline rehearsal of a Colab session, :mod:`mdseg.study.rehearsal`)
+    Under ``$MDSEG_REHEARSAL`` (the offline rehearsal of a Colab session, :mod:`mdseg.rehearsal`)
     the profile shrinks to one epoch per stage and batches of at most 4 images first."""
     name = name or os.environ.get(ENV_VAR) or "cpu"
     if name not in PROFILES:

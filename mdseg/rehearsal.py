@@ -37,9 +37,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..data.dataset import find_voc, read_split
-from ..errors import MdsegError, OutputExists
-from .profiles import REHEARSAL_VAR, get_profile
+from .data.dataset import find_voc, read_split
+from .errors import MdsegError, OutputExists
+from .study.profiles import REHEARSAL_VAR, get_profile
 
 ARCHIVE = "VOCtrainval_11-May-2012.tar"
 SMP_RESNET50 = ("smp-hub/resnet50.imagenet", "00cb74e366966d59cd9a35af57e618af9f88efe9")  # smp's record
@@ -125,7 +125,7 @@ def dpt_dinov2_small(seed: int = 0, side: int = 518):
     from PIL import Image
     from transformers import Dinov2Config, DPTConfig, DPTForDepthEstimation, DPTImageProcessor
 
-    from ..voc import IMAGENET_MEAN, IMAGENET_STD
+    from .voc import IMAGENET_MEAN, IMAGENET_STD
 
     torch.manual_seed(seed)
     backbone = Dinov2Config(hidden_size=384, num_hidden_layers=12, num_attention_heads=6, intermediate_size=1536,
@@ -147,7 +147,7 @@ def offline_hub(cache: str | Path, teacher_side: int = 518) -> Path:
     from safetensors.torch import save_file
     from segmentation_models_pytorch.encoders import get_encoder
 
-    from ..depth.teachers import TEACHERS
+    from .depth.teachers import TEACHERS
 
     cache = Path(cache)
     model, processor = dpt_dinov2_small(side=teacher_side)
