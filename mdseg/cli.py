@@ -167,10 +167,10 @@ def _add_reproduce(commands) -> None:
                                 "never change a result)")
     reproduce.add_argument("--beside-reference", action="store_true",
                            help="also print each run beside the paper and the shipped reference (mean ± std, n) and "
-                                "whether it lies inside the 95% prediction interval of the reference's seeds")
+                                "whether it lies inside the 95%% prediction interval of the reference's seeds")
     reproduce.add_argument("--check-reference", type=int, default=None, metavar="N",
                            help="retrain N runs of the shipped reference chosen at random (into runs/check-reference) "
-                                "and print shipped vs retrained mIoU, and whether each lies inside the 95% prediction "
+                                "and print shipped vs retrained mIoU, and whether each lies inside the 95%% prediction "
                                 "interval of the reference's seeds")
 
 

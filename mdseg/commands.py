@@ -1,5 +1,7 @@
 """What each ``python -m mdseg`` command does (the parser is :mod:`mdseg.cli`): each handler takes
-the parsed arguments, calls the package and prints; errors are :class:`~mdseg.errors.MdsegError`."""
+the parsed arguments, calls the package and prints; errors are :class:`~mdseg.errors.MdsegError`.
+Each handler imports what it needs when it runs, so ``--help``, a refused flag and the commands that
+only read results answer in a second, without loading torch."""
 from __future__ import annotations
 
 import json

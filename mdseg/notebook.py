@@ -5,19 +5,31 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from statistics import fmean
+
+import torch
 
 from .errors import SettingError
+from .model.checkpoint import load_model
 from .runtime.workdir import WORKDIR_VAR, enter_workdir  # noqa: F401 (WORKDIR_VAR: notebook.WORKDIR_VAR for callers)
-from .study.compare import comparison
-from .study.experiments import reproduce
-from .study.records import Results
-from .study.planning import plan
-from .study.profiles import PROFILES, Profile, from_environment, runs_root
+from .study.compare import Comparison, comparison
+from .study.experiments import reproduce, train_val_sets
+from .study.findings import story  # noqa: F401 (notebooks import it from here)
+from .study.gallery import reference_gallery
+from .study.jobs import train_jobs, trained
+from .study.paper import naive_gaps
 from .study.placement import placement_markdown  # noqa: F401 (notebooks import it from here)
+from .study.planning import plan
+from .study.power import seeds_for
+from .study.profiles import PROFILES, Profile, from_environment, runs_root
+from .study.records import Results
 from .study.reference import label, reference_root  # noqa: F401 (label: notebooks import it from here)
 from .study.reference import read as read_reference
-from .study.findings import story  # noqa: F401 (notebooks import it from here)
+from .study.report import summarize
+from .study.scale_suite import point_profile
+from .training import runs
 from .training.schedule import BASELINE
+from .viz import predict
 
 TRAIN_VAR = "MDSEG_TRAIN"
 TRAIN_MODES = {"none": "nothing trains: the shipped reference alone",
@@ -86,10 +98,6 @@ def own_at_failing_point(profile: Profile, ref_scale, recipes: tuple[str, ...] =
     diagnostics, as in :func:`train_own`. Returns
     ``(yours, the reference's runs at that point)``, or ``None`` (with why) when the reference
     shows no failing point."""
-    from .study.report import summarize
-    from .study.jobs import train_jobs, trained
-    from .study.scale_suite import point_profile
-
     failing = ref_scale.failing()
     if not failing:
         print("The shipped scale suite shows no point where naive joint training is worse than its baseline.")
@@ -115,9 +123,6 @@ def own_models(own: Results, names: list[str]) -> dict | None:
     """``{name: model}`` from the first finished run of each of ``names`` in ``own``, or ``None``
     (with the reason printed) when a run or its checkpoint is missing: a finished run keeps its
     metrics without its weights when the checkpoint was deleted or the folder copied from the reference."""
-    from .model.checkpoint import load_model
-    from .training import runs
-
     folders = {name: own.runs[name][0].run_dir for name in names if own.runs.get(name)}
     missing = [n for n in names if n not in folders] + [
         f"{n} (no {runs.CHECKPOINT} in {f})" for n, f in folders.items() if not (f / runs.CHECKPOINT).exists()]
@@ -134,16 +139,10 @@ def figure3_inputs(profile: Profile, models: dict | None, names: list[str], labe
     reference's shipped gallery (:mod:`mdseg.study.gallery`; ``labels`` maps a name to its gallery
     label where they differ), else ``None`` with the reason printed."""
     if models is not None:
-        from .study.experiments import train_val_sets
-        from .viz import predict
-        import torch
-
         _, val_set = train_val_sets(profile, with_depth=True)
         items = [val_set[i] for i in range(min(count, len(val_set)))]
         images = torch.stack([item["image"] for item in items])
         return items, {name: predict(models[name], images) for name in names}, f"your runs (profile '{profile.name}', seed 0)"
-    from .study.gallery import reference_gallery
-
     shipped = reference_gallery(REFERENCE_PROFILE)
     if shipped is None:
         print("The reference ships no gallery of predictions either: nothing to draw.")
@@ -172,12 +171,6 @@ def reference(recipes: list[str] | None = None, profile: Profile | None = None) 
 def read_twice(summary: dict[str, dict], recipe: str, baseline: str = BASELINE) -> str:
     """The same runs read unpaired (each arm's seeds as unrelated draws) and paired (seed k against
     seed k), and how many seeds each reading needs to see the paper's two naive gaps (80% power)."""
-    from statistics import fmean
-
-    from .study.compare import Comparison
-    from .study.power import seeds_for
-    from .study.paper import naive_gaps
-
     c = comparison(summary, recipe, baseline)
     unpaired = Comparison(c.recipe, c.baseline, c.metric, c.values, c.baseline_values)  # the seeds forgotten
     lines = ["Per seed, " + recipe + " minus " + baseline + ": "

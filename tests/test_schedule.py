@@ -1,4 +1,5 @@
 import pytest
+from helpers import run_record
 
 from mdseg import Schedule, Stage
 from mdseg.training.schedule import (
@@ -67,12 +68,12 @@ def test_report_tables_and_comparisons():
     from mdseg.study.compare import compare
     from mdseg.study.report import PAPER, results_markdown, summarize
 
-    def result(m, seed):
-        return {"seed": seed, "budget": {"epochs": 4, "seg_epochs": 4, "depth_epochs": 0},
-                "metrics": {"mIoU": m, "fg_mIoU": m - 0.1, "iIoU": m - 0.2, "acc": 0.9}}
+    def result(m, seed, name="single-decoder"):
+        return run_record(seed, m, name, budget={"epochs": 4, "seg_epochs": 4, "depth_epochs": 0},
+                          fg_mIoU=m - 0.1, iIoU=m - 0.2, acc=0.9)
 
     summary = summarize({"single-decoder": [result(0.5, 0), result(0.52, 1)],
-                         "depth-first/copy/s->b": [result(0.6, 0), result(0.61, 1)]})
+                         "depth-first/copy/s->b": [result(0.6, 0, "depth-first/copy/s->b"), result(0.61, 1, "depth-first/copy/s->b")]})
     assert summary["single-decoder"]["mIoU"]["mean"] == pytest.approx(0.51)
     assert summary["single-decoder"]["mIoU"]["std"] == pytest.approx(0.0141421, rel=1e-4)
     table = results_markdown(summary)
@@ -80,5 +81,5 @@ def test_report_tables_and_comparisons():
     assert len(PAPER) == 10
     text = compare(summary, "depth-first/copy/s->b", "single-decoder")
     assert text.startswith("depth-first/copy/s->b: mIoU 0.6050 ± 0.0071 (2 seeds) vs single-decoder 0.5100 ± 0.0141")
-    one = summarize({"a": [result(0.5, 0)], "b": [result(0.5, 0)]})
+    one = summarize({"a": [result(0.5, 0, "a")], "b": [result(0.5, 0, "b")]})
     assert "one seed cannot separate" in compare(one, "a", "b")

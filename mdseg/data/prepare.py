@@ -30,7 +30,7 @@ def download_voc(root: str | Path, timeout: float = 5.0, urls: list[str] | None 
     reused, so a rerun after a disconnect does not download again. ``root`` may be on Google
     Drive (e.g. ``/content/drive/MyDrive/mdseg/data/voc``) so that it survives the runtime.
     """
-    from torchvision.datasets.utils import check_integrity, download_url, extract_archive
+    from torchvision.datasets.utils import check_integrity, download_url, extract_archive  # deferred: downloads only
     from torchvision.datasets.voc import DATASET_YEAR_DICT
 
     info = DATASET_YEAR_DICT["2012"]

@@ -37,7 +37,7 @@ class HubTeacher:
     processor (patch-14 sizes, normalisation). fp16/bf16 on CUDA, fp32 on CPU."""
 
     def __init__(self, name: str, model_id: str | None = None, device: str | None = None):
-        from transformers import AutoImageProcessor, AutoModelForDepthEstimation
+        from transformers import AutoImageProcessor, AutoModelForDepthEstimation  # deferred: heavy, teachers only
 
         self.name, self.convention = name, TEACHERS[name].convention
         self.model_id = model_id or TEACHERS[name].model_id

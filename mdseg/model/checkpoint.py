@@ -153,7 +153,7 @@ def load_model(path: str | Path, device: str | None = None) -> tuple["MultiDecod
     if Path(path).is_dir():
         path = Path(path) / CHECKPOINT
     meta = read_meta(path)
-    from .unet import MultiDecoderUNet
+    from .unet import MultiDecoderUNet  # deferred: reading a checkpoint's metadata needs no smp
 
     arch = meta["model"]
     model = MultiDecoderUNet(arch["encoder_name"], encoder_weights=None, num_classes=arch["num_classes"],

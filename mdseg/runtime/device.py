@@ -3,6 +3,8 @@ to change when the device runs out of memory."""
 from __future__ import annotations
 
 import contextlib
+import os
+import platform
 from collections.abc import Iterator
 
 import torch
@@ -60,9 +62,6 @@ def device_info(device: torch.device, dtype: torch.dtype | None = None) -> dict[
     """Where a run trained, for its ``result.json`` and the shipped reference's provenance: the
     device (GPU name, or the CPU's architecture and core count), the precision and torch's version;
     on a CPU also its ``model`` (two hosts with the same name can round differently)."""
-    import os
-    import platform
-
     if device.type == "cuda":
         name = torch.cuda.get_device_name(device)
     else:
@@ -74,8 +73,6 @@ def device_info(device: torch.device, dtype: torch.dtype | None = None) -> dict[
 
 def cpu_model() -> str:
     """The CPU's model name (``/proc/cpuinfo`` on Linux, else what :mod:`platform` says)."""
-    import platform
-
     try:
         with open("/proc/cpuinfo") as info:
             for line in info:

@@ -7,14 +7,16 @@ from __future__ import annotations
 import math
 
 from ..training.schedule import BASELINE, BEST_RECIPE, NAIVE
+from .budget_report import curves, reading_budget
 from .compare import MARGIN, comparison
+from .copy_suite import copy_conclusion
 from .mechanism import mechanism, vanished_sentence
 from .paper import PAPER, PAPER_TEXT
 from .reference import label
 from .records import Results
 from .run_record import RunRecord
 from .profiles import Profile
-from .scale_suite import ScaleSuite, describe_optimiser
+from .scale_suite import FOLLOW_UP, ScaleSuite, describe_optimiser
 
 
 def setting(profile: Profile) -> str:
@@ -56,16 +58,12 @@ def findings(tables: Results, scale: ScaleSuite | None = None, setting: str = ""
     if budget:
         out += _budget_findings(budget)
     if copied is not None:
-        from .copy_suite import copy_conclusion
-
         out += [line for line in copy_conclusion(copied)[1:] if "closes" in line or "does not close" in line]
     return out
 
 
 def _budget_findings(budget: dict[int, Results]) -> list[str]:
     """Where the baseline stops improving, and the story's comparisons at the budget the tables are read at."""
-    from .budget_report import curves, reading_budget
-
     base = curves(budget).get(BASELINE, [])
     if len(base) < 2 or len(budget) < 2:
         return []
@@ -128,8 +126,6 @@ def _scale_findings(scale: ScaleSuite) -> list[str]:
 def _staged_outcome(results: Results, diverged: dict[str, list[RunRecord]]) -> str:
     """How the 8 Table 3 recipes fared at a failing point: how many diverged on some seed, how many
     of the others are still below half the baseline."""
-    from .scale_suite import FOLLOW_UP
-
     staged = [r for r in FOLLOW_UP if "/" in r and r.split("/")[0] in ("semantic-first", "depth-first")]
     base = results.summary.get(BASELINE, {}).get("mIoU", {}).get("mean", math.nan)
     stopped = [r for r in staged if r in diverged]

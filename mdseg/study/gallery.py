@@ -24,8 +24,9 @@ from ..training import runs
 from ..training.schedule import BASELINE, BEST_RECIPE, NAIVE
 from ..voc import IMAGENET_MEAN, IMAGENET_STD, save_label_png, write_depth_png
 from .experiments import prepare_data, train_recipe
-from .profiles import Profile, runs_root
-from .scale_suite import Point, point_profile
+from .profiles import PROFILES, Profile, runs_root
+from .reference import reference_root
+from .scale_suite import Point, point_profile, scale_suite
 
 COUNT = 16
 GALLERY = "gallery"
@@ -113,18 +114,12 @@ def read_gallery(folder: str | Path) -> tuple[list[dict], dict[str, np.ndarray],
 
 def reference_gallery(profile_name: str = "cpu"):
     """:func:`read_gallery` of the shipped reference (``None`` where none is shipped)."""
-    from .reference import reference_root
-
     return read_gallery(reference_root(profile_name) / GALLERY)
 
 
 def main_gallery(base: str | Path = "runs", out: str | Path | None = None) -> dict:
     """Write the reference's gallery from the cpu profile and the shipped scale suite's first
     failing point (what ``tools/reference_gallery.py`` runs)."""
-    from .profiles import PROFILES
-    from .reference import reference_root
-    from .scale_suite import scale_suite
-
     cpu = PROFILES["cpu"]
     scale = scale_suite(cpu, finished_only=True, progress=False, base=reference_root("cpu"))
     failing = scale.failing()

@@ -19,8 +19,12 @@ from ..runtime.device import pick_device
 from ..training.config import TrainConfig, make_optimizer
 from ..training.schedule import NAIVE, get_recipe
 from ..training.step import NonFiniteLoss, Stepper, trainable_parameters
+from .compare import comparison
 from .experiments import build_model, prepare_data, train_val_sets
+from .jobs import trained
 from .profiles import Profile, get_profile
+from .report import summarize
+from .scale_suite import Point
 
 LAB_SGD_LR = 0.01  # the scale suite's SGD rate on the cpu profile (chosen from the baseline alone)
 
@@ -132,7 +136,7 @@ def lab_summary(records: list[dict]) -> str:
 def lab_widget(profile: Profile, fixed: list[dict], reference: dict[tuple, str] | None = None):
     """Dropdowns for k and the optimiser, a checkbox for normalisation and a Run button in front of
     :func:`run_lab` and :func:`lab_figure` (``reference``: a line per ``(k, optimizer, normalised)``)."""
-    import ipywidgets as widgets
+    import ipywidgets as widgets  # deferred: only a notebook needs the widgets
     from IPython.display import display
 
     def run(k, optimizer, normalised):
@@ -153,11 +157,6 @@ def lab_reference(suite) -> dict[tuple, str]:
     """For each lab setting the shipped scale suite measured (``(k, optimizer, normalised)``; Adam is
     the profile's), one line: naive joint against its baseline there, paired by seed, and where
     seeds diverged; normalised depth only where the suite ran ``naive-joint/norm`` (its failing points)."""
-    from .compare import comparison
-    from .report import summarize
-    from .jobs import trained
-    from .scale_suite import Point
-
     out = {}
     for k in (1.0, 16.0, 255.0):
         for optimizer, name in (("sgd", "sgd"), ("adam", "profile")):

@@ -17,12 +17,16 @@ with pixel accuracy (labelled pixels; the same under every reading).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
+from ..model.checkpoint import load_model
+from ..training.schedule import get_recipe
 from ..voc import CLASSES, IGNORE_INDEX, NUM_CLASSES
+from .experiments import train_recipe
 from .report import COLLAPSE, PAPER
 
 if TYPE_CHECKING:  # annotations only
@@ -134,12 +138,6 @@ def depth_first_start(profile: Profile, seed: int = 0, progress: bool = True) ->
     first stage (depth only, the encoder trains too) trained as a run of its own (reused when
     finished, ``runs/<profile>/depth-first-stage-1/seed<k>``), then the depth decoder's body copied
     into the semantic decoder, whose head has never trained."""
-    from dataclasses import replace
-
-    from ..model.checkpoint import load_model
-    from ..training.schedule import get_recipe
-    from .experiments import train_recipe
-
     recipe = get_recipe(COLLAPSING, profile.stage_epochs)
     first = replace(recipe, name="depth-first-stage-1", stages=recipe.stages[:1],
                     description=f"the first stage of {COLLAPSING}")

@@ -106,11 +106,6 @@ class SegMetrics:
         for name in self.COUNTS:
             all_sum(getattr(self, name))
 
-    def merge(self, other: "SegMetrics") -> None:
-        """Add another accumulator's counts (e.g. gathered from other processes)."""
-        for name in self.COUNTS:
-            getattr(self, name).add_(getattr(other, name))
-
 
 def _nanmean(values: torch.Tensor) -> float:
     kept = values[~torch.isnan(values)]

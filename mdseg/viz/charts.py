@@ -9,6 +9,7 @@ import numpy as np
 from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
+from ..study.budget_report import plateau
 from ..study.compare import t_interval
 from ..study.paper import naive_gaps
 from ..study.run_record import RunRecord
@@ -238,8 +239,6 @@ def budget_curves(curves: dict[str, list], plateau_gain: float | None = None) ->
     """Final val mIoU against the total epochs trained, one line per recipe (the budget suite:
     :func:`mdseg.study.budget_report.curves`), each budget's mean over seeds with its 95% t interval
     and a dot per seed; a ring marks where a recipe meets the plateau rule (``plateau_gain``)."""
-    from ..study.budget_report import plateau
-
     fig, ax = plt.subplots(figsize=(7.5, 4.5))
     for i, (recipe, points) in enumerate(curves.items()):
         colour = f"C{i}"

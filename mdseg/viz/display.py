@@ -9,7 +9,7 @@ import matplotlib.pyplot as plt
 def show(fig: plt.Figure) -> None:
     """Display ``fig`` (as an image in a notebook, in a window elsewhere) and close it."""
     try:
-        from IPython import get_ipython
+        from IPython import get_ipython  # deferred: plain Python has no IPython
         from IPython.display import display
     except ImportError:  # plain Python without IPython
         get_ipython = None

@@ -112,7 +112,7 @@ def depth_gallery(root, teacher: str, ids: Sequence[str]) -> plt.Figure:
 # ----------------------------------------------------------------------------- training
 def predict(model, images) -> np.ndarray:
     """(N, 3, H, W) normalised images -> (N, H, W) predicted class ids (semantic decoder only)."""
-    import torch
+    import torch  # deferred: the figures of shipped results draw without torch
 
     device = next(model.parameters()).device
     model.eval()
@@ -182,7 +182,7 @@ def explorer(items: Sequence[dict], predictions: dict[str, np.ndarray]):
     """An ipywidgets explorer over :func:`explorer_figure`: pick the image, the model, the
     overlay opacity, and whether to show errors. Returns the ``interactive`` widget; its
     ``children`` are the controls (set ``.value`` in tests) and ``result`` the last figure."""
-    import ipywidgets as widgets
+    import ipywidgets as widgets  # deferred: only a notebook needs the widgets
     from IPython.display import display
 
     def show(index, model, opacity, errors):
