@@ -99,7 +99,6 @@ def test_the_students_own_runs_plan_and_train_without_gradient_diagnostics(monke
     """The notebooks show diagnostics from the reference only; their own runs skip them, and the
     announced cost is that of runs without them."""
     import mdseg.notebook as nb
-    from mdseg.study import jobs
     from mdseg.study.experiments import Results
     from mdseg.study.scale_suite import Point, ScaleSuite
 
@@ -108,7 +107,7 @@ def test_the_students_own_runs_plan_and_train_without_gradient_diagnostics(monke
     monkeypatch.setattr(nb, "plan", lambda *a, **k: asked.append(("plan", k.get("diagnose_every"))) or "a plan")
     monkeypatch.setattr(nb, "reproduce", lambda *a, **k: asked.append(("train", k.get("diagnose_every")))
                         or Results("cpu", {}, {}))
-    monkeypatch.setattr(jobs, "train_jobs", lambda *a, **k: asked.append(("train", k.get("diagnose_every")))
+    monkeypatch.setattr(nb, "train_jobs", lambda *a, **k: asked.append(("train", k.get("diagnose_every")))
                         or [[] for _ in a[0]])
     nb.train_own(nb.reference_profile(), ["naive-joint"], "nowhere")
     point = Point("sgd", "normalised", 255)
@@ -202,19 +201,17 @@ def test_no_story_line_is_printed_twice_across_notebooks():
     assert calls.pop("00_overview.ipynb") >= 2 and not any(calls.values()), calls
 
 
-def test_viz_show_puts_an_image_in_the_notebook_under_agg(tmp_path):
+def test_viz_show_puts_an_image_in_the_notebook_under_agg(tmp_path, monkeypatch):
     """What every figure cell calls: executed by a real kernel under the Agg backend (as nbval runs the
     notebooks in make test), the cell's output holds a PNG image."""
-    import os
-
     import nbformat
     from nbclient import NotebookClient
 
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
         "import matplotlib.pyplot as plt\nfrom mdseg import viz\nfig, ax = plt.subplots()\nax.plot([0, 1])\nviz.show(fig)\n"
         "print(len(plt.get_fignums()))")])
-    NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}},
-                   env={**os.environ, "MPLBACKEND": "Agg"}).execute()
+    monkeypatch.setenv("MPLBACKEND", "Agg")  # the kernel inherits this process's environment
+    NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
     outputs = nb.cells[0].outputs
     assert any("image/png" in o.get("data", {}) for o in outputs)
     assert any(o.get("text", "").strip() == "0" for o in outputs if o.get("output_type") == "stream")  # closed

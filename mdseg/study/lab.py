@@ -16,6 +16,7 @@ import torch
 
 from ..data.loading import batches
 from ..runtime.device import pick_device
+from ..runtime.display import show
 from ..training.config import TrainConfig, make_optimizer
 from ..training.schedule import NAIVE, get_recipe
 from ..training.step import NonFiniteLoss, Stepper, trainable_parameters
@@ -137,14 +138,12 @@ def lab_widget(profile: Profile, fixed: list[dict], reference: dict[tuple, str] 
     """Dropdowns for k and the optimiser, a checkbox for normalisation and a Run button in front of
     :func:`run_lab` and :func:`lab_figure` (``reference``: a line per ``(k, optimizer, normalised)``)."""
     import ipywidgets as widgets  # deferred: only a notebook needs the widgets
-    from IPython.display import display
 
     def run(k, optimizer, normalised):
         settings = LabSettings(k=float(k), optimizer=optimizer, normalised=normalised)
         records = run_lab(profile, settings, fixed)
         fig = lab_figure(records, settings, (reference or {}).get((float(k), optimizer, normalised), ""))
-        display(fig)
-        plt.close(fig)
+        show(fig)
         print(lab_summary(records))
 
     return widgets.interactive(run, {"manual": True, "manual_name": "Run"},

@@ -15,7 +15,7 @@ from .charts import (
                      training_curves,
                      weight_curve,
 )
-from .display import show
+from ..runtime.display import show
 from .images import (
                      DEPTH_CMAP,
                      class_legend,

@@ -11,6 +11,7 @@ from matplotlib.patches import Patch
 from ..data.dataset import VOCDepth, denormalize, find_voc, read_image
 from ..data.depth_cache import depth_dir, read_depth
 from ..depth.targets import align_inverse, depth_quality
+from ..runtime.display import show
 from ..voc import CLASSES, IGNORE_INDEX, PALETTE, colorize
 from ..world.synthetic import MAX_DEPTH_M, read_true_depth
 
@@ -183,16 +184,14 @@ def explorer(items: Sequence[dict], predictions: dict[str, np.ndarray]):
     overlay opacity, and whether to show errors. Returns the ``interactive`` widget; its
     ``children`` are the controls (set ``.value`` in tests) and ``result`` the last figure."""
     import ipywidgets as widgets  # deferred: only a notebook needs the widgets
-    from IPython.display import display
 
-    def show(index, model, opacity, errors):
+    def draw(index, model, opacity, errors):
         fig = explorer_figure(items, predictions, index, model, opacity, errors)
-        display(fig)
-        plt.close(fig)  # displayed once; no figure left open per change, whatever the backend
+        show(fig)  # displayed once as an image, then closed, whatever the backend
         return fig
 
     return widgets.interactive(
-        show,
+        draw,
         index=widgets.IntSlider(0, 0, len(items) - 1, description="image"),
         model=widgets.Dropdown(options=list(predictions), description="model"),
         opacity=widgets.FloatSlider(0.5, min=0.0, max=1.0, step=0.05, description="opacity"),
