@@ -15,7 +15,7 @@ from .runtime.workdir import WORKDIR_VAR, enter_workdir  # noqa: F401 (WORKDIR_V
 from .study.compare import Comparison, comparison
 from .study.experiments import reproduce, train_val_sets
 from .study.findings import story  # noqa: F401 (notebooks import it from here)
-from .study.gallery import reference_gallery
+from .study.gallery import FAILURE_AND_RESCUE, label_at, reference_gallery
 from .study.jobs import train_jobs, trained
 from .study.paper import naive_gaps
 from .study.placement import placement_markdown  # noqa: F401 (notebooks import it from here)
@@ -150,9 +150,28 @@ def figure3_inputs(profile: Profile, models: dict | None, names: list[str], labe
     items, seg, _, _ = shipped
     wanted = [(name, (labels or {}).get(name, name)) for name in names]
     found = {name: seg[shown][:count] for name, shown in wanted if shown in seg}
+    lacking = [shown for name, shown in wanted if name not in found]
+    if lacking:
+        print("The reference's gallery holds no predictions of: " + ", ".join(lacking) + ".")
+    if not found:
+        return None
     print(f"Drawing the reference's predictions instead (the {REFERENCE_PROFILE} profile, seed 0, shipped with "
           "their checkpoints' hashes in mdseg/reference/cpu/gallery/gallery.json).")
     return items[:count], found, f"the reference ({REFERENCE_PROFILE} profile, seed 0)"
+
+
+def figure3_at_failing_point(profile: Profile, ref_scale, at_point: tuple[Results, Results] | None,
+                             count: int = 4) -> tuple[list[dict], dict, str] | None:
+    """Figure 3's inputs (as :func:`figure3_inputs`) for naive joint and ``naive-joint/norm`` at the
+    reference's first failing point of the scale suite: your seed-0 models from
+    :func:`own_at_failing_point`'s ``at_point`` when they exist, else the reference's gallery."""
+    failing = ref_scale.failing()
+    if not failing:
+        print("The shipped scale suite shows no failing point: nothing to draw there.")
+        return None
+    names = list(FAILURE_AND_RESCUE)
+    models = own_models(at_point[0], names) if at_point and at_point[0].runs else None
+    return figure3_inputs(profile, models, names, {name: label_at(name, failing[0]) for name in names}, count)
 
 
 # ----------------------------------------------------------------------------- the shipped reference

@@ -31,6 +31,7 @@ from .scale_suite import Point, point_profile, scale_suite
 COUNT = 16
 GALLERY = "gallery"
 NORM = "naive-joint/norm"
+FAILURE_AND_RESCUE = (NAIVE, NORM)  # naive joint at the failing point, and what rescues it
 
 
 def gallery_runs(profile: Profile, failing: Point | None, lr_sgd: float | None) -> dict[str, tuple[Profile, str]]:
@@ -40,8 +41,13 @@ def gallery_runs(profile: Profile, failing: Point | None, lr_sgd: float | None) 
     out = {r: (profile, r) for r in (BASELINE, NAIVE, BEST_RECIPE)}
     if failing is not None:
         variant = point_profile(profile, failing, lr_sgd)
-        out.update({f"{r} at {failing.label}": (variant, r) for r in (NAIVE, NORM)})
+        out.update({label_at(r, failing): (variant, r) for r in FAILURE_AND_RESCUE})
     return out
+
+
+def label_at(recipe: str, point: Point) -> str:
+    """The gallery's label of ``recipe``'s run at the scale suite's ``point``."""
+    return f"{recipe} at {point.label}"
 
 
 def folder_name(label: str) -> str:
