@@ -25,7 +25,7 @@ from torchvision.transforms.v2 import functional as TF
 
 from ..errors import DatasetError
 from ..voc import IGNORE_INDEX, IMAGENET_MEAN, IMAGENET_STD, NUM_CLASSES, voc_dir
-from .depth_cache import DEFAULT_UNIT, code_scale, depth_dir, read_depth
+from .depth_cache import DEFAULT_UNIT, code_step, depth_dir, read_depth
 
 
 class DepthMap(tv_tensors.Mask):
@@ -128,7 +128,7 @@ class VOCDepth(torch.utils.data.Dataset):
         self.ids = read_split(root, split)
         self.transforms = transforms
         self._check_files()
-        self.code_scale = code_scale(self.root, teacher, depth_target) if teacher is not None else None
+        self.code_step = code_step(self.root, teacher, depth_target) if teacher is not None else None
 
     def _check_files(self) -> None:
         for image_id in self.ids:
@@ -184,7 +184,7 @@ class VOCDepth(torch.utils.data.Dataset):
             "id": image_id,
         }
         if self.teacher is not None:
-            depth = read_depth(self.depth_path(image_id), self.code_scale) * np.float32(self.depth_scale)
+            depth = read_depth(self.depth_path(image_id), self.code_step) * np.float32(self.depth_scale)
             if depth.shape != mask.shape:
                 raise DatasetError(
                     f"Pseudo depth {self.depth_path(image_id)} is {depth.shape[::-1]} but the image is "

@@ -1,8 +1,8 @@
 """The pseudo-depth cache's file format, defined once: where a teacher's targets live
 (``VOC2012/PseudoDepth/<teacher>[-<target>]/<id>.png``), their units (:data:`TARGETS`), how a value
-is stored (a 16-bit PNG code, or 8-bit for ``png8``, times the manifest's ``scale``) and the
-manifest that names what a cache holds. :mod:`mdseg.depth.targets` writes caches; the datasets
-read them through :func:`read_depth` and :func:`code_scale`."""
+is stored (a 16-bit PNG code, or 8-bit for ``png8``, times the code step the manifest stores under
+``scale``, a key kept so existing caches stay valid) and the manifest that names what a cache
+holds. :mod:`mdseg.depth.targets` writes caches; the datasets read them through :func:`read_depth` and :func:`code_step`."""
 from __future__ import annotations
 
 import json
@@ -44,7 +44,7 @@ UNITS = {u.name: u for u in (
               normalisation="min-max per image x 255, truncated to uint8 (transformers depth-estimation pipeline)"),
 )}
 TARGETS = tuple(UNITS)  # the unit names, in the order the command line lists them
-SCALES = {name: unit.code_step for name, unit in UNITS.items()}  # stored code x scale = value
+CODE_STEPS = {name: unit.code_step for name, unit in UNITS.items()}  # stored code x code step = value
 
 
 def units_help() -> str:
@@ -58,11 +58,11 @@ def depth_dir(root: str | Path, teacher: str, target: str = DEFAULT_UNIT) -> Pat
     return voc_dir(root) / PSEUDO_DEPTH_DIR / (teacher if target == DEFAULT_UNIT else f"{teacher}-{target}")
 
 
-def read_depth(path: Path, scale: float = SCALES[DEFAULT_UNIT]) -> np.ndarray:
-    """A cached pseudo-depth PNG -> (H, W) float32: code x ``scale`` (the cache manifest's;
+def read_depth(path: Path, code_step: float = CODE_STEPS[DEFAULT_UNIT]) -> np.ndarray:
+    """A cached pseudo-depth PNG -> (H, W) float32: code x ``code_step`` (the cache manifest's;
     the default gives the normalised target in [0, 1])."""
     try:
-        return read_depth_png(path).astype(np.float32) * np.float32(scale)
+        return read_depth_png(path).astype(np.float32) * np.float32(code_step)
     except (OSError, SyntaxError) as error:
         raise DatasetError(
             f"Cannot read pseudo depth {path} ({error}); rerun `python -m mdseg depth` to redo broken files."
@@ -93,8 +93,8 @@ def write_manifest(folder: Path, manifest: dict) -> None:
     write_json(folder / MANIFEST, manifest)
 
 
-def code_scale(root: str | Path, teacher: str, target: str) -> float:
-    """The scale of the cache of ``teacher``'s ``target`` after checking that its manifest holds
+def code_step(root: str | Path, teacher: str, target: str) -> float:
+    """The code step of the cache of ``teacher``'s ``target`` after checking that its manifest holds
     that target (a cache of one kind is never read as another)."""
     folder = depth_dir(root, teacher, target)
     command = f"`python -m mdseg depth --root {root} --teacher {teacher} --depth-target {target}`"
@@ -102,11 +102,11 @@ def code_scale(root: str | Path, teacher: str, target: str) -> float:
         manifest = json.loads((folder / MANIFEST).read_text())
     except (OSError, json.JSONDecodeError) as error:
         if target == "normalised":  # files without a manifest: the historical normalised format
-            return SCALES[DEFAULT_UNIT]
+            return CODE_STEPS[DEFAULT_UNIT]
         raise DatasetError(f"Pseudo-depth cache {folder} has no readable {MANIFEST} ({error}); run {command}.") \
             from error
     held = manifest.get("target", "normalised")
     if held != target:
         raise DatasetError(f"Pseudo-depth cache {folder} holds '{held}' targets, not '{target}': "
                            f"a cache of one kind is never read as another. Run {command}.")
-    return float(manifest.get("scale", SCALES[DEFAULT_UNIT]))
+    return float(manifest.get("scale", CODE_STEPS[DEFAULT_UNIT]))

@@ -36,7 +36,7 @@ from tqdm.auto import tqdm
 from ..data.dataset import find_voc, read_image, read_split
 from ..data.depth_cache import (
     CODE_MAX,
-    SCALES,
+    CODE_STEPS,
     TARGETS,
     UNITS,
     depth_dir,
@@ -98,7 +98,7 @@ def _identity(name: str, model_id: str | None, convention: str, target: str) -> 
     """What a cache's targets depend on: a cache made with another identity is refused."""
     normalisation = UNITS[target].normalisation
     return {"teacher": name, "model": model_id, "convention": convention, "target": target,
-            "normalisation": normalisation, "scale": SCALES[target]}
+            "normalisation": normalisation, "scale": CODE_STEPS[target]}
 
 
 def _fault(folder: Path, image_id: str, record: dict | None, size: tuple[int, int]) -> str | None:
@@ -149,7 +149,7 @@ def generate(root: str | Path, teacher: str | object, split: str = "train", mode
     folder = depth_dir(root, name, target)
     manifest = read_manifest(folder)
     if manifest is not None:
-        manifest = {"target": "normalised", "scale": SCALES["normalised"], **manifest}  # caches older than targets
+        manifest = {"target": "normalised", "scale": CODE_STEPS["normalised"], **manifest}  # caches older than targets
         stale = {k: (manifest.get(k), v) for k, v in wanted.items() if manifest.get(k) != v}
         if stale:
             detail = "; ".join(f"{k}: cache has {a!r}, asked for {b!r}" for k, (a, b) in stale.items())
@@ -184,7 +184,7 @@ def generate(root: str | Path, teacher: str | object, split: str = "train", mode
         for batch in batches:
             images = [read_image(base / "JPEGImages" / f"{i}.jpg") for i in batch]
             for image_id, raw in zip(batch, runner(images, batch)):
-                codes = np.clip(np.round(to_target(raw, runner.convention, target) / SCALES[target]), 0, CODE_MAX)
+                codes = np.clip(np.round(to_target(raw, runner.convention, target) / CODE_STEPS[target]), 0, CODE_MAX)
                 path = folder / f"{image_id}.png"
                 write_codes(codes, path, target)
                 manifest["images"][image_id] = {"size": list(codes.shape), "bytes": path.stat().st_size}

@@ -95,7 +95,7 @@ def _scale_findings(scale: ScaleSuite) -> list[str]:
     mild = [r for r in worse if not r["collapsed"]]
     seeds = "/".join(map(str, sorted({r["seeds"] for r in rows})))
     line = (f"Across the scale map ({len(rows)} points: depth scales "
-            f"{', '.join(f'{s:g}' for s in sorted({r['scale'] for r in rows}))} and 8-bit depth images, three optimisers, "
+            f"{', '.join(f'{s:g}' for s in sorted({r['depth_scale'] for r in rows}))} and 8-bit depth images, three optimisers, "
             f"{seeds} paired seeds each): naive joint training's mean is below its baseline's at {lower} of {len(rows)} "
             f"points and measurably below (95% interval under 0) at {len(worse)}")
     if mild:

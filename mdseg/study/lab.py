@@ -159,7 +159,7 @@ def lab_reference(suite) -> dict[tuple, str]:
     out = {}
     for k in (1.0, 16.0, 255.0):
         for optimizer, name in (("sgd", "sgd"), ("adam", "profile")):
-            point = Point(name, scale=k)
+            point = Point(name, depth_scale=k)
             runs, base = suite.naive.get(point, []), trained(suite.baselines.get(name, []))
             ok = trained(runs)
             if ok and base:

@@ -43,7 +43,8 @@ class Profile:
         encoder, encoder_weights: smp encoder name and its weights (``None`` = random init).
         decoder_channels: widths of the U-Net decoder blocks (smp's default: 256 ... 16).
         crop_size: training crop; eval_size: evaluation letterbox size;
-        scale: random-resize range of the shorter side, in crop sizes.
+        scale: random-resize range of the shorter side, in crop sizes (an identity field: its name stays so
+            finished runs keep their identity; "depth_scale" is the target multiplier).
         batch_size, stage_epochs (epochs of every schedule stage), lr, seeds.
         optimizer: ``adam`` (the paper) or ``sgd`` (momentum 0.9, as torchvision's segmentation reference).
         lr_schedule: ``constant`` (the paper) or ``cosine`` per stage (:func:`mdseg.training.lr.learning_rate`).

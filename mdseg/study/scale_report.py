@@ -15,7 +15,7 @@ from .scale_suite import FOLLOW_UP, OPTIMISERS, SGD_LR_SEEDS, ScaleSuite
 
 
 def _order(point) -> tuple:
-    return (OPTIMISERS.index(point.optimiser), point.target != "normalised", point.target, point.scale)
+    return (OPTIMISERS.index(point.optimiser), point.target != "normalised", point.target, point.depth_scale)
 
 
 def _rel(row: dict) -> str:
@@ -35,7 +35,7 @@ def points_markdown(suite: ScaleSuite) -> str:
     rows = {row["point"]: row for row in suite.map_points()}
     for point in sorted(suite.naive, key=_order):
         done, base = suite.naive[point], trained(suite.baselines.get(point.optimiser, []))
-        head = f"| {point.target} | {point.scale:g} | {suite.optimisers[point.optimiser]} |"
+        head = f"| {point.target} | {point.depth_scale:g} | {suite.optimisers[point.optimiser]} |"
         if not done:
             lines.append(f"{head} - | not finished | - | - | - | - | - |")
             continue
@@ -112,7 +112,7 @@ def conclusion(suite: ScaleSuite) -> list[str]:
     seeds = sorted({r["seeds"] for r in rows})
     scope = (f"{len(tested)} points ({'/'.join(map(str, seeds))} paired seeds each): depth targets "
              f"{', '.join(sorted({p.target for p in tested}))}, scales "
-             f"{', '.join(f'{s:g}' for s in sorted({p.scale for p in tested}))}, optimisers "
+             f"{', '.join(f'{s:g}' for s in sorted({p.depth_scale for p in tested}))}, optimisers "
              f"{', '.join(suite.optimisers[o] for o in OPTIMISERS if any(p.optimiser == o for p in tested))}"
              + (f"; weighted seg/depth encoder-gradient ratios {min(ratios):.3g} to {max(ratios):.3g}" if ratios else ""))
     lines = [f"Tested on {scope}."]

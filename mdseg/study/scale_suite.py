@@ -4,13 +4,13 @@ Naive joint training (``0.85 L_seg + 0.15 L_depth`` from the start) against the 
 depth-loss scales real pipelines produce and under three optimisers, each point with gradient
 diagnostics (the weighted seg/depth encoder-gradient ratio). Fixed before its first run:
 
-* **scales**: the normalised target times k for k in :data:`SCALES`, and ``png8`` (the
+* **scales**: the normalised target times k for k in :data:`DEPTH_SCALES`, and ``png8`` (the
   transformers pipeline's 8-bit depth image read back as 0-255), plus the failure suite's metric
   point (metres, clipped at 10 m) for the map;
 * **optimisers** (:data:`OPTIMISERS`): the profile's own (cpu: Adam 1e-3, cosine), the paper's
   (Adam 1e-4, constant) and SGD with momentum 0.9 (the profile's schedule) at the learning rate
   :func:`sgd_lr` chose from the single-decoder baseline alone (:data:`SGD_LR_GRID`), at k in
-  :data:`SGD_SCALES`; each optimiser has its own baseline;
+  :data:`SGD_DEPTH_SCALES`; each optimiser has its own baseline;
 * the paper's depth-first/copy recipes with the paper's optimiser, normalised and ``png8``;
 * at up to two **failing points** (naive joint worse than its baseline, Welch p < 0.05: the rule
   declared before the first run; the tables now read every point paired, :mod:`mdseg.study.compare`): the
@@ -38,8 +38,8 @@ from .jobs import Job, train_jobs, trained
 from .profiles import Profile
 from .report import summarize
 
-SCALES = (1, 4, 16, 64, 255)
-SGD_SCALES = (1, 16, 255)
+DEPTH_SCALES = (1, 4, 16, 64, 255)
+SGD_DEPTH_SCALES = (1, 16, 255)
 SGD_LR_GRID = (0.003, 0.01, 0.03, 0.1)
 SGD_LR_SEEDS = (0, 1)  # seeds of the SGD learning-rate sweep (single-decoder only)
 OPTIMISERS = ("profile", "paper", "sgd")
@@ -59,11 +59,11 @@ class Point:
 
     optimiser: str
     target: str = "normalised"
-    scale: float = 1.0
+    depth_scale: float = 1.0
 
     @property
     def label(self) -> str:
-        unit = self.target if self.scale == 1 else f"{self.target} x{self.scale:g}"
+        unit = self.target if self.depth_scale == 1 else f"{self.target} x{self.depth_scale:g}"
         return f"{unit}, {self.optimiser} optimiser"
 
 
@@ -90,7 +90,7 @@ def describe_optimiser(profile: Profile) -> str:
 
 
 def point_profile(profile: Profile, point: Point, lr_sgd: float | None = None) -> Profile:
-    return replace(profile, depth_target=point.target, depth_scale=float(point.scale),
+    return replace(profile, depth_target=point.target, depth_scale=float(point.depth_scale),
                    **optimiser_settings(profile, point.optimiser, lr_sgd))
 
 
@@ -105,8 +105,8 @@ def points() -> list[Point]:
     three optimisers where it got to. The order never changes a run's result."""
     out = []
     for k in (255, "png8", 1, 16, 4, 64):
-        out += [Point(o, "png8") if k == "png8" else Point(o, scale=k) for o in OPTIMISERS
-                if o != "sgd" or k in SGD_SCALES]
+        out += [Point(o, "png8") if k == "png8" else Point(o, depth_scale=k) for o in OPTIMISERS
+                if o != "sgd" or k in SGD_DEPTH_SCALES]
     return out + [Point("profile", "metric")]
 
 
@@ -193,7 +193,7 @@ class ScaleSuite:
             base = float(np.mean(c.baseline_values))
             low, high = c.interval or (math.nan, math.nan)
             out.append({"point": point, "optimiser": self.optimisers[point.optimiser], "target": point.target,
-                        "scale": point.scale, "ratio": self.grad_ratio(point), "comparison": c, "diff": c.diff,
+                        "depth_scale": point.depth_scale, "ratio": self.grad_ratio(point), "comparison": c, "diff": c.diff,
                         "rel": c.diff / base, "rel_low": low / base, "rel_high": high / base, "p": c.p_value,
                         "seeds": len(c.values), "diverged": len(self.diverged(point)),
                         "collapsed": sum(collapsed(v, base) for v in c.values)})
@@ -225,7 +225,7 @@ def failing_points(verdicts: dict[Point, str]) -> list[Point]:
     is worse (the first such optimiser)."""
     rank = {o: i for i, o in enumerate(OPTIMISERS)}
     worse = [p for p, v in verdicts.items() if v == "worse"]
-    scaled = sorted((p for p in worse if p.target == "normalised"), key=lambda p: (p.scale, rank[p.optimiser]))
+    scaled = sorted((p for p in worse if p.target == "normalised"), key=lambda p: (p.depth_scale, rank[p.optimiser]))
     png8 = sorted((p for p in worse if p.target == "png8"), key=lambda p: rank[p.optimiser])
     return scaled[:1] + png8[:1]
 
@@ -286,7 +286,7 @@ def scale_suite(profile: Profile, seeds: list[int] | None = None, device: str | 
 def control_jobs(profile: Profile, lr_sgd: float | None, failing: list[Point]) -> list[tuple[Point, Job]]:
     """The mechanism controls' runs, each with its point: ``depth-only`` at every SGD scale under SGD
     (once its rate is chosen) and the profile's optimiser, then :data:`AT_FAILING` at each failing point."""
-    alone = [Point(o, scale=k) for o in DEPTH_ALONE_OPTIMISERS for k in SGD_SCALES if o != "sgd" or lr_sgd is not None]
+    alone = [Point(o, depth_scale=k) for o in DEPTH_ALONE_OPTIMISERS for k in SGD_DEPTH_SCALES if o != "sgd" or lr_sgd is not None]
     wanted = [(p, DEPTH_ONLY) for p in alone] + [(p, r) for p in failing for r in AT_FAILING]
     out = []
     for point, recipe in wanted:

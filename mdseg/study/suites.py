@@ -20,7 +20,7 @@ from .profiles import Profile, runs_root
 from .records import schedules, to_schedule
 from .run_record import RunRecord
 from .scale_suite import (AT_FAILING, DEPTH_ALONE_OPTIMISERS, DEPTH_FIRST, FOLLOW_UP, OPTIMISERS, SGD_LR_GRID,
-                          SGD_LR_SEEDS, SGD_SCALES, points, scale_suite)
+                          SGD_LR_SEEDS, SGD_DEPTH_SCALES, points, scale_suite)
 
 FAILURE_TARGETS = ("normalised", "metric")
 
@@ -89,7 +89,7 @@ def _scale_size(profile: Profile, base: str | Path | None) -> tuple[int, str]:
     seeds = len(profile.seeds)
     sweep = (len(SGD_LR_GRID) - 1) * len(SGD_LR_SEEDS)
     failing = len(scale_suite(profile, finished_only=True, progress=False, base=base).failing()) if base else 0
-    controls = len(DEPTH_ALONE_OPTIMISERS) * len(SGD_SCALES) + failing * len(AT_FAILING)
+    controls = len(DEPTH_ALONE_OPTIMISERS) * len(SGD_DEPTH_SCALES) + failing * len(AT_FAILING)
     size = (len(OPTIMISERS) + len(points()) + 2 * len(DEPTH_FIRST) + failing * len(FOLLOW_UP) + controls) * seeds + sweep
     if failing:
         return size, (f"with the follow-ups ({len(FOLLOW_UP)} recipes x seeds) and the mechanism controls at the "

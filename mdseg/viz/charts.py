@@ -205,7 +205,7 @@ def failure_map(points: Sequence[dict]) -> plt.Figure:
         ax.errorbar(p["ratio"], y, yerr=yerr, fmt=markers.get(p["target"], "D"), color=colour, capsize=3, ms=7)
         if p.get("collapsed"):
             ax.plot(p["ratio"], y, "o", ms=16, mfc="none", mec="red", mew=1.5)
-        label = "png8" if p["target"] == "png8" else ("metric" if p["target"] == "metric" else f"x{p['scale']:g}")
+        label = "png8" if p["target"] == "png8" else ("metric" if p["target"] == "metric" else f"x{p['depth_scale']:g}")
         dy = 6
         while any(abs(np.log10(p["ratio"]) - x) < 0.35 and abs(y + dy / 3 - v) < 2.5 for x, v in placed):
             dy += 9  # move a label up until it clears the labels already placed near it
