@@ -78,10 +78,10 @@ def test_a_depth_unit_is_one_entry_of_the_registry():
     """Everything about a unit (help, stored code step, bits, cache normalisation) is one DepthUnit; the
     command line, the cache and the cache's identity read it from there."""
     from mdseg.cli import build_parser
-    from mdseg.data.depth_cache import DEFAULT_UNIT, SCALES, TARGETS, UNITS, units_help
+    from mdseg.data.depth_cache import DEFAULT_UNIT, CODE_STEPS, TARGETS, UNITS, units_help
 
     assert TARGETS == tuple(UNITS) and DEFAULT_UNIT in UNITS
-    assert SCALES == {name: unit.code_step for name, unit in UNITS.items()}
+    assert CODE_STEPS == {name: unit.code_step for name, unit in UNITS.items()}
     assert UNITS["png8"].bits == 8 and all(u.bits == 16 for n, u in UNITS.items() if n != "png8")
     text = build_parser().format_help() + units_help()
     assert all(f"{u.name} ({u.help})" in units_help() for u in UNITS.values()) and text

@@ -143,7 +143,7 @@ def _run(value: float, tmp: Path, name: str, ratio: float | None = None, seed: i
 def _suite(tmp_path, naive: dict[Point, list[float]], baselines: dict[str, list[float]]) -> ScaleSuite:
     return ScaleSuite(
         "cpu", {o: [_run(v, tmp_path, f"b-{o}-{i}", seed=i) for i, v in enumerate(vs)] for o, vs in baselines.items()},
-        {p: [_run(v, tmp_path, f"n-{p.optimiser}-{p.target}-{p.scale}-{i}", ratio=0.01 * (i + 1), seed=i)
+        {p: [_run(v, tmp_path, f"n-{p.optimiser}-{p.target}-{p.depth_scale}-{i}", ratio=0.01 * (i + 1), seed=i)
              for i, v in enumerate(vs)] for p, vs in naive.items()},
         {}, {}, {}, None, {"profile": "Adam 0.001, cosine", "paper": "Adam 0.0001, constant"})
 
@@ -155,16 +155,16 @@ def test_the_suite_is_fixed_and_names_each_point_once():
 
 
 def test_failing_points_are_the_smallest_failing_scale_and_png8():
-    verdicts = {Point("paper", scale=255): "worse", Point("profile", scale=64): "worse",
-                Point("profile", scale=16): "within seed noise", Point("sgd", scale=64): "worse",
+    verdicts = {Point("paper", depth_scale=255): "worse", Point("profile", depth_scale=64): "worse",
+                Point("profile", depth_scale=16): "within seed noise", Point("sgd", depth_scale=64): "worse",
                 Point("profile", "png8"): "within seed noise", Point("paper", "png8"): "worse"}
-    assert failing_points(verdicts) == [Point("profile", scale=64), Point("paper", "png8")]
-    assert failing_points({Point("profile", scale=4): "better"}) == []
+    assert failing_points(verdicts) == [Point("profile", depth_scale=64), Point("paper", "png8")]
+    assert failing_points({Point("profile", depth_scale=4): "better"}) == []
 
 
 def test_the_conclusion_says_where_naive_joint_fails_and_the_range_tested(tmp_path):
-    failing = Point("paper", scale=255)
-    suite = _suite(tmp_path, {Point("profile", scale=1): [0.52, 0.55, 0.50], failing: [0.20, 0.22, 0.21]},
+    failing = Point("paper", depth_scale=255)
+    suite = _suite(tmp_path, {Point("profile", depth_scale=1): [0.52, 0.55, 0.50], failing: [0.20, 0.22, 0.21]},
                    {"profile": [0.51, 0.54, 0.53], "paper": [0.45, 0.47, 0.46]})
     lines = conclusion(suite)
     assert lines[0].startswith("Tested on 2 points") and "scales 1, 255" in lines[0]
@@ -175,7 +175,7 @@ def test_the_conclusion_says_where_naive_joint_fails_and_the_range_tested(tmp_pa
     assert any(line.startswith("Gradients there: naive-joint") for line in lines)  # diagnostics where it collapses
     table = points_markdown(suite)
     assert "| normalised | 255 | Adam 0.0001, constant | 0.0182 |" in table  # geometric mean of 0.01, 0.02, 0.03
-    calm = _suite(tmp_path / "calm", {Point("profile", scale=16): [0.52, 0.55, 0.50]}, {"profile": [0.51, 0.54, 0.53]})
+    calm = _suite(tmp_path / "calm", {Point("profile", depth_scale=16): [0.52, 0.55, 0.50]}, {"profile": [0.51, 0.54, 0.53]})
     assert "is not measurably worse than its baseline at any of them" in conclusion(calm)[1]
 
 
@@ -183,7 +183,7 @@ def test_a_failing_point_without_finished_follow_ups_says_nothing_is_known_yet(t
     from mdseg.study.experiments import Results
     from mdseg.study.report import summarize
 
-    failing = Point("sgd", scale=255)
+    failing = Point("sgd", depth_scale=255)
     suite = _suite(tmp_path, {failing: [0.03, 0.04, 0.035]}, {"sgd": [0.40, 0.50, 0.47]})
     suite.optimisers["sgd"] = "SGD (momentum 0.9) 0.01, cosine"
     by_recipe = {"single-decoder": suite.baselines["sgd"], "naive-joint": suite.naive[failing]}
@@ -216,7 +216,7 @@ def test_the_scale_suite_runs_from_the_command_line_and_reports_what_is_finished
 def test_the_map_draws_every_tested_point(tmp_path):
     from mdseg.viz import failure_map
 
-    suite = _suite(tmp_path, {Point("profile", scale=1): [0.52, 0.55, 0.50], Point("paper", "png8"): [0.2, 0.3, 0.25]},
+    suite = _suite(tmp_path, {Point("profile", depth_scale=1): [0.52, 0.55, 0.50], Point("paper", "png8"): [0.2, 0.3, 0.25]},
                    {"profile": [0.51, 0.54, 0.53], "paper": [0.45, 0.47, 0.46]})
     points = suite.map_points()
     assert {p["target"] for p in points} == {"normalised", "png8"}
@@ -255,7 +255,7 @@ def test_a_diverged_run_is_kept_as_the_outcome_of_a_suite_and_raised_elsewhere(c
 
 
 def test_diverged_seeds_are_said_and_left_out_of_the_mean(tmp_path):
-    point = Point("sgd", scale=255)
+    point = Point("sgd", depth_scale=255)
     suite = _suite(tmp_path, {point: [0.5, 0.5, 0.5]}, {"sgd": [0.45, 0.47, 0.46]})
     suite.optimisers["sgd"] = "SGD (momentum 0.9) 0.01, cosine"
     suite.naive[point] = [replace(run, stopped=Stopped(
@@ -272,7 +272,7 @@ def test_each_finished_follow_up_is_tested_against_naive_joint_and_the_baseline(
     from mdseg.study.report import summarize
     from mdseg.study.scale_report import RESCUE_GROUPS
 
-    failing = Point("sgd", scale=255)
+    failing = Point("sgd", depth_scale=255)
     suite = _suite(tmp_path, {failing: [0.03, 0.04, 0.035]}, {"sgd": [0.45, 0.50, 0.47]})
     suite.optimisers["sgd"] = "SGD (momentum 0.9) 0.01, cosine"
     runs_of = {name: [run_record(s, v, name) for s, v in enumerate(values)]
@@ -327,7 +327,7 @@ def test_the_mechanism_reads_the_controls_and_says_where_seeds_disagree(tmp_path
     from mdseg.study.mechanism import controls_markdown, mechanism, seeds_disagree, vanished_sentence
     from mdseg.training.schedule import DEPTH_ONLY, SLOW_DEPTH_DECODER
 
-    failing = Point("sgd", scale=255)
+    failing = Point("sgd", depth_scale=255)
     suite = _suite(tmp_path, {failing: [0.03, 0.04, 0.035]}, {"sgd": [0.45, 0.50, 0.47]})
     suite.optimisers["sgd"] = "SGD (momentum 0.9) 0.01, cosine"
     for run, share in zip(suite.naive[failing], (0.74, 0.02, 0.94)):
