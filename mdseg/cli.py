@@ -188,7 +188,8 @@ def _add_reference(commands) -> None:
     reference = commands.add_parser("reference", help="write the shipped reference runs from a runs folder (maintainers)")
     reference.add_argument("--from", dest="source", default="runs", help="folder laid out like runs/ (default: runs)")
     reference.add_argument("--profile", choices=list(PROFILES), default="cpu")
-    reference.add_argument("--suites", nargs="+", default=None, help="tables, failure, scale (default: all three)")
+    reference.add_argument("--suites", nargs="+", choices=list(SUITES), default=None, metavar="SUITE",
+                           help=f"which suites to copy: {', '.join(SUITES)} (default: all of them)")
     reference.add_argument("--commit", default=None, help="the code commit that trained them (default: git HEAD)")
     reference.add_argument("--replace", action="store_true",
                            help="replace shipped runs the source also holds (refused otherwise; new runs are added "
