@@ -79,7 +79,7 @@ def test_own_runs_at_the_failing_point_read_the_reference_settings(monkeypatch, 
         pytest.skip("the shipped scale suite shows no failing point")
     own, ref_point = own_at_failing_point(reference_profile(), ref_scale, base=REFERENCE)
     point = ref_scale.failing()[0]
-    assert point.optimiser == "sgd" and point.scale == 255  # what the README and notebook 06 describe
+    assert point.optimiser == "sgd" and point.depth_scale == 255  # what the README and notebook 06 describe
     for recipe in ("naive-joint", "naive-joint/norm"):
         assert [r["metrics"]["mIoU"] for r in own.runs[recipe]] == ref_point.summary[recipe]["mIoU"]["values"]
         assert {Path(r["run_dir"]).parts[-3] for r in own.runs[recipe]} == {f"cpu-x255-sgd-lr{ref_scale.lr_sgd:g}"}
@@ -215,3 +215,23 @@ def test_viz_show_puts_an_image_in_the_notebook_under_agg(tmp_path, monkeypatch)
     outputs = nb.cells[0].outputs
     assert any("image/png" in o.get("data", {}) for o in outputs)
     assert any(o.get("text", "").strip() == "0" for o in outputs if o.get("output_type") == "stream")  # closed
+
+
+def test_under_train_none_figure3_and_the_explorer_come_from_the_shipped_gallery(capsys):
+    """What notebooks 02, 05 and 06 draw when the student has trained nothing: the reference's shipped
+    predictions of every run they name, on the same val images, said to be the reference's."""
+    from mdseg.notebook import REFERENCE, figure3_at_failing_point, figure3_inputs, reference_profile
+    from mdseg.study.scale_suite import scale_suite
+    from mdseg.training.schedule import BASELINE, BEST_RECIPE
+
+    profile = reference_profile()
+    ref_scale = scale_suite(profile, finished_only=True, progress=False, base=REFERENCE)
+    drawn = [figure3_inputs(profile, None, [BASELINE], count=3),  # notebook 02
+             figure3_inputs(profile, None, [BASELINE, BEST_RECIPE]),  # notebook 05
+             figure3_at_failing_point(profile, ref_scale, None)]  # notebook 06
+    assert None not in drawn and "holds no predictions" not in capsys.readouterr().out
+    for (items, predictions, whose), names in zip(drawn, ([BASELINE], [BASELINE, BEST_RECIPE],
+                                                          ["naive-joint", "naive-joint/norm"])):
+        assert list(predictions) == names and whose.startswith("the reference")
+        for seg in predictions.values():
+            assert seg.shape == (len(items), *items[0]["mask"].shape) and seg.max() < 21
