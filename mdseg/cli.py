@@ -194,6 +194,8 @@ def _add_reference(commands) -> None:
     reference.add_argument("--replace", action="store_true",
                            help="replace shipped runs the source also holds (refused otherwise; new runs are added "
                                 "either way)")
+    reference.add_argument("--new-only", action="store_true",
+                           help="add only the source's runs that are not shipped yet, leaving shipped ones as they are")
 
 
 def build_parser() -> argparse.ArgumentParser:

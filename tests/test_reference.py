@@ -178,8 +178,14 @@ def test_the_reference_grows_by_new_runs_and_replaces_shipped_ones_only_when_ask
     with pytest.raises(ReferenceError, match="already shipped .*pass --replace"):
         write(tmp_path / "again", "ci", ("tables",), dest=tmp_path / "ref")
     assert json.loads(shipped.read_text())["metrics"]["mIoU"] == 0.5
+    _fake_run(tmp_path / "again", ci, "naive-joint", 1, 0.3)  # one new run beside the shipped one's twin
+    added = write(tmp_path / "again", "ci", ("tables",), dest=tmp_path / "ref", new_only=True)["tables"]
+    assert (added["runs"], added["added"], added["replaced"]) == (3, 1, 0)
+    assert json.loads(shipped.read_text())["metrics"]["mIoU"] == 0.5  # left as shipped
+    with pytest.raises(ReferenceError, match="contradict"):
+        write(tmp_path / "again", "ci", ("tables",), dest=tmp_path / "ref", replace=True, new_only=True)
     replaced = write(tmp_path / "again", "ci", ("tables",), dest=tmp_path / "ref", replace=True)["tables"]
-    assert (replaced["runs"], replaced["replaced"]) == (2, 1) and json.loads(shipped.read_text())["metrics"]["mIoU"] == 0.9
+    assert (replaced["runs"], replaced["replaced"]) == (3, 2) and json.loads(shipped.read_text())["metrics"]["mIoU"] == 0.9
 
 
 def test_a_header_counts_the_runs_it_read_not_the_provenance(tmp_path, monkeypatch):

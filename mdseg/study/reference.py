@@ -124,12 +124,16 @@ def _finished_range(shipped: dict[Path, RunRecord], before: dict, device: str) -
 
 
 def write(source: str | Path = "runs", profile: str = "cpu", suites: tuple[str, ...] | None = None,
-          dest: str | Path | None = None, commit: str | None = None, replace: bool = False) -> dict[str, dict]:
+          dest: str | Path | None = None, commit: str | None = None, replace: bool = False,
+          new_only: bool = False) -> dict[str, dict]:
     """Copy the finished runs of each suite from ``source`` (laid out like ``runs/``) into the
     reference of ``profile`` and write each suite's provenance from what the reference then holds
     (new runs join the shipped ones). A shipped run the source also holds is replaced only with
-    ``replace``; a suite whose runs would come from more than one device is refused, before
-    anything is copied. Returns ``{suite: provenance}`` (with how many runs were ``added`` and ``replaced``)."""
+    ``replace``, or left as shipped with ``new_only`` (the source's copy ignored); a suite whose runs
+    would come from more than one device is refused, before anything is copied. Returns
+    ``{suite: provenance}`` (with how many runs were ``added`` and ``replaced``)."""
+    if replace and new_only:
+        raise ReferenceError("--replace and --new-only contradict each other: pass one of them.")
     named = get_profile(profile)  # the named profile (under $MDSEG_REHEARSAL a shrunk one: refused below)
     if named != PROFILES[profile]:
         raise ReferenceError(f"Profile '{profile}' is changed by the environment (MDSEG_REHEARSAL?): "
@@ -142,12 +146,15 @@ def write(source: str | Path = "runs", profile: str = "cpu", suites: tuple[str, 
             raise ReferenceError(f"No finished run of suite '{suite}' under {source}: train it first "
                                  f"(`{SUITES[suite].command.format(p=profile)}`).")
         targets = {r.run_dir: dest / r.run_dir.relative_to(source) for r in found}
+        if new_only:
+            found = [r for r in found if not (targets[r.run_dir] / runs.CONFIG).exists()]
+            targets = {r.run_dir: targets[r.run_dir] for r in found}
         existing = [t for t in targets.values() if (t / runs.CONFIG).exists()]
         if existing and not replace:
             raise ReferenceError(
                 f"Suite '{suite}': {len(existing)} of the {len(targets)} runs under {source} are already shipped (e.g. "
-                f"{existing[0].relative_to(dest)}); pass --replace to replace them with the source's, or give a source "
-                "that holds only new runs.")
+                f"{existing[0].relative_to(dest)}); pass --replace to replace them with the source's, --new-only to "
+                "add only the runs not shipped yet, or give a source that holds only new runs.")
         held = {str(r.run_dir): r for r in suite_runs(named, suite, dest) if r.run_dir not in set(targets.values())}
         incoming = {str(targets[r.run_dir]): r for r in found}
         _one_device(suite, [r for r in {**held, **incoming}.values() if r.device])
