@@ -345,11 +345,15 @@ def test_the_mechanism_reads_the_controls_and_says_where_seeds_disagree(tmp_path
     said = vanished_sentence("Naive joint", suite.naive[failing])
     assert "74%, 2%, 94%" in said and "the seeds disagree" in said
     assert any("74%, 2%, 94%" in line for line in conclusion(suite))
-    assert lines[1] == f"At normalised x255, sgd optimiser, undoing the depth scale in one place only: {SLOW_DEPTH_DECODER} prevents the collapse."
+    assert lines[1] == (f"At normalised x255, sgd optimiser, the mechanism controls (each undoes the depth scale in one "
+                        f"place, or ignores it): {SLOW_DEPTH_DECODER} prevents the collapse.")
     table = controls_markdown(suite)
     assert f"| {SLOW_DEPTH_DECODER} | normalised x255, sgd optimiser | 3 (0) | 0.4633 ± 0.0252 |" in table
     assert "| depth-only | normalised x255, sgd optimiser | 3 (1) | - (no segmentation) |" in table
     assert seeds_disagree([0.74, 0.02, 0.94]) and not seeds_disagree([0.5, 0.6, 0.55])
+    suite.controls[(failing, SLOW_DEPTH_DECODER)] = [replace(run, metrics={"mIoU": 0.04}) for run in slow]
+    assert mechanism(suite)[1].endswith(f"{SLOW_DEPTH_DECODER} does not prevent the collapse (3 collapsed, 0 diverged "
+                                        "of 3 seeds).")
 
 
 def test_the_mechanism_lab_trains_live_and_draws_what_each_step_did(ci_root, tmp_path, monkeypatch):

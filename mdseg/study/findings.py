@@ -104,7 +104,6 @@ def _scale_findings(scale: ScaleSuite) -> list[str]:
     line += (f". {len(held)} of the {len(rows)} points hold when the map is read as one family (Holm)"
              + (": " + ", ".join(r["point"].label for r in held) if held else "") + ".")
     out = [line]
-    out += mechanism(scale)
     for r in collapse:
         out.append(f"Collapse at {r['point'].label}: {r['collapsed']} of {r['seeds']} seeds below half the baseline, "
                    f"{_relative(r['comparison'])}.")
@@ -115,6 +114,7 @@ def _scale_findings(scale: ScaleSuite) -> list[str]:
             out.append(f"There per-image normalised depth (naive-joint/norm) trains {_relative(c)} "
                        f"({_seeds(c)}: {c.verdict}); of the paper's staged recipes "
                        f"{_staged_outcome(results, scale.follow_up_diverged.get(r['point'], {}))}.")
+    out += mechanism(scale)  # the controls at the collapse, once it has been stated
     unclear = [r for r in rows if r["comparison"].verdict == "not distinguishable from 0" and not math.isnan(r["rel_low"])]
     if unclear:
         widest = min(unclear, key=lambda r: r["rel_low"])

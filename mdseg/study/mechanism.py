@@ -121,8 +121,9 @@ def mechanism(suite: ScaleSuite) -> list[str]:
             fell = sum(collapsed(r.miou, mean_base) for r in ok)
             stopped = len(done) - len(ok)
             state = ("prevents the collapse" if not fell and not stopped else
-                     f"does not prevent it ({fell} collapsed, {stopped} diverged of {len(done)} seeds)")
+                     f"does not prevent the collapse ({fell} collapsed, {stopped} diverged of {len(done)} seeds)")
             outcomes.append(f"{recipe} {state}")
         if outcomes:
-            lines.append(f"At {point.label}, undoing the depth scale in one place only: " + "; ".join(outcomes) + ".")
+            lines.append(f"At {point.label}, the mechanism controls (each undoes the depth scale in one place, or "
+                         "ignores it): " + "; ".join(outcomes) + ".")
     return lines
