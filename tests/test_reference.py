@@ -235,3 +235,23 @@ def test_a_new_suite_is_one_value_and_everything_derives_from_it(tmp_path, monke
         ("metric", "naive-joint", 0), ("metric", "naive-joint", 1), ("normalised", "single-decoder", 1)]
     assert parallel_runs.settings_flags(todo[0][0], ci) in ([], ["--depth-target", "metric"])
     sys.modules.pop("parallel_runs", None)
+
+
+def test_provenance_names_every_commit_its_runs_were_trained_at(tmp_path):
+    """Runs added later to a suite (`--new-only`) once rewrote its provenance's commit as if every run
+    had been trained at the new one; now the earlier commit stays and the new one is appended, a
+    source with nothing new leaves the provenance as shipped, and a full replacement names only its own."""
+    ci = get_profile("ci")
+    _fake_run(tmp_path / "first", ci, "single-decoder", 0, 0.5)
+    write(tmp_path / "first", "ci", ("tables",), dest=tmp_path / "ref", commit="aaaaaaa")
+    _fake_run(tmp_path / "first", ci, "naive-joint", 0, 0.4)
+    grown = write(tmp_path / "first", "ci", ("tables",), dest=tmp_path / "ref", commit="bbbbbbb", new_only=True)
+    assert grown["tables"]["commit"] == "aaaaaaa; bbbbbbb" and grown["tables"]["added"] == 1
+    provenance = tmp_path / "ref" / "provenance" / "tables.json"
+    before = provenance.read_bytes()
+    same = write(tmp_path / "first", "ci", ("tables",), dest=tmp_path / "ref", commit="ccccccc", new_only=True)
+    assert same["tables"]["added"] == 0 and same["tables"]["commit"] == "aaaaaaa; bbbbbbb"
+    assert provenance.read_bytes() == before
+    again = write(tmp_path / "first", "ci", ("tables",), dest=tmp_path / "ref", commit="bbbbbbb", new_only=False,
+                  replace=True)
+    assert again["tables"]["commit"] == "bbbbbbb"  # every shipped run replaced: only the commit they came from

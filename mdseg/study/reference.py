@@ -149,6 +149,11 @@ def write(source: str | Path = "runs", profile: str = "cpu", suites: tuple[str, 
         if new_only:
             found = [r for r in found if not (targets[r.run_dir] / runs.CONFIG).exists()]
             targets = {r.run_dir: targets[r.run_dir] for r in found}
+        before = dest / "provenance" / f"{suite}.json"
+        earlier = read_json(before, "restore it (git checkout)") if before.exists() else {}
+        if new_only and not found and earlier:
+            out[suite] = {**earlier, "added": 0, "replaced": 0}  # nothing new: the shipped provenance stands
+            continue
         existing = [t for t in targets.values() if (t / runs.CONFIG).exists()]
         if existing and not replace:
             raise ReferenceError(
@@ -163,12 +168,11 @@ def write(source: str | Path = "runs", profile: str = "cpu", suites: tuple[str, 
         shipped = {r.run_dir: r for r in suite_runs(named, suite, dest)}
         planned, note = suite_size(named, suite, dest)
         device = next(r for r in shipped.values() if r.device).device
-        before = dest / "provenance" / f"{suite}.json"
-        first, last = _finished_range(shipped, read_json(before, "restore it (git checkout)") if before.exists() else {},
-                                      device["name"])
+        first, last = _finished_range(shipped, earlier, device["name"])
         walls = [r.wall_seconds for r in shipped.values()]
         provenance = {"suite": suite, "profile": profile, "command": SUITES[suite].command.format(p=profile),
-                      "commit": commit or _commit(), "device": device["name"], "precision": device["precision"],
+                      "commit": _commits(earlier.get("commit") if len(shipped) > len(targets) else None, commit or _commit()),
+                      "device": device["name"], "precision": device["precision"],
                       "torch": device["torch"], "runs": len(shipped), "planned": planned, "planned_note": note,
                       "first_finished": first, "last_finished": last,
                       "models": _models([r for r in shipped.values() if r.device]),
@@ -179,6 +183,17 @@ def write(source: str | Path = "runs", profile: str = "cpu", suites: tuple[str, 
         write_json(dest / "provenance" / f"{suite}.json", provenance)
         out[suite] = {**provenance, "added": len(targets) - len(existing), "replaced": len(existing)}
     return out
+
+
+def _commits(earlier: str | None, new: str | None) -> str | None:
+    """The code commits a suite's shipped runs were trained at: the earlier provenance's, with ``new``
+    (the commit the added runs were trained at) appended when it is not among them already, e.g.
+    ``0976e79; eb22a32``. Runs added later never erase where the earlier ones came from."""
+    if not earlier:
+        return new
+    if not new or new[:7] in earlier:
+        return earlier
+    return f"{earlier}; {new}"
 
 
 def _one_device(suite: str, results: list[RunRecord]) -> None:
