@@ -155,7 +155,7 @@ def _add_reproduce(commands) -> None:
                                 "at each of the profile's depth weights and the recipes under each --targets unit; "
                                 "scale: naive joint at depth-loss scales real pipelines produce, under three optimisers "
                                 "(see mdseg.study.scale_suite); budget: the story's recipes at longer budgets (see "
-                                "mdseg.study.budget_suite); copy: why the weight copy hurts, two repairs (see "
+                                "mdseg.study.budget_suite); copy: why the weight copy hurts, three repairs (see "
                                 "mdseg.study.copy_suite)")
     reproduce.add_argument("--finished-only", action="store_true",
                            help="train nothing: the tables of the runs already finished (each row says its seeds), "

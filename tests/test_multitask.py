@@ -399,3 +399,27 @@ def test_the_copy_explanations_are_the_best_recipe_with_one_step_after_the_copy(
     assert len(result["history"]) == 3
     with pytest.raises(ValueError, match="after_copy needs a copy"):
         Stage("x", {"seg": 1.0}, 1, after_copy="reestimate-bn")
+
+
+def test_the_warm_up_after_the_copy_ramps_the_first_epoch_only(data, tmp_path, monkeypatch):
+    """``warm-up``: the stage after the copy starts near 0 and reaches the schedule's rate at the end of
+    its first epoch; the stages around it train at the schedule's rate from their first step."""
+    from dataclasses import replace
+
+    from mdseg.training import after_copy
+    from mdseg.training.step import Stepper
+
+    assert [after_copy.warm_up(s, 4) for s in range(6)] == [0.25, 0.5, 0.75, 1.0, 1.0, 1.0]
+    seen: list[tuple[str, float]] = []
+    step = Stepper.step
+    monkeypatch.setattr(Stepper, "step", lambda self, batch, lr, diagnose: (seen.append((self.stage.name, lr)),
+                                                                            step(self, batch, lr, diagnose))[1])
+    schedule = get_recipe("depth-first/copy+warm-up/s->b", 2)
+    assert [s.after_copy for s in schedule.stages] == [None, "warm-up", None]
+    run(tiny_model(), schedule, data[0], None, tmp_path, replace(CONFIG, lr_schedule="constant"))
+    rates = {name: [lr for n, lr in seen if n == name] for name, _ in seen}
+    warmed, = [rates[s.name] for s in schedule.stages if s.after_copy]
+    per_epoch = len(warmed) // 2
+    assert warmed[:per_epoch] == pytest.approx([CONFIG.lr * (i + 1) / per_epoch for i in range(per_epoch)])
+    assert warmed[per_epoch:] == pytest.approx([CONFIG.lr] * per_epoch)
+    assert all(lr == CONFIG.lr for s in schedule.stages if not s.after_copy for lr in rates[s.name])

@@ -2,7 +2,8 @@
 
 ``depth-first/copy/s->b`` against ``depth-first/no-copy/s->b`` at the profile's budget, and the copy
 followed by one repair each (:func:`mdseg.training.schedule.copy_explanations`): re-estimating the copied
-decoder's BatchNorm statistics on segmentation batches, or re-initialising its last block. A repair that
+decoder's BatchNorm statistics on segmentation batches, re-initialising its last block, or ramping the
+learning rate up over the first epoch after the copy (the last added after the first two had run). A repair that
 closes the gap to no-copy names what the copy hurts with; one that does not rules that explanation out
 (within what the seeds can resolve). Fixed before its first run; every run shares its folder with
 Tables 2 and 3 (``runs/<profile>``).
@@ -41,7 +42,7 @@ def copy_suite(profile: Profile, seeds: list[int] | None = None, device: str | N
     done = train_jobs([(profile, r) for r in names], list(seeds or profile.seeds), device, progress,
                       not finished_only, f"copy suite [{profile.name}]", base)
     found = {r: trained(d) for r, d in zip(names, done) if trained(d)}
-    return Results(profile.name, summarize(found), found, f"The weight copy and two repairs ({profile.name} profile)")
+    return Results(profile.name, summarize(found), found, f"The weight copy and three repairs ({profile.name} profile)")
 
 
 def first_steps_after_copy(run: RunRecord, steps: int = 1) -> dict[str, float]:

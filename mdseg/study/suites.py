@@ -105,5 +105,5 @@ register(Suite("scale", "naive joint at the loss scales pipelines produce, under
                size=_scale_size,
                read=lambda profile, base: scale_suite(profile, finished_only=True, progress=False, base=base).all_runs()))
 register(Suite("budget", "the story's recipes at longer budgets", arms=budget_jobs))
-register(Suite("copy", "why the weight copy hurts: two repairs",
+register(Suite("copy", "why the weight copy hurts: three repairs",
                arms=lambda profile: [(profile, r) for r in copy_recipes(profile)]))

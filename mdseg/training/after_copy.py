@@ -1,9 +1,12 @@
-"""What a stage may do right after it copies one decoder body into another (``Stage.after_copy``): two
-tested explanations of why the paper's weight copy can hurt, each a way to undo one thing the copy brings.
+"""What a stage may do right after it copies one decoder body into another (``Stage.after_copy``): three
+tested explanations of why the paper's weight copy can hurt, each a way to undo or soften one thing the copy
+brings.
 
 * ``reestimate-bn``: the copied decoder's BatchNorm statistics describe the *source* task's features;
   recompute them on the destination's own forward passes (the encoder untouched) before training.
 * ``reinit-last-block``: the copied body's last block is the most task-specific; start it afresh.
+* ``warm-up``: the first steps after the copy, through a decoder made for another task, are the large
+  ones; ramp the stage's learning rate up from near 0 over its first epoch (:func:`warm_up`).
 """
 from __future__ import annotations
 
@@ -38,6 +41,13 @@ def reestimate_bn(model: MultiDecoderUNet, task: str, images: Iterable[torch.Ten
         m.momentum = momentum
     model.train(was_training)
     return used
+
+
+def warm_up(step: int, steps_per_epoch: int) -> float:
+    """The factor on the learning rate at ``step`` of a ``warm-up`` stage (counted from the stage's
+    start): ``(step + 1) / steps_per_epoch`` over the first epoch, then 1 (a pure function of the step,
+    so a resumed run continues exactly)."""
+    return min((step + 1) / max(steps_per_epoch, 1), 1.0)
 
 
 @torch.no_grad()

@@ -27,7 +27,7 @@ from ..model.unet import MultiDecoderUNet
 from ..runtime import distributed as dist
 from ..runtime.device import amp_dtype, device_info, pick_device
 from . import runs
-from .after_copy import BN_BATCHES, reestimate_bn, reinit_last_block
+from .after_copy import BN_BATCHES, reestimate_bn, reinit_last_block, warm_up
 from .config import TrainConfig, make_optimizer
 from .losses import depth_loss
 from .metrics import DepthMetrics, SegMetrics
@@ -53,6 +53,8 @@ def train_one_epoch(stepper: Stepper, epoch_batches: Iterable[dict], epoch: int,
     steps = 0
     for batch in epoch_batches:
         lr = learning_rate(config.lr, epoch * per_epoch + steps, stage.epochs * per_epoch, config.lr_schedule)
+        if stage.after_copy == "warm-up":
+            lr *= warm_up(epoch * per_epoch + steps, per_epoch)
         diagnose = config.diagnose_every > 0 and steps % config.diagnose_every == 0
         try:
             values, stats = stepper.step(batch, lr, diagnose)

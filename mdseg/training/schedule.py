@@ -24,7 +24,7 @@ DAMPED_DEPTH_INTO_ENCODER = "naive-joint/damped-depth-into-encoder"
 
 
 WEIGHTINGS = ("fixed", "uncertainty", "pcgrad", "log")
-AFTER_COPY = ("reestimate-bn", "reinit-last-block")  # mdseg.training.after_copy
+AFTER_COPY = ("reestimate-bn", "reinit-last-block", "warm-up")  # mdseg.training.after_copy
 # Stage fields added after runs existed: left out of a stage's identity at their default (None), so
 # every run trained before them keeps its identity (mdseg.study.profiles.identity).
 LATER_STAGE_FIELDS = ("lr_scale", "encoder_grad_scale", "after_copy")
@@ -51,7 +51,7 @@ class Stage:
         encoder_grad_scale: per task, a factor on the gradient that task's loss sends into the
             shared encoder (its decoder still trains on the full gradient); ``None`` = unscaled.
         after_copy: with ``copy``, what to undo in the copied decoder before training
-            (:mod:`mdseg.training.after_copy`: ``reestimate-bn`` or ``reinit-last-block``); ``None`` = nothing.
+            (:mod:`mdseg.training.after_copy`: ``reestimate-bn``, ``reinit-last-block`` or ``warm-up``); ``None`` = nothing.
     """
 
     name: str
@@ -231,7 +231,8 @@ def beyond(epochs: int, depth_weight: float = PAPER_DEPTH_WEIGHT) -> dict[str, S
 
 def copy_explanations(stage_epochs: int, depth_weight: float = PAPER_DEPTH_WEIGHT) -> dict[str, Schedule]:
     """The paper's best recipe with one thing the weight copy brings undone right after it
-    (``depth-first/copy+reestimate-bn/s->b``, ``depth-first/copy+reinit-last-block/s->b``): if one
+    (``depth-first/copy+reestimate-bn/s->b``, ``depth-first/copy+reinit-last-block/s->b``,
+    ``depth-first/copy+warm-up/s->b``): if one
     of them closes the gap to ``depth-first/no-copy/s->b``, that is what the copy hurts with."""
     best = staged("depth", True, True, stage_epochs, depth_weight)
     out = {}
