@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's 
 
 from mdseg.study.profiles import PROFILES
 from mdseg.study.compare import comparison
-from mdseg.study.power import seeds_plan_markdown
+from mdseg.study.seed_plan import TABLE_RECIPES, seeds_plan_markdown
 from mdseg.study.budget_report import budget_conclusion, budget_markdown, curves
 from mdseg.study.budget_suite import PLATEAU_GAIN, budget_suite
 from mdseg.study.records import Results
@@ -87,7 +87,7 @@ def results_page(tables: Results, scale: ScaleSuite, budget: dict[int, Results],
     parts.append("\n".join(f"- {line}" for line in conclusion(scale)))
     plan = {f"naive joint, {row['point'].label}": row["comparison"] for row in scale.map_points()}
     plan.update({f"{recipe}, Tables 2-3": comparison(tables.summary, recipe, BASELINE)
-                 for recipe in (NAIVE, BEST_RECIPE, "depth-first/no-copy/s->b") if recipe in tables.summary})
+                 for recipe in TABLE_RECIPES if recipe in tables.summary})
     parts.append("### How many seeds each verdict needs\n\n" + seeds_plan_markdown(plan))
     if copied.runs:
         parts.append(f"## The copy suite ({label('cpu', 'copy', _runs(copied))})\n\n" + copy_markdown(copied) + "\n\n"

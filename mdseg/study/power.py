@@ -7,7 +7,7 @@ import math
 import numpy as np
 from scipy import stats
 
-from .compare import LEVEL, MARGIN, Comparison
+from .compare import LEVEL, Comparison
 
 
 def seeds_needed(sd_difference: float, effect: float, level: float = LEVEL, power: float = 0.8,
@@ -36,25 +36,3 @@ def seeds_for(c: Comparison, effect: float, power: float = 0.8) -> dict[str, int
     independent = math.sqrt(np.var(c.values, ddof=1) + np.var(c.baseline_values, ddof=1))
     return {"paired": seeds_needed(float(np.std(d, ddof=1)), effect, power=power),
             "unpaired": seeds_needed(independent, effect, power=power)}
-
-
-def seeds_plan_markdown(comparisons: dict[str, Comparison], most: int = 10) -> str:
-    """Per comparison, how many paired seeds its verdict needs: enough to detect a true difference
-    of the margin (:data:`MARGIN` of the baseline) 4 times in 5, from the spread of its per-seed
-    differences so far; whether the seeds it has already decide it (its interval lies wholly on one
-    side of 0 or wholly within, or wholly beyond, the margin); and what to train (at most ``most``)."""
-    lines = ["| comparison | paired seeds | verdict | seeds for the margin (80% power) | decided? | train |",
-             "|---|---|---|---|---|---|"]
-    for label, c in comparisons.items():
-        if not c.paired or not c.tested:
-            lines.append(f"| {label} | {len(c.common_seeds)} | {c.verdict} | - | no test yet | at least 3 |")
-            continue
-        needed = seeds_needed(float(np.std(c.differences, ddof=1)), c.margin_abs)
-        decided = c.against_margin != "inconclusive"
-        have = len(c.common_seeds)
-        more = 0 if decided else max(0, min(needed or most, most) - have)
-        lines.append(f"| {label} | {have} | {c.verdict}; {c.against_margin} | {needed or f'more than {200}'} | "
-                     f"{'yes' if decided else 'no'} | {f'{more} more' if more else '-'} |")
-    return "\n".join(lines + ["", f"The margin: ± {MARGIN:.1%} of the baseline's mean. 'Decided': the 95% interval "
-                                  "no longer reaches across a margin. 'Train': the seeds still needed, capped at "
-                                  f"{most} per arm."])

@@ -1,0 +1,115 @@
+"""Which arms get more seeds, and how many: the statistics' plan over the shipped reference.
+
+Every comparison the kit reads a verdict from (naive joint at each point of the scale map, and the
+story's recipes against the baseline in Tables 2-3) names its two arms; the follow-ups at a failing
+point are arms without a power target. Each arm trains up to :func:`seeds_wanted`: at least
+:data:`LEAST_SEEDS`, more where an undecided comparison's power calculation asks (for a true
+difference the size of the margin, 80% power: :func:`~mdseg.study.power.seeds_needed`), at most
+:data:`MOST_SEEDS`. The targets are fixed from the seeds a comparison already has, before any extra
+seed trains (no peeking while training). ``tools/extra_seeds.py`` trains the plan; the results page
+prints it (:func:`~mdseg.study.power.seeds_plan_markdown`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..training.schedule import BASELINE, BEST_RECIPE, NAIVE
+from .compare import MARGIN, Comparison, comparison
+from .jobs import Job
+from .power import seeds_needed
+from .profiles import Profile, runs_root
+
+LEAST_SEEDS = 6  # every arm a verdict or a follow-up reads, at least
+MOST_SEEDS = 10  # no comparison's arms beyond this, decided or not
+PILOT_SEEDS = 3  # the shipped pilot (seeds 0-2), never retrained
+TABLE_RECIPES = (NAIVE, BEST_RECIPE, "depth-first/no-copy/s->b")  # against the baseline in Tables 2-3
+
+
+def seeds_wanted(c: Comparison | None, least: int = LEAST_SEEDS, most: int = MOST_SEEDS) -> tuple[int | None, int]:
+    """``(seeds its verdict needs, seeds to train its arms to)`` for comparison ``c``: the needed
+    seeds are ``None`` where the verdict is decided already, cannot be tested yet, or ``c`` is
+    ``None`` (an arm without a power target); the arms then train to ``least``. An undecided
+    comparison's arms train to what it needs, at least ``least`` and at most ``most``."""
+    if c is None or not c.paired or not c.tested or c.against_margin != "inconclusive":
+        return None, least
+    needed = seeds_needed(float(np.std(c.differences, ddof=1)), c.margin_abs) or most + 1
+    return needed, min(max(needed, least), most)
+
+
+@dataclass(frozen=True)
+class Arm:
+    """One arm to train: what it is (``label``), its job, the seeds it should have and, where
+    comparisons ask for them, the most and the fewest seeds their verdicts need (``None``: the floor
+    only). An arm serves its cheapest comparison first, so plans are ordered by ``first``."""
+
+    label: str
+    job: Job
+    wanted: int
+    needed: int | None
+    first: int | None = None
+
+    def seeds(self, up_to: int | None = None) -> list[int]:
+        """The seeds beyond the pilot this arm still trains, this call capped at ``up_to`` seeds in all."""
+        return list(range(PILOT_SEEDS, min(self.wanted, up_to or self.wanted)))
+
+
+def plan(profile: Profile, scale, tables, lr_sgd: float | None = None,
+         least: int = LEAST_SEEDS, most: int = MOST_SEEDS) -> list[Arm]:
+    """The arms of every comparison of ``scale`` (a :class:`~mdseg.study.scale_suite.ScaleSuite`) and
+    ``tables`` (Tables 2-3's :class:`~mdseg.study.records.Results` at ``profile``), and the follow-ups
+    at ``scale``'s failing points, each once (an arm shared by several comparisons, e.g. a baseline,
+    takes the most seeds any of them asks). Ordered so a plan stopped part-way has decided what it
+    could: both arms of the cheapest undecided verdicts first, then the arms trained only to the floor."""
+    from .scale_suite import FOLLOW_UP, baseline_profile, point_profile
+
+    entries: list[tuple[Comparison | None, list[tuple[str, Job]]]] = []  # (comparison, its arms: (label, job))
+    for row in scale.map_points():
+        point = row["point"]
+        entries.append((row["comparison"], [(f"{NAIVE} at {point.label}", (point_profile(profile, point, lr_sgd), NAIVE)),
+                                            (f"{BASELINE} under the {point.optimiser} optimiser",
+                                             (baseline_profile(profile, point.optimiser, lr_sgd), BASELINE))]))
+    for recipe in TABLE_RECIPES:
+        if recipe in tables.summary:
+            entries.append((comparison(tables.summary, recipe, BASELINE),
+                            [(f"{recipe}, Tables 2-3", (profile, recipe)), (f"{BASELINE}, Tables 2-3", (profile, BASELINE))]))
+    for point in scale.failing():
+        entries += [(None, [(f"{r}, follow-up at {point.label}", (point_profile(profile, point, lr_sgd), r))]) for r in FOLLOW_UP]
+    arms: dict[tuple[str, str], Arm] = {}
+    for c, jobs in entries:
+        needed, wanted = seeds_wanted(c, least, most)
+        for label, job in jobs:
+            key = (runs_root(job[0]).name, job[1])
+            old = arms.get(key)
+            if old is None:
+                arms[key] = Arm(label, job, wanted, needed, needed)
+            else:  # shared (a baseline): the most any comparison asks, named after the first
+                asked = [n for n in (needed, old.needed, old.first) if n is not None]
+                arms[key] = Arm(old.label, job, max(wanted, old.wanted), max(asked, default=None),
+                                min(asked, default=None))
+    return sorted(arms.values(), key=lambda a: (a.first is None, a.first or 0, a.label))
+
+
+def seeds_plan_markdown(comparisons: dict[str, Comparison], least: int = LEAST_SEEDS, most: int = MOST_SEEDS) -> str:
+    """Per comparison, how many paired seeds its verdict needs: enough to detect a true difference
+    of the margin (:data:`~mdseg.study.compare.MARGIN` of the baseline) 4 times in 5, from the spread
+    of its per-seed differences so far; whether the seeds it has already decide it (its interval lies
+    wholly on one side of 0 or wholly within, or wholly beyond, the margin); and what its arms still
+    train (:func:`seeds_wanted`)."""
+    lines = ["| comparison | paired seeds | verdict | seeds for the margin (80% power) | decided? | train |",
+             "|---|---|---|---|---|---|"]
+    for label, c in comparisons.items():
+        have = len(c.common_seeds)
+        more = max(0, seeds_wanted(c, least, most)[1] - have)
+        train = f"{more} more" if more else "-"
+        if not c.paired or not c.tested:
+            lines.append(f"| {label} | {have} | {c.verdict} | - | no test yet | {train} |")
+            continue
+        needed = seeds_needed(float(np.std(c.differences, ddof=1)), c.margin_abs)
+        decided = c.against_margin != "inconclusive"
+        lines.append(f"| {label} | {have} | {c.verdict}; {c.against_margin} | {needed or 'more than 200'} | "
+                     f"{'yes' if decided else 'no'} | {train} |")
+    return "\n".join(lines + ["", f"The margin: ± {MARGIN:.1%} of the baseline's mean. 'Decided': the 95% interval "
+                                  "no longer reaches across a margin. 'Train': the seeds its arms still need: at least "
+                                  f"{least} per arm, and for an undecided verdict what its power asks, at most {most}."])

@@ -1,0 +1,72 @@
+"""The statistics' plan: which arms get more seeds and how many (mdseg.study.seed_plan)."""
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from helpers import run_record
+
+from mdseg.study.compare import Comparison
+from mdseg.study.power import seeds_needed
+from mdseg.study.profiles import get_profile
+from mdseg.study.report import summarize
+from mdseg.study.scale_suite import FOLLOW_UP, Point
+from mdseg.study.seed_plan import LEAST_SEEDS, MOST_SEEDS, PILOT_SEEDS, plan, seeds_plan_markdown, seeds_wanted
+
+BASE = (0.50, 0.51, 0.49)
+SEEDS = (0, 1, 2)
+
+
+def _c(values, base=BASE) -> Comparison:
+    return Comparison("naive-joint", "single-decoder", "mIoU", values, base, seeds=SEEDS, baseline_seeds=SEEDS)
+
+
+def test_an_undecided_comparison_trains_what_its_power_asks_between_the_floor_and_the_cap():
+    decided = _c((0.40, 0.42, 0.38))  # worse by more than the margin
+    assert decided.against_margin != "inconclusive" and seeds_wanted(decided) == (None, LEAST_SEEDS)
+    assert seeds_wanted(None) == (None, LEAST_SEEDS)  # a follow-up: the floor only
+    noisy = _c((0.52, 0.48, 0.50))
+    needed = seeds_needed(float(np.std(noisy.differences, ddof=1)), noisy.margin_abs)
+    assert noisy.against_margin == "inconclusive" and seeds_wanted(noisy) == (needed, min(max(needed, 6), 10))
+    tight = _c((0.495, 0.507, 0.487))
+    if tight.against_margin == "inconclusive":  # needs few seeds: still trained to the floor
+        assert seeds_wanted(tight)[1] == LEAST_SEEDS
+    hopeless = _c((0.60, 0.40, 0.50))  # more than 200 seeds: the cap
+    assert seeds_wanted(hopeless, least=6, most=10)[1] == MOST_SEEDS
+
+
+def _runs(name, values):
+    return [run_record(i, v, name, budget={"epochs": 4, "seg_epochs": 4, "depth_epochs": 0}) for i, v in enumerate(values)]
+
+
+def test_the_plan_merges_a_shared_baseline_and_trains_both_arms_of_the_cheapest_verdict_first():
+    cheap, costly = Point("paper", depth_scale=4), Point("paper", depth_scale=16)
+    failing = Point("sgd", depth_scale=255)
+    rows = [{"point": cheap, "comparison": _c((0.486, 0.502, 0.478))},
+            {"point": costly, "comparison": _c((0.56, 0.44, 0.50))},
+            {"point": failing, "comparison": _c((0.03, 0.04, 0.03))}]
+    scale = SimpleNamespace(map_points=lambda: rows, failing=lambda: [failing])
+    tables = SimpleNamespace(summary=summarize({"single-decoder": _runs("single-decoder", BASE),
+                                                "naive-joint": _runs("naive-joint", (0.48, 0.47, 0.49))}))
+    arms = plan(get_profile("cpu"), scale, tables, lr_sgd=0.01)
+    labels = [a.label for a in arms]
+    assert len(labels) == len(set(labels))
+    paper_base = [a for a in arms if a.label == "single-decoder under the paper optimiser"]
+    assert len(paper_base) == 1  # shared by both paper points: once, with the most either asks
+    wanted = {a.label: a.wanted for a in arms}
+    assert paper_base[0].wanted == max(wanted["naive-joint at normalised x4, paper optimiser"],
+                                       wanted["naive-joint at normalised x16, paper optimiser"])
+    # the cheapest verdict's arms come first, its baseline with it (though the costly point asks more of it)
+    assert set(labels[:2]) == {"naive-joint at normalised x4, paper optimiser", "single-decoder under the paper optimiser"}
+    assert paper_base[0].first < paper_base[0].needed
+    floor = [a for a in arms if a.first is None]
+    assert arms[-len(floor):] == floor and {f"{r}, follow-up at {failing.label}" for r in FOLLOW_UP} <= {a.label for a in floor}
+    assert all(a.wanted >= LEAST_SEEDS for a in arms) and all(a.wanted <= MOST_SEEDS for a in arms)
+    arm = paper_base[0]
+    assert arm.seeds() == list(range(PILOT_SEEDS, arm.wanted)) and arm.seeds(up_to=5) == [3, 4]
+
+
+def test_the_plan_table_says_what_each_comparison_still_trains():
+    text = seeds_plan_markdown({"decided": _c((0.40, 0.42, 0.38)), "open": _c((0.56, 0.44, 0.50))})
+    decided, open_ = [line for line in text.splitlines() if line.startswith(("| decided", "| open"))]
+    assert decided.endswith(f"| yes | {LEAST_SEEDS - 3} more |") and open_.endswith(f"| no | {MOST_SEEDS - 3} more |")
+    assert f"at least {LEAST_SEEDS} per arm" in text
