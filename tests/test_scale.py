@@ -342,6 +342,22 @@ def test_the_mechanism_reads_the_controls_and_says_where_seeds_disagree(tmp_path
     suite.controls = {(failing, DEPTH_ONLY): alone, (failing, SLOW_DEPTH_DECODER): slow}
     lines = mechanism(suite)
     assert lines[0] == "Depth alone (no segmentation loss): normalised x255, sgd optimiser: 1 of 3 diverged, depth R² 0.60, 0.70."
+    assert lines[1].startswith("Depth alone at normalised x255, sgd optimiser: 1 diverged, 0 collapsed, 2 trained, of 3 "
+                               "seeds; no run of depth alone at x1")
+    at_one = [replace(run, metrics={**run.metrics, "depth_r2": 0.66}) for run in alone[:2]]
+    suite.controls = {(Point("sgd", depth_scale=1), DEPTH_ONLY): at_one, **suite.controls}
+    assert mechanism(suite)[1].startswith("Depth alone fails at normalised x255, sgd optimiser on some seeds (1 diverged, "
+                                          "0 collapsed, 2 trained, of 3 seeds; collapsed: depth R² under half of depth "
+                                          "alone's at x1, 0.66)")
+    dead = [replace(run, metrics={**run.metrics, "depth_r2": 0.0}) for run in alone]
+    suite.controls[(failing, DEPTH_ONLY)] = dead
+    assert mechanism(suite)[1].startswith("Depth alone fails at normalised x255, sgd optimiser with no segmentation loss "
+                                          "to interfere (1 diverged, 2 collapsed, 0 trained, of 3 seeds;")
+    suite.controls[(failing, DEPTH_ONLY)] = at_one
+    assert mechanism(suite)[1].endswith("the collapse needs both tasks together.")
+    del suite.controls[(Point("sgd", depth_scale=1), DEPTH_ONLY)]
+    suite.controls[(failing, DEPTH_ONLY)] = alone
+    lines = [line for line in mechanism(suite) if not line.startswith("Depth alone at")]
     said = vanished_sentence("Naive joint", suite.naive[failing])
     assert "74%, 2%, 94%" in said and "the seeds disagree" in said
     assert any("74%, 2%, 94%" in line for line in conclusion(suite))
@@ -352,7 +368,7 @@ def test_the_mechanism_reads_the_controls_and_says_where_seeds_disagree(tmp_path
     assert "| depth-only | normalised x255, sgd optimiser | 3 (1) | - (no segmentation) |" in table
     assert seeds_disagree([0.74, 0.02, 0.94]) and not seeds_disagree([0.5, 0.6, 0.55])
     suite.controls[(failing, SLOW_DEPTH_DECODER)] = [replace(run, metrics={"mIoU": 0.04}) for run in slow]
-    assert mechanism(suite)[1].endswith(f"{SLOW_DEPTH_DECODER} does not prevent the collapse (3 collapsed, 0 diverged "
+    assert mechanism(suite)[2].endswith(f"{SLOW_DEPTH_DECODER} does not prevent the collapse (3 collapsed, 0 diverged "
                                         "of 3 seeds).")
 
 

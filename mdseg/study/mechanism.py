@@ -110,6 +110,8 @@ def mechanism(suite: ScaleSuite) -> list[str]:
                          + (f", depth R² {_per_seed(r2, '{:.2f}')}" if ok else ""))
         lines.append("Depth alone (no segmentation loss): " + "; ".join(parts) + ".")
     for point in suite.failing():
+        if (point, DEPTH_ONLY) in suite.controls:
+            lines.append(depth_alone_sentence(suite, point))
         outcomes = []
         for recipe in AT_FAILING:
             done = suite.controls.get((point, recipe), [])
@@ -127,3 +129,29 @@ def mechanism(suite: ScaleSuite) -> list[str]:
             lines.append(f"At {point.label}, the mechanism controls (each undoes the depth scale in one place, or "
                          "ignores it): " + "; ".join(outcomes) + ".")
     return lines
+
+
+def depth_alone_sentence(suite: ScaleSuite, point: Point) -> str:
+    """Whether depth alone fails at ``point`` without any segmentation loss: per seed, diverged or
+    collapsed (a depth R² under :func:`~mdseg.study.compare.collapsed`'s fraction of depth alone's mean
+    R² at x1 under the same optimiser, the rule segmentation uses), or trained."""
+    done = suite.controls.get((point, DEPTH_ONLY), [])
+    if not done:
+        return f"Depth alone at {point.label}: not finished."
+    at_one = trained(suite.controls.get((Point(point.optimiser, point.target, 1), DEPTH_ONLY), []))
+    reference = fmean(r.metric("depth_r2") for r in at_one) if at_one else math.nan
+    ok = trained(done)
+    fell = [r for r in ok if collapsed(r.metric("depth_r2"), reference)]
+    failed = len(done) - len(ok) + len(fell)
+    seeds = f"{len(done) - len(ok)} diverged, {len(fell)} collapsed, {len(ok) - len(fell)} trained, of {len(done)} seeds"
+    if math.isnan(reference):
+        return f"Depth alone at {point.label}: {seeds}; no run of depth alone at x1 to judge its depth R² against."
+    rule = f"collapsed: depth R² under half of depth alone's at x1, {reference:.2f}"
+    if failed == len(done):
+        return (f"Depth alone fails at {point.label} with no segmentation loss to interfere ({seeds}; {rule}): "
+                "the scale alone is enough, as a step size on the shared encoder and the depth decoder.")
+    if failed == 0:
+        return (f"Depth alone trains at {point.label} (depth R² {_per_seed([r.metric('depth_r2') for r in ok])}; "
+                f"{rule}): the collapse needs both tasks together.")
+    return (f"Depth alone fails at {point.label} on some seeds ({seeds}; {rule}): the scale alone can be enough, "
+            "but not on every seed.")
