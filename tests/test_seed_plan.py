@@ -70,3 +70,21 @@ def test_the_plan_table_says_what_each_comparison_still_trains():
     decided, open_ = [line for line in text.splitlines() if line.startswith(("| decided", "| open"))]
     assert decided.endswith(f"| yes | {LEAST_SEEDS - 3} more |") and open_.endswith(f"| no | {MOST_SEEDS - 3} more |")
     assert f"at least {LEAST_SEEDS} per arm" in text
+
+
+def test_each_arm_says_how_many_seeds_it_holds_and_what_is_still_to_train(tmp_path):
+    from mdseg.study.profiles import runs_root
+    from mdseg.study.seed_plan import Arm, arms_markdown, seeds_held
+    from mdseg.training import runs
+
+    cpu = get_profile("cpu")
+    arm = Arm("naive-joint, Tables 2-3", (cpu, "naive-joint"), 6, 5, 5)
+    for seed, outcome in ((0, runs.RESULT), (1, runs.RESULT), (2, runs.DIVERGED), (3, None)):
+        folder = runs.run_dir(runs_root(cpu, tmp_path), "naive-joint", seed)
+        folder.mkdir(parents=True)
+        (folder / runs.CONFIG).write_text("{}")
+        if outcome:
+            (folder / outcome).write_text("{}")
+    assert seeds_held(arm, tmp_path) == 3  # a diverged seed is an outcome; an unfinished one is not
+    text = arms_markdown([arm], tmp_path)
+    assert "| naive-joint, Tables 2-3 | 3 | 6 | 3 |" in text and "3 runs are still to train" in text

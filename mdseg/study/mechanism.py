@@ -143,7 +143,7 @@ def depth_alone_sentence(suite: ScaleSuite, point: Point) -> str:
     ok = trained(done)
     fell = [r for r in ok if collapsed(r.metric("depth_r2"), reference)]
     failed = len(done) - len(ok) + len(fell)
-    seeds = f"{len(done) - len(ok)} diverged, {len(fell)} collapsed, {len(ok) - len(fell)} trained, of {len(done)} seeds"
+    seeds = f"{len(done) - len(ok)} diverged, {len(fell)} collapsed, {len(ok) - len(fell)} trained, of {len(done)} seed{'' if len(done) == 1 else 's'}"
     if math.isnan(reference):
         return f"Depth alone at {point.label}: {seeds}; no run of depth alone at x1 to judge its depth R² against."
     rule = f"collapsed: depth R² under half of depth alone's at x1, {reference:.2f}"

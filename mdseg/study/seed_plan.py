@@ -113,3 +113,29 @@ def seeds_plan_markdown(comparisons: dict[str, Comparison], least: int = LEAST_S
     return "\n".join(lines + ["", f"The margin: ± {MARGIN:.1%} of the baseline's mean. 'Decided': the 95% interval "
                                   "no longer reaches across a margin. 'Train': the seeds its arms still need: at least "
                                   f"{least} per arm, and for an undecided verdict what its power asks, at most {most}."])
+
+
+def seeds_held(arm: Arm, base) -> int:
+    """How many seeds of ``arm`` have an outcome under ``base`` (a runs folder or the reference): a
+    finished run or one a non-finite loss stopped."""
+    from ..training import runs
+    from .records import to_schedule
+
+    variant, recipe = arm.job
+    out = runs_root(variant, base)
+    name = to_schedule(variant, recipe).name
+    return sum(any((runs.run_dir(out, name, s) / f).exists() for f in (runs.RESULT, runs.DIVERGED))
+               for s in runs.seeds_in(out, name))
+
+
+def arms_markdown(arms: list[Arm], base) -> str:
+    """Per arm of the plan: the seeds ``base`` holds, the seeds planned, and what is still to train."""
+    lines = ["| arm | seeds held | planned | still to train |", "|---|---|---|---|"]
+    for arm in arms:
+        held = seeds_held(arm, base)
+        lines.append(f"| {arm.label} | {held} | {arm.wanted} | {max(arm.wanted - held, 0) or '-'} |")
+    missing = sum(max(a.wanted - seeds_held(a, base), 0) for a in arms)
+    return "\n".join(lines + ["", f"Planned: at least {LEAST_SEEDS} seeds per arm, an undecided verdict's arms what its "
+                                  f"power asks, at most {MOST_SEEDS} (the table above). {missing} runs are still to train "
+                                  "(`python tools/extra_seeds.py`); an arm holds fewer seeds than planned only because "
+                                  "they have not been trained yet, and its verdict is read from the seeds it holds."])
