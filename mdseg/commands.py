@@ -250,11 +250,11 @@ def _copy_suite(profile, args) -> int:
 
 
 def _reference(args) -> int:
-    from .study.reference import SUITES, write
+    from .study.reference import SUITES, counted, write
 
     for suite, provenance in write(args.source, args.profile, tuple(args.suites or SUITES), commit=args.commit,
                                    replace=args.replace, new_only=args.new_only).items():
-        print(f"{suite}: {provenance['runs']} of {provenance['planned']} runs shipped, from {provenance['device']} "
+        print(f"{suite}: {counted(provenance)} shipped, from {provenance['device']} "
               f"({provenance['precision']}); {provenance['added']} added, {provenance['replaced']} replaced")
     return 0
 

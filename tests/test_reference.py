@@ -255,3 +255,16 @@ def test_provenance_names_every_commit_its_runs_were_trained_at(tmp_path):
     again = write(tmp_path / "first", "ci", ("tables",), dest=tmp_path / "ref", commit="bbbbbbb", new_only=False,
                   replace=True)
     assert again["tables"]["commit"] == "bbbbbbb"  # every shipped run replaced: only the commit they came from
+
+
+def test_extra_seeds_are_counted_apart_from_the_planned_runs(tmp_path):
+    """Seeds beyond the profile's (the seed plan's) once read as "4 of 3 runs"; now they are counted apart."""
+    from mdseg.study.reference import counted
+
+    ci = get_profile("ci")
+    for seed in (0, 1):  # the ci profile's seeds are (0,): seed 1 is an extra seed
+        _fake_run(tmp_path / "runs", ci, "single-decoder", seed, 0.5)
+    written = write(tmp_path / "runs", "ci", ("tables",), dest=tmp_path / "ref")["tables"]
+    assert written["runs"] == 2 and written["extra_seeds"] == 1
+    assert counted(written) == f"1 of {written['planned']} runs, plus 1 extra seed"
+    assert counted({"runs": 5, "planned": 6}) == "5 of 6 runs"

@@ -32,7 +32,7 @@ from mdseg.study.copy_suite import copy_conclusion, copy_markdown, copy_suite
 from mdseg.study.findings import findings, setting, story
 from mdseg.study.mechanism import controls_markdown
 from mdseg.study.paper import DISAGREEMENT
-from mdseg.study.reference import label, provenance, read, reference_root
+from mdseg.study.reference import counted, label, provenance, read, reference_root
 from mdseg.study.report import failure_conclusion, results_markdown, table3_markdown, weights_markdown
 from mdseg.study.scale_report import conclusion, depth_first_markdown, points_markdown, sweep_markdown
 from mdseg.study.scale_suite import ScaleSuite, scale_suite
@@ -55,7 +55,7 @@ def story_block(tables: Results, scale: ScaleSuite, budget: dict[int, Results], 
 
 
 def provenance_block() -> str:
-    return "\n".join(f"- {suite}: {about['runs']} of {about.get('planned', about['runs'])} runs, {about['device']}, "
+    return "\n".join(f"- {suite}: {counted(about)}, {about['device']}, "
                      f"{about['precision']}, torch {about['torch']}, finished {about['first_finished']} to "
                      f"{about['last_finished']}{', CPU models: ' + about['models'] if about.get('models') else ''}, "
                      f"`{about['command']}`" for suite, about in provenance("cpu").items())

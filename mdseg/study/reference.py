@@ -170,10 +170,12 @@ def write(source: str | Path = "runs", profile: str = "cpu", suites: tuple[str, 
         device = next(r for r in shipped.values() if r.device).device
         first, last = _finished_range(shipped, earlier, device["name"])
         walls = [r.wall_seconds for r in shipped.values()]
+        extra = sum(r.seed not in named.seeds for r in shipped.values())
         provenance = {"suite": suite, "profile": profile, "command": SUITES[suite].command.format(p=profile),
                       "commit": _commits(earlier.get("commit") if len(shipped) > len(targets) else None, commit or _commit()),
                       "device": device["name"], "precision": device["precision"],
                       "torch": device["torch"], "runs": len(shipped), "planned": planned, "planned_note": note,
+                      **({"extra_seeds": extra} if extra else {}),
                       "first_finished": first, "last_finished": last,
                       "models": _models([r for r in shipped.values() if r.device]),
                       "wall_seconds": round(sum(w for w in walls if w == w)),
@@ -211,6 +213,14 @@ def provenance(profile: str = "cpu") -> dict[str, dict]:
     return {p.stem: read_json(p, fix) for p in sorted(folder.glob("*.json"))} if folder.is_dir() else {}
 
 
+def counted(about: dict) -> str:
+    """A provenance's run count: ``115 of 132 runs`` (the planned count is at the profile's seeds), plus
+    the extra seeds the seed plan added (:mod:`mdseg.study.seed_plan`), e.g. ``..., plus 12 extra seeds``."""
+    extra = about.get("extra_seeds", 0)
+    text = f"{about['runs'] - extra} of {about.get('planned', about['runs'] - extra)} runs"
+    return text + (f", plus {extra} extra seed{'' if extra == 1 else 's'}" if extra else "")
+
+
 def label(profile: str = "cpu", suite: str = "tables", found: list[RunRecord] | None = None) -> str:
     """``reference (cpu profile, 3 seeds, x86_64 CPU ..., fp32, torch 2.14.1)`` for a table or figure. With
     ``found`` (the runs a table actually read) it counts those: a deleted or unreadable shipped run is
@@ -221,10 +231,13 @@ def label(profile: str = "cpu", suite: str = "tables", found: list[RunRecord] | 
     planned = p.get("planned")
     if found is None:
         seeds = f"{len(PROFILES[profile].seeds)} seeds"
-        finished = "" if planned is None or p["runs"] >= planned else f", {p['runs']} of its {planned} runs finished"
+        at_seeds = p["runs"] - p.get("extra_seeds", 0)
+        finished = "" if planned is None or at_seeds >= planned else f", {counted(p)} finished"
     else:
         seeds = f"seeds {', '.join(map(str, sorted({r.seed for r in found})))}"
-        finished = f", {len(found)} runs read" + (f" of {planned} planned" if planned else "")
+        extra = sum(r.seed not in PROFILES[profile].seeds for r in found)
+        finished = f", {len(found) - extra} runs read" + (f" of {planned} planned" if planned else "") + (
+            f", plus {extra} extra seed{'' if extra == 1 else 's'}" if extra else "")
         if len(found) != p["runs"]:
             finished += f" (its provenance lists {p['runs']}: shipped files are missing or were added by hand)"
     return f"reference ({profile} profile, {seeds}, {p['device']}, {p['precision']}, torch {p['torch']}{finished})"
