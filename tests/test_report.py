@@ -123,3 +123,22 @@ def test_results_table_states_each_recipe_against_the_baseline():
     assert "| +0.1000 [+0.075, +0.125] better; better by more than the margin (paired) |" in table
     assert "(one seed)" in table and "paired by seed" in table
     assert "vs" not in results_markdown(_summary(x=BASE)).split("\n")[0]  # no baseline: no column
+
+
+def test_a_pair_from_two_machines_is_said():
+    """A seed reproduces exactly only on the machine that trained it: a comparison whose paired seeds
+    came from different (or unrecorded) machines says so in its sentence and its cell."""
+    from dataclasses import replace
+
+    def arm(name, values, model):
+        return [replace(r, device={"type": "cpu", "name": "x86_64 CPU", **({"model": model} if model else {})})
+                for r in (run_record(i, m, name, budget={"epochs": 4, "seg_epochs": 4, "depth_epochs": 0})
+                          for i, m in enumerate(values))]
+
+    same = summarize({"single-decoder": arm("single-decoder", BASE, "AMD EPYC"), "x": arm("x", (0.45, 0.46, 0.44), "AMD EPYC")})
+    assert comparison(same, "x", "single-decoder").hosts == ""
+    mixed = summarize({"single-decoder": arm("single-decoder", BASE, None), "x": arm("x", (0.45, 0.47, 0.44), "AMD EPYC")})
+    c = comparison(mixed, "x", "single-decoder")
+    assert c.hosts == "AMD EPYC vs not recorded" and c.paired
+    assert "different or unrecorded machines (AMD EPYC vs not recorded)" in c.sentence()
+    assert c.cell().endswith("(paired, mixed hosts)")

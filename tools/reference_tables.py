@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's 
 # --budget-figure import the figures.
 
 from mdseg.study.profiles import PROFILES
-from mdseg.study.compare import comparison
+from mdseg.study.compare import HOSTS_NOTE, comparison
 from mdseg.study.seed_plan import TABLE_RECIPES, arms_markdown, plan as seed_plan, seeds_plan_markdown
 from mdseg.study.budget_report import budget_conclusion, budget_markdown, curves
 from mdseg.study.budget_suite import PLATEAU_GAIN, budget_suite
@@ -68,7 +68,7 @@ def results_page(tables: Results, scale: ScaleSuite, budget: dict[int, Results],
              "runs shipped in `mdseg/reference/cpu` (nothing trains); `python -m mdseg reproduce --profile cpu "
              "[--suite failure|scale|budget]` trains any of them on your machine, reusing what is finished. Every "
              "difference is paired by seed (the same seed gives two recipes the same initialisation and batches) "
-             f"with its 95% interval. {DISAGREEMENT}",
+             f"with its 95% interval. {HOSTS_NOTE} {DISAGREEMENT}",
              "## The story", story_block(tables, scale, budget, copied).rsplit("\n\n", 1)[0],
              "## Provenance of each suite", provenance_block(),
              _subsection(results_markdown(tables.summary, f"Tables 2 and 3 ({label('cpu', 'tables', _runs(tables))})"))]

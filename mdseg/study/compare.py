@@ -24,6 +24,8 @@ from scipy import stats
 
 from .paper import naive_gaps
 
+HOSTS_NOTE = ("'Mixed hosts': the pair's seeds were trained on different or unrecorded machines; a seed reproduces "
+              "exactly only on the machine that trained it, so part of such a difference may be host noise.")
 LEVEL = 0.05  # two-sided: 95% intervals, tests at p < 0.05
 SIGNIFICANCE = LEVEL  # the name older callers use
 # The margin, relative to the baseline's mean: the paper's text gap for naive joint training
@@ -88,6 +90,7 @@ class Comparison:
     seeds: tuple = ()
     baseline_seeds: tuple = ()
     margin: float = MARGIN
+    hosts: str = ""  # where paired seeds came from different (or unrecorded) machines: "AMD EPYC vs not recorded"
 
     # ------------------------------------------------------------------ the numbers
     @property
@@ -251,6 +254,9 @@ class Comparison:
                 f"{self.against_margin} (± {self.margin_abs:.4f}, {self.margin:.1%} of the baseline)")
         if verdict == "not distinguishable from 0":
             tail += f"; the runs cannot rule out a difference as large as {max(abs(low), abs(high)):.4f}"
+        if self.hosts:
+            tail += (f"; its paired seeds were trained on different or unrecorded machines ({self.hosts}), and a seed "
+                     "reproduces exactly only on the machine that trained it, so part of each difference may be host noise")
         return f"{head}, {tail}."
 
     def cell(self) -> str:
@@ -258,16 +264,29 @@ class Comparison:
         if not self.tested:
             return f"{self.diff:+.4f} ({self.verdict})"
         low, high = self.interval
-        kind = "paired" if self.paired else ("one-sample" if self.fixed else "Welch")
+        kind = ("paired" + (", mixed hosts" if self.hosts else "")) if self.paired else ("one-sample" if self.fixed else "Welch")
         return f"{self.diff:+.4f} [{low:+.3f}, {high:+.3f}] {self.verdict}; {self.against_margin} ({kind})"
 
 
 def comparison(summary: dict[str, dict], recipe: str, baseline: str, metric: str = "mIoU",
                level: float = LEVEL) -> Comparison:
-    """:class:`Comparison` of two recipes of a :func:`~mdseg.study.report.summarize` result, paired by seed."""
-    return Comparison(recipe, baseline, metric, tuple(summary[recipe][metric]["values"]),
-                      tuple(summary[baseline][metric]["values"]), level,
-                      seeds=tuple(summary[recipe].get("seeds", ())), baseline_seeds=tuple(summary[baseline].get("seeds", ())))
+    """:class:`Comparison` of two recipes of a :func:`~mdseg.study.report.summarize` result, paired by seed;
+    it names the machines where a pair's seeds were trained on different ones (``hosts``)."""
+    mine, theirs = summary[recipe], summary[baseline]
+    return Comparison(recipe, baseline, metric, tuple(mine[metric]["values"]), tuple(theirs[metric]["values"]), level,
+                      seeds=tuple(mine.get("seeds", ())), baseline_seeds=tuple(theirs.get("seeds", ())),
+                      hosts=mixed_hosts(mine, theirs))
+
+
+def mixed_hosts(mine: dict, theirs: dict) -> str:
+    """``"AMD EPYC vs not recorded"`` where two :func:`~mdseg.study.report.summarize` entries hold a seed
+    trained on different machines (CPU or GPU models; a run that recorded none counts as "not recorded"),
+    ``""`` where every common seed came from the same one or the entries do not say."""
+    if "hosts" not in mine or "hosts" not in theirs:
+        return ""
+    a, b = dict(zip(mine["seeds"], mine["hosts"])), dict(zip(theirs["seeds"], theirs["hosts"]))
+    pairs = sorted({(a[k], b[k]) for k in set(a) & set(b) if a[k] != b[k]})
+    return "; ".join(f"{x} vs {y}" for x, y in pairs)
 
 
 def compare(summary: dict[str, dict], recipe: str, baseline: str, metric: str = "mIoU",

@@ -101,9 +101,7 @@ def _models(results: list[RunRecord]) -> str:
     """Which CPU or GPU models trained a suite's runs, e.g. ``AMD EPYC (12 runs); not recorded (63 runs)``."""
     counts: dict[str, int] = {}
     for result in results:
-        model = result.device.get("model") or ("not recorded" if result.device["type"] == "cpu"
-                                               else result.device["name"])
-        counts[model] = counts.get(model, 0) + 1
+        counts[result.host] = counts.get(result.host, 0) + 1
     return "; ".join(f"{model} ({n} run{'' if n == 1 else 's'})" for model, n in sorted(counts.items()))
 
 

@@ -8,7 +8,7 @@ import warnings
 import numpy as np
 
 from ..training.schedule import NAIVE, PAPER_DEPTH_WEIGHT
-from .compare import MARGIN, comparison, format_stat, mean_std
+from .compare import HOSTS_NOTE, MARGIN, comparison, format_stat, mean_std
 from .run_record import METRICS, RunRecord
 from .paper import PAPER, both_numbers  # noqa: F401 (PAPER: report.PAPER for older callers)
 
@@ -24,7 +24,8 @@ def summarize(runs: dict[str, list[RunRecord]]) -> dict[str, dict]:
     out = {}
     for recipe, results in runs.items():
         first = results[0]
-        entry = {"seeds": [r.seed for r in results], "budget": dict(first.budget), "paper": PAPER.get(recipe),
+        entry = {"seeds": [r.seed for r in results], "hosts": [r.host for r in results],
+                 "budget": dict(first.budget), "paper": PAPER.get(recipe),
                  "recipe": first.recipe, "depth_weight": first.depth_weight}
         for metric in METRICS:
             entry[metric] = mean_std([r.metric(metric) for r in results])
@@ -45,7 +46,7 @@ VERSUS_NOTE = ("the difference of means with its 95% interval, paired by seed (t
                "the same initialisation and batches; Welch's unpaired test where the seeds differ); 'worse' / "
                "'better' where the interval excludes 0, else 'not distinguishable from 0'; then where the interval "
                f"stands against a margin of ± {MARGIN:.1%} of the baseline's mean (about the paper's text gap). One "
-               "seed is never called a gain.")
+               f"seed is never called a gain. {HOSTS_NOTE}")
 
 
 DEPTH_NOTE = ("Depth R²: the val depth after per-image least-squares scale and shift onto its target, 1 - SSE / SST "

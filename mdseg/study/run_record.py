@@ -91,6 +91,14 @@ class RunRecord(Mapping):
     def miou(self) -> float:
         return float(self.metrics["mIoU"])
 
+    @property
+    def host(self) -> str:
+        """The machine that trained the run: its CPU model (or GPU name), ``not recorded`` where the run
+        did not say (runs from before the model was recorded, and runs a non-finite loss stopped)."""
+        if self.device.get("type") not in (None, "cpu"):
+            return self.device.get("model") or self.device.get("name", "not recorded")
+        return self.device.get("model") or "not recorded"
+
     def metric(self, name: str) -> float:
         """One metric, NaN where the run did not measure it (depth quality in older runs)."""
         return float(self.metrics.get(name, math.nan))
