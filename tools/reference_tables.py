@@ -21,7 +21,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's 
 # --budget-figure import the figures.
 
 from mdseg.study.profiles import PROFILES
-from mdseg.study.compare import HOSTS_NOTE, comparison
+from mdseg.study.compare import comparison
+from mdseg.study.run_record import HOSTS_NOTE
 from mdseg.study.seed_plan import TABLE_RECIPES, arms_markdown, plan as seed_plan, seeds_plan_markdown
 from mdseg.study.budget_report import budget_conclusion, budget_markdown, curves
 from mdseg.study.budget_suite import PLATEAU_GAIN, budget_suite

@@ -23,11 +23,9 @@ import numpy as np
 from scipy import stats
 
 from .paper import naive_gaps
+from .run_record import mixed_hosts
 
-HOSTS_NOTE = ("'Mixed hosts': the pair's seeds were trained on different or unrecorded machines; a seed reproduces "
-              "exactly only on the machine that trained it, so part of such a difference may be host noise.")
 LEVEL = 0.05  # two-sided: 95% intervals, tests at p < 0.05
-SIGNIFICANCE = LEVEL  # the name older callers use
 # The margin, relative to the baseline's mean: the paper's text gap for naive joint training
 # (0.7459 vs 0.7703, -3.2%), the smallest difference the paper reports as a failure.
 MARGIN = round(abs(naive_gaps()["text"]), 4)
@@ -276,17 +274,6 @@ def comparison(summary: dict[str, dict], recipe: str, baseline: str, metric: str
     return Comparison(recipe, baseline, metric, tuple(mine[metric]["values"]), tuple(theirs[metric]["values"]), level,
                       seeds=tuple(mine.get("seeds", ())), baseline_seeds=tuple(theirs.get("seeds", ())),
                       hosts=mixed_hosts(mine, theirs))
-
-
-def mixed_hosts(mine: dict, theirs: dict) -> str:
-    """``"AMD EPYC vs not recorded"`` where two :func:`~mdseg.study.report.summarize` entries hold a seed
-    trained on different machines (CPU or GPU models; a run that recorded none counts as "not recorded"),
-    ``""`` where every common seed came from the same one or the entries do not say."""
-    if "hosts" not in mine or "hosts" not in theirs:
-        return ""
-    a, b = dict(zip(mine["seeds"], mine["hosts"])), dict(zip(theirs["seeds"], theirs["hosts"]))
-    pairs = sorted({(a[k], b[k]) for k in set(a) & set(b) if a[k] != b[k]})
-    return "; ".join(f"{x} vs {y}" for x, y in pairs)
 
 
 def compare(summary: dict[str, dict], recipe: str, baseline: str, metric: str = "mIoU",

@@ -8,7 +8,8 @@ import warnings
 import numpy as np
 
 from ..training.schedule import NAIVE, PAPER_DEPTH_WEIGHT
-from .compare import HOSTS_NOTE, MARGIN, comparison, format_stat, mean_std
+from .compare import MARGIN, comparison, format_stat, mean_std
+from .run_record import HOSTS_NOTE
 from .run_record import METRICS, RunRecord
 from .paper import PAPER, both_numbers  # noqa: F401 (PAPER: report.PAPER for older callers)
 

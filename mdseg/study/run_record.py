@@ -123,3 +123,17 @@ class RunRecord(Mapping):
 
     def __len__(self) -> int:
         return len(self.as_result())
+
+
+HOSTS_NOTE = ("'Mixed hosts': the pair's seeds were trained on different or unrecorded machines; a seed reproduces "
+              "exactly only on the machine that trained it, so part of such a difference may be host noise.")
+
+
+def mixed_hosts(mine: Mapping[str, Any], theirs: Mapping[str, Any]) -> str:
+    """``"AMD EPYC vs not recorded"`` where two :func:`~mdseg.study.report.summarize` entries hold a
+    common seed trained on different machines (:attr:`RunRecord.host`; ``""`` where none, or where the
+    entries do not say)."""
+    a = dict(zip(mine.get("seeds", ()), mine.get("hosts", ())))
+    b = dict(zip(theirs.get("seeds", ()), theirs.get("hosts", ())))
+    return "; ".join(f"{x} vs {y}" for x, y in sorted({(a[k], b[k]) for k in set(a) & set(b) if a[k] != b[k]}))
+
