@@ -10,6 +10,7 @@ from .budget_suite import PLATEAU_GAIN, RECIPES
 from .compare import Comparison, format_stat
 from .records import Results
 from .report import depth_cell
+from .run_record import mixed_hosts
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,7 @@ def _main_budgets(suite: dict[int, Results]) -> set[int]:
 
 def versus(entry: dict, base: dict, recipe: str, label: str) -> Comparison:
     return Comparison(recipe, label, "mIoU", tuple(entry["mIoU"]["values"]), tuple(base["mIoU"]["values"]),
-                      seeds=tuple(entry["seeds"]), baseline_seeds=tuple(base["seeds"]))
+                      seeds=tuple(entry["seeds"]), baseline_seeds=tuple(base["seeds"]), hosts=mixed_hosts(entry, base))
 
 
 def budget_markdown(suite: dict[int, Results]) -> str:
