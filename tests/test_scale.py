@@ -438,3 +438,27 @@ def test_the_findings_read_the_budget_suite_at_its_reading_budget():
     assert lines[0].startswith("Trained longer (the budget suite), the baseline reaches 0.510 at 4, 0.610 at 8 epochs")
     assert "still gains more than the declared plateau" in lines[0] and "read at 4 epochs per stage" in lines[0]
     assert lines[1].startswith("At 4 epochs per stage, naive-joint: -0.0133 mIoU")
+
+
+def test_a_baseline_plateau_beyond_the_other_recipes_budgets_is_said_and_not_read_yet():
+    """The baseline's whole curve (its equal-total-epoch budgets too) decides where it stops improving;
+    the tables move there only once the other recipes have runs at that budget."""
+    from mdseg.study.budget_report import budget_conclusion, reading_budget
+    from mdseg.study.experiments import Results
+    from mdseg.study.report import summarize
+
+    def runs(values, epochs):
+        return [run_record(k, v, budget={"epochs": epochs, "seg_epochs": epochs, "depth_epochs": 0})
+                for k, v in enumerate(values)]
+
+    table = {2: {"single-decoder": runs([0.50, 0.52, 0.51], 4), "naive-joint": runs([0.48, 0.51, 0.49], 4)},
+             4: {"single-decoder": runs([0.60, 0.62, 0.61], 8), "naive-joint": runs([0.59, 0.60, 0.60], 8)},
+             6: {"single-decoder": runs([0.70, 0.71, 0.70], 12)},
+             8: {"single-decoder": runs([0.71, 0.72, 0.71], 16)}}  # 12 -> 16 epochs: 0.0025 per epoch
+    budget = {e: Results("cpu", summarize(found), found) for e, found in table.items()}
+    assert reading_budget(budget) == (4, False)
+    said = next(line for line in budget_conclusion(budget) if line.startswith("The tables are read at 4"))
+    assert "meets the plateau rule (< 0.005 mIoU per added epoch) only at 16 epochs (8 per stage)" in said
+    table[8]["naive-joint"] = runs([0.70, 0.71, 0.70], 16)
+    budget = {e: Results("cpu", summarize(found), found) for e, found in table.items()}
+    assert reading_budget(budget) == (8, True)

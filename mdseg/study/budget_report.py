@@ -46,13 +46,19 @@ def plateau(points: list[Budget], gain: float = PLATEAU_GAIN) -> Budget | None:
 
 def reading_budget(suite: dict[int, Results]) -> tuple[int, bool]:
     """``(epochs per stage, reached)``: the budget the tables are read at, from the baseline's
-    learning alone: where it reaches its plateau, else the largest budget tried (``reached`` False)."""
-    base = curves(suite).get(BASELINE, [])
-    if not base:
+    learning alone. Where the baseline's whole curve (every budget it trained, the equal-total-epoch
+    ones too) meets the plateau rule, the first budget at or beyond it where the other recipes have runs
+    (``reached`` True); else the largest budget they have reached (``reached`` False)."""
+    if BASELINE not in curves(suite):
         raise ValueError("The budget suite has no finished baseline runs yet.")
-    found = plateau([p for p in base if p.stage_epochs in _main_budgets(suite)])
-    return (found.stage_epochs, True) if found else (max(p.stage_epochs for p in base if p.stage_epochs in
-                                                          _main_budgets(suite)), False)
+    found, main = baseline_plateau(suite), sorted(_main_budgets(suite))
+    beyond = [e for e in main if found is not None and e >= found.stage_epochs]
+    return (beyond[0], True) if beyond else (main[-1], False)
+
+
+def baseline_plateau(suite: dict[int, Results]) -> Budget | None:
+    """Where the baseline stops improving by the declared rule (:func:`plateau` over all its budgets)."""
+    return plateau(curves(suite).get(BASELINE, []))
 
 
 def _main_budgets(suite: dict[int, Results]) -> set[int]:
@@ -114,10 +120,15 @@ def budget_conclusion(suite: dict[int, Results]) -> list[str]:
         return ["No finished baseline run in the budget suite yet."]
     lines = plateau_lines(suite)
     epochs, reached = reading_budget(suite)
+    found = baseline_plateau(suite)
     lines.append(f"The tables are read at {epochs} epochs per stage: " + (
         f"where the baseline meets the plateau rule (< {PLATEAU_GAIN} mIoU per added epoch)." if reached else
-        f"the longest budget at which the other recipes have runs yet; the baseline has not met the plateau rule "
-        f"(< {PLATEAU_GAIN} mIoU per added epoch) by then, so this budget still reads it while it improves."))
+        f"the longest budget at which the other recipes have runs yet; " + (
+            f"the baseline meets the plateau rule (< {PLATEAU_GAIN} mIoU per added epoch) only at {found.epochs} "
+            f"epochs ({found.stage_epochs} per stage), where the other recipes are still to train, so this budget "
+            "still reads it while it improves." if found else
+            f"the baseline has not met the plateau rule (< {PLATEAU_GAIN} mIoU per added epoch) by then, so this "
+            "budget still reads it while it improves.")))
     results = suite[epochs]
     for recipe in [r for r in RECIPES if r != BASELINE and r in results.summary]:
         c = versus(results.summary[recipe], results.summary[BASELINE], recipe, BASELINE)
