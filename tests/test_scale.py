@@ -353,6 +353,10 @@ def test_the_mechanism_reads_the_controls_and_says_where_seeds_disagree(tmp_path
     suite.controls[(failing, DEPTH_ONLY)] = dead
     assert mechanism(suite)[1].startswith("Depth alone fails at normalised x255, sgd optimiser with no segmentation loss "
                                           "to interfere (1 diverged, 2 collapsed, 0 trained, of 3 seeds;")
+    suite.controls[(Point("profile", depth_scale=255), DEPTH_ONLY)] = at_one
+    assert "; depth R² at the same scale under the profile optimiser 0.66, 0.66)" in mechanism(suite)[1]
+    assert not mechanism(suite, every_point=False)[0].startswith("Depth alone (no segmentation loss)")
+    del suite.controls[(Point("profile", depth_scale=255), DEPTH_ONLY)]
     suite.controls[(failing, DEPTH_ONLY)] = at_one
     assert mechanism(suite)[1].endswith("the collapse needs both tasks together.")
     del suite.controls[(Point("sgd", depth_scale=1), DEPTH_ONLY)]

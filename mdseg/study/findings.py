@@ -118,7 +118,7 @@ def _scale_findings(scale: ScaleSuite) -> list[str]:
             out.append(f"There per-image normalised depth (naive-joint/norm) trains {_relative(c)} "
                        f"({_seeds(c)}: {c.verdict}); of the paper's staged recipes "
                        f"{_staged_outcome(results, scale.follow_up_diverged.get(r['point'], {}))}.")
-    out += mechanism(scale)  # the controls at the collapse, once it has been stated
+    out += mechanism(scale, every_point=False)  # the controls at the collapse, once it has been stated
     unclear = [r for r in rows if r["comparison"].verdict == "not distinguishable from 0" and not math.isnan(r["rel_low"])]
     if unclear:
         widest = min(unclear, key=lambda r: r["rel_low"])

@@ -96,12 +96,13 @@ def _seg_cells(suite: ScaleSuite, point: Point, recipe: str, ok: list[RunRecord]
             comparison(summary, recipe, NAIVE).cell() if naive else "-"]
 
 
-def mechanism(suite: ScaleSuite) -> list[str]:
+def mechanism(suite: ScaleSuite, every_point: bool = True) -> list[str]:
     """What fails alone and what only fails together, from the controls that finished (the per-seed
-    diagnostics of naive joint where it collapses: :func:`vanished_sentence`)."""
+    diagnostics of naive joint where it collapses: :func:`vanished_sentence`); with ``every_point``
+    first a line with depth alone at every point it trained (the story leaves it to the results page)."""
     lines = []
     alone = {p: d for (p, r), d in suite.controls.items() if r == DEPTH_ONLY and d}
-    if alone:
+    if alone and every_point:
         parts = []
         for p, done in alone.items():
             ok = trained(done)
@@ -147,6 +148,10 @@ def depth_alone_sentence(suite: ScaleSuite, point: Point) -> str:
     if math.isnan(reference):
         return f"Depth alone at {point.label}: {seeds}; no run of depth alone at x1 to judge its depth R² against."
     rule = f"collapsed: depth R² under half of depth alone's at x1, {reference:.2f}"
+    others = [f"under the {p.optimiser} optimiser {_per_seed([r.metric('depth_r2') for r in trained(d)])}"
+              for (p, r), d in suite.controls.items() if r == DEPTH_ONLY and p != point and trained(d)
+              and (p.target, p.depth_scale) == (point.target, point.depth_scale)]
+    rule += f"; depth R² at the same scale {'; '.join(others)}" if others else ""
     if failed == len(done):
         return (f"Depth alone fails at {point.label} with no segmentation loss to interfere ({seeds}; {rule}): "
                 "the scale alone is enough, as a step size on the shared encoder and the depth decoder.")
