@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's 
 from mdseg.notebook import REFERENCE, reference, reference_profile
 from mdseg.study.jobs import train_jobs
 from mdseg.study.scale_suite import scale_suite
-from mdseg.study.seed_plan import LEAST_SEEDS, MOST_SEEDS, plan
+from mdseg.study.seed_plan import BEYOND, LEAST_SEEDS, MOST_SEEDS, plan
 
 
 def main() -> int:
@@ -36,8 +36,9 @@ def main() -> int:
     scale = scale_suite(cpu, finished_only=True, progress=False, base=REFERENCE)
     arms = plan(cpu, scale, reference(), scale.lr_sgd, args.least, args.most)
     for arm in arms:
+        most = "more than 200" if arm.needed == BEYOND else arm.needed
         why = (("its verdict needs" if arm.first == arm.needed else f"the verdicts it serves need {arm.first} to")
-               + f" {arm.needed}" if arm.needed else "the floor")
+               + f" {most}" if arm.needed else "the floor")
         seeds = arm.seeds(args.up_to)
         print(f"{arm.label}: {arm.wanted} seeds ({why}); this call trains "
               + (f"seeds {seeds[0]}-{seeds[-1]}" if seeds else "nothing"))

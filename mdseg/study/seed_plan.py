@@ -24,6 +24,7 @@ from .profiles import Profile, runs_root
 LEAST_SEEDS = 6  # every arm a verdict or a follow-up reads, at least
 MOST_SEEDS = 10  # no comparison's arms beyond this, decided or not
 PILOT_SEEDS = 3  # the shipped pilot (seeds 0-2), never retrained
+BEYOND = 201  # "needs more than 200 seeds" (where the power calculation stops looking)
 TABLE_RECIPES = (NAIVE, BEST_RECIPE, "depth-first/no-copy/s->b")  # against the baseline in Tables 2-3
 
 
@@ -34,7 +35,7 @@ def seeds_wanted(c: Comparison | None, least: int = LEAST_SEEDS, most: int = MOS
     comparison's arms train to what it needs, at least ``least`` and at most ``most``."""
     if c is None or not c.paired or not c.tested or c.against_margin != "inconclusive":
         return None, least
-    needed = seeds_needed(float(np.std(c.differences, ddof=1)), c.margin_abs) or most + 1
+    needed = seeds_needed(float(np.std(c.differences, ddof=1)), c.margin_abs, most=BEYOND - 1) or BEYOND
     return needed, min(max(needed, least), most)
 
 
