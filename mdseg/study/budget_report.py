@@ -7,10 +7,9 @@ from dataclasses import dataclass
 
 from ..training.schedule import BASELINE
 from .budget_suite import PLATEAU_GAIN, RECIPES
-from .compare import Comparison, format_stat
+from .compare import Comparison, comparison, format_stat
 from .records import Results
 from .report import depth_cell
-from .run_record import mixed_hosts
 
 
 @dataclass(frozen=True)
@@ -67,8 +66,8 @@ def _main_budgets(suite: dict[int, Results]) -> set[int]:
 
 
 def versus(entry: dict, base: dict, recipe: str, label: str) -> Comparison:
-    return Comparison(recipe, label, "mIoU", tuple(entry["mIoU"]["values"]), tuple(base["mIoU"]["values"]),
-                      seeds=tuple(entry["seeds"]), baseline_seeds=tuple(base["seeds"]), hosts=mixed_hosts(entry, base))
+    """:func:`~mdseg.study.compare.comparison` of two summary entries from different budgets."""
+    return comparison({recipe: entry, label: base}, recipe, label)
 
 
 def budget_markdown(suite: dict[int, Results]) -> str:

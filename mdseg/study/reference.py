@@ -215,8 +215,11 @@ def counted(about: dict) -> str:
     """A provenance's run count: ``115 of 132 runs`` (the planned count is at the profile's seeds), plus
     the extra seeds the seed plan added (:mod:`mdseg.study.seed_plan`), e.g. ``..., plus 12 extra seeds``."""
     extra = about.get("extra_seeds", 0)
-    text = f"{about['runs'] - extra} of {about.get('planned', about['runs'] - extra)} runs"
-    return text + (f", plus {extra} extra seed{'' if extra == 1 else 's'}" if extra else "")
+    return f"{about['runs'] - extra} of {about.get('planned', about['runs'] - extra)} runs" + _plus_extra(extra)
+
+
+def _plus_extra(extra: int) -> str:
+    return f", plus {extra} extra seed{'' if extra == 1 else 's'}" if extra else ""
 
 
 def label(profile: str = "cpu", suite: str = "tables", found: list[RunRecord] | None = None) -> str:
@@ -234,8 +237,7 @@ def label(profile: str = "cpu", suite: str = "tables", found: list[RunRecord] | 
     else:
         seeds = f"seeds {', '.join(map(str, sorted({r.seed for r in found})))}"
         extra = sum(r.seed not in PROFILES[profile].seeds for r in found)
-        finished = f", {len(found) - extra} runs read" + (f" of {planned} planned" if planned else "") + (
-            f", plus {extra} extra seed{'' if extra == 1 else 's'}" if extra else "")
+        finished = f", {len(found) - extra} runs read" + (f" of {planned} planned" if planned else "") + _plus_extra(extra)
         if len(found) != p["runs"]:
             finished += f" (its provenance lists {p['runs']}: shipped files are missing or were added by hand)"
     return f"reference ({profile} profile, {seeds}, {p['device']}, {p['precision']}, torch {p['torch']}{finished})"
