@@ -88,3 +88,28 @@ def test_each_arm_says_how_many_seeds_it_holds_and_what_is_still_to_train(tmp_pa
     assert seeds_held(arm, tmp_path) == 3  # a diverged seed is an outcome; an unfinished one is not
     text = arms_markdown([arm], tmp_path)
     assert "| naive-joint, Tables 2-3 | 3 | 6 | 3 |" in text and "3 runs are still to train" in text
+
+
+def _at(stage_epochs, values):
+    """Runs of one recipe at ``stage_epochs`` per stage (a baseline: 2 stage-lengths, both segmentation)."""
+    epochs = 2 * stage_epochs
+    return [run_record(i, v, "single-decoder", budget={"epochs": epochs, "seg_epochs": epochs, "depth_epochs": 0})
+            for i, v in enumerate(values)]
+
+
+def test_tables_2_3_arms_train_at_the_budget_the_tables_are_read_at():
+    from mdseg.study.seed_plan import tables_at
+
+    cpu = get_profile("cpu")
+    naive = lambda e, v: [run_record(i, x, "naive-joint", budget={"epochs": 2 * e, "seg_epochs": 2 * e, "depth_epochs": 2 * e})  # noqa: E731
+                          for i, x in enumerate(v)]
+    budget = {e: SimpleNamespace(summary=summarize({"single-decoder": _at(e, base), "naive-joint": naive(e, other)}))
+              for e, base, other in [(2, (0.50, 0.51, 0.49), (0.48, 0.47, 0.49)),
+                                     (4, (0.60, 0.61, 0.59), (0.58, 0.57, 0.59)),
+                                     (8, (0.61, 0.62, 0.60), (0.56, 0.62, 0.58))]}
+    at, results, label = tables_at(budget, cpu)
+    assert at.stage_epochs == 8 and results is budget[8] and label == "Tables 2-3 at 8 epochs per stage"
+    scale = SimpleNamespace(map_points=lambda: [], failing=lambda: [])
+    arms = {a.label: a for a in plan(cpu, scale, results, lr_sgd=0.01, tables_profile=at, tables_label=label)}
+    table_arms = [a for name, a in arms.items() if name.endswith(label)]
+    assert len(table_arms) == 2 and all(a.job[0].stage_epochs == 8 for a in table_arms)

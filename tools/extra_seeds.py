@@ -1,6 +1,7 @@
 """Train the extra seeds the statistics ask for (:mod:`mdseg.study.seed_plan`): from the shipped
 reference's 3-seed pilot, every arm of the scale map's comparisons, of Tables 2-3's and the follow-ups at
-a failing point gets at least 6 seeds, and an undecided comparison's arms the paired seeds its verdict
+a failing point gets at least 6 seeds (Tables 2-3's at the budget they are read at:
+:func:`mdseg.study.seed_plan.tables_at`), and an undecided comparison's arms the paired seeds its verdict
 needs against the margin, at most 10. The targets are fixed from the pilot before any extra seed trains
 (no peeking while training); the pilot's seeds 0-2 are never retrained. Every run goes to the folder its
 settings name, so the suites then read it like the rest.
@@ -18,10 +19,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's mdseg
 
-from mdseg.notebook import REFERENCE, reference, reference_profile
+from mdseg.notebook import REFERENCE, reference_profile
 from mdseg.study.jobs import train_jobs
+from mdseg.study.budget_suite import budget_suite
 from mdseg.study.scale_suite import scale_suite
-from mdseg.study.seed_plan import BEYOND, LEAST_SEEDS, MOST_SEEDS, plan
+from mdseg.study.seed_plan import BEYOND, LEAST_SEEDS, MOST_SEEDS, plan, tables_at
 
 
 def main() -> int:
@@ -34,7 +36,8 @@ def main() -> int:
     args = parser.parse_args()
     cpu = reference_profile()
     scale = scale_suite(cpu, finished_only=True, progress=False, base=REFERENCE)
-    arms = plan(cpu, scale, reference(), scale.lr_sgd, args.least, args.most)
+    at, tables, label = tables_at(budget_suite(cpu, finished_only=True, progress=False, base=REFERENCE), cpu)
+    arms = plan(cpu, scale, tables, scale.lr_sgd, args.least, args.most, at, label)
     for arm in arms:
         most = "more than 200" if arm.needed == BEYOND else arm.needed
         why = (("its verdict needs" if arm.first == arm.needed else f"the verdicts it serves need {arm.first} to")

@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's 
 from mdseg.study.profiles import PROFILES
 from mdseg.study.compare import comparison
 from mdseg.study.run_record import HOSTS_NOTE
-from mdseg.study.seed_plan import TABLE_RECIPES, arms_markdown, plan as seed_plan, seeds_plan_markdown
+from mdseg.study.seed_plan import TABLE_RECIPES, arms_markdown, plan as seed_plan, seeds_plan_markdown, tables_at
 from mdseg.study.budget_report import budget_conclusion, budget_markdown, curves
 from mdseg.study.budget_suite import PLATEAU_GAIN, budget_suite
 from mdseg.study.records import Results
@@ -86,11 +86,13 @@ def results_page(tables: Results, scale: ScaleSuite, budget: dict[int, Results],
     if any(scale.controls.values()):
         parts.append("### The mechanism controls\n\n" + controls_markdown(scale))
     parts.append("\n".join(f"- {line}" for line in conclusion(scale)))
+    at, read_at, where = tables_at(budget, cpu)
     plan = {f"naive joint, {row['point'].label}": row["comparison"] for row in scale.map_points()}
-    plan.update({f"{recipe}, Tables 2-3": comparison(tables.summary, recipe, BASELINE)
-                 for recipe in TABLE_RECIPES if recipe in tables.summary})
+    plan.update({f"{recipe}, {where}": comparison(read_at.summary, recipe, BASELINE)
+                 for recipe in TABLE_RECIPES if recipe in read_at.summary})
     parts.append("### How many seeds each verdict needs\n\n" + seeds_plan_markdown(plan))
-    parts.append("### Seeds per arm\n\n" + arms_markdown(seed_plan(cpu, scale, tables, scale.lr_sgd), reference_root("cpu")))
+    parts.append("### Seeds per arm\n\n" + arms_markdown(seed_plan(cpu, scale, read_at, scale.lr_sgd, tables_profile=at,
+                                                                   tables_label=where), reference_root("cpu")))
     if copied.runs:
         parts.append(f"## The copy suite ({label('cpu', 'copy', _runs(copied))})\n\n" + copy_markdown(copied) + "\n\n"
                      + "\n".join(f"- {line}" for line in copy_conclusion(copied)))

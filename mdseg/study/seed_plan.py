@@ -11,7 +11,7 @@ prints it (:func:`~mdseg.study.power.seeds_plan_markdown`).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -20,6 +20,7 @@ from .compare import MARGIN, Comparison, comparison
 from .jobs import Job
 from .power import seeds_needed
 from .profiles import Profile, runs_root
+from .records import Results
 
 LEAST_SEEDS = 6  # every arm a verdict or a follow-up reads, at least
 MOST_SEEDS = 10  # no comparison's arms beyond this, decided or not
@@ -56,10 +57,22 @@ class Arm:
         return list(range(PILOT_SEEDS, min(self.wanted, up_to or self.wanted)))
 
 
+def tables_at(budget: dict[int, Results], profile: Profile) -> tuple[Profile, Results, str]:
+    """Where Tables 2-3's verdicts are read: ``(profile at the budget suite's reading budget, the
+    budget suite's results there, a label such as "Tables 2-3 at 8 epochs per stage")``
+    (:func:`~mdseg.study.budget_report.reading_budget`, from the baseline's learning alone)."""
+    from .budget_report import reading_budget
+
+    epochs, _ = reading_budget(budget)
+    return replace(profile, stage_epochs=epochs), budget[epochs], f"Tables 2-3 at {epochs} epochs per stage"
+
+
 def plan(profile: Profile, scale, tables, lr_sgd: float | None = None,
-         least: int = LEAST_SEEDS, most: int = MOST_SEEDS) -> list[Arm]:
+         least: int = LEAST_SEEDS, most: int = MOST_SEEDS,
+         tables_profile: Profile | None = None, tables_label: str = "Tables 2-3") -> list[Arm]:
     """The arms of every comparison of ``scale`` (a :class:`~mdseg.study.scale_suite.ScaleSuite`) and
-    ``tables`` (Tables 2-3's :class:`~mdseg.study.records.Results` at ``profile``), and the follow-ups
+    ``tables`` (Tables 2-3's :class:`~mdseg.study.records.Results` at ``tables_profile``, default
+    ``profile``; :func:`tables_at` gives the budget they are read at), and the follow-ups
     at ``scale``'s failing points, each once (an arm shared by several comparisons, e.g. a baseline,
     takes the most seeds any of them asks). Ordered so a plan stopped part-way has decided what it
     could: both arms of the cheapest undecided verdicts first, then the arms trained only to the floor."""
@@ -71,10 +84,11 @@ def plan(profile: Profile, scale, tables, lr_sgd: float | None = None,
         entries.append((row["comparison"], [(f"{NAIVE} at {point.label}", (point_profile(profile, point, lr_sgd), NAIVE)),
                                             (f"{BASELINE} under the {point.optimiser} optimiser",
                                              (baseline_profile(profile, point.optimiser, lr_sgd), BASELINE))]))
+    at = tables_profile or profile
     for recipe in TABLE_RECIPES:
         if recipe in tables.summary:
             entries.append((comparison(tables.summary, recipe, BASELINE),
-                            [(f"{recipe}, Tables 2-3", (profile, recipe)), (f"{BASELINE}, Tables 2-3", (profile, BASELINE))]))
+                            [(f"{recipe}, {tables_label}", (at, recipe)), (f"{BASELINE}, {tables_label}", (at, BASELINE))]))
     for point in scale.failing():
         entries += [(None, [(f"{r}, follow-up at {point.label}", (point_profile(profile, point, lr_sgd), r))]) for r in FOLLOW_UP]
     arms: dict[tuple[str, str], Arm] = {}
