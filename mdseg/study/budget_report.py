@@ -112,22 +112,26 @@ def plateau_lines(suite: dict[int, Results]) -> list[str]:
     return out
 
 
+def reading_sentence(suite: dict[int, Results]) -> str:
+    """Where the tables are read and why, in one sentence (:func:`reading_budget`)."""
+    epochs, reached = reading_budget(suite)
+    found = baseline_plateau(suite)
+    rule = f"the plateau rule (< {PLATEAU_GAIN} mIoU per added epoch)"
+    if reached:
+        return f"The tables are read at {epochs} epochs per stage: where the baseline meets {rule}."
+    return (f"The tables are read at {epochs} epochs per stage: the longest budget at which the other recipes have "
+            "runs yet; " + (f"the baseline meets {rule} only at {found.epochs} epochs ({found.stage_epochs} per stage), "
+                            "where the other recipes are still to train" if found else
+                            f"the baseline has not met {rule} by then") + ", so this budget still reads it while it improves.")
+
+
 def budget_conclusion(suite: dict[int, Results]) -> list[str]:
     """The plateau per recipe, the budget the tables are read at, and the story's comparisons there
     and at the profile's own budget."""
     if BASELINE not in curves(suite):
         return ["No finished baseline run in the budget suite yet."]
-    lines = plateau_lines(suite)
-    epochs, reached = reading_budget(suite)
-    found = baseline_plateau(suite)
-    lines.append(f"The tables are read at {epochs} epochs per stage: " + (
-        f"where the baseline meets the plateau rule (< {PLATEAU_GAIN} mIoU per added epoch)." if reached else
-        f"the longest budget at which the other recipes have runs yet; " + (
-            f"the baseline meets the plateau rule (< {PLATEAU_GAIN} mIoU per added epoch) only at {found.epochs} "
-            f"epochs ({found.stage_epochs} per stage), where the other recipes are still to train, so this budget "
-            "still reads it while it improves." if found else
-            f"the baseline has not met the plateau rule (< {PLATEAU_GAIN} mIoU per added epoch) by then, so this "
-            "budget still reads it while it improves.")))
+    lines = plateau_lines(suite) + [reading_sentence(suite)]
+    epochs, _ = reading_budget(suite)
     results = suite[epochs]
     for recipe in [r for r in RECIPES if r != BASELINE and r in results.summary]:
         c = versus(results.summary[recipe], results.summary[BASELINE], recipe, BASELINE)

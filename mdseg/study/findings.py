@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 
 from ..training.schedule import BASELINE, BEST_RECIPE, NAIVE
-from .budget_report import baseline_plateau, curves, reading_budget
+from .budget_report import curves, reading_budget, reading_sentence
 from .compare import MARGIN, comparison
 from .copy_suite import copy_conclusion
 from .mechanism import mechanism, vanished_sentence
@@ -67,17 +67,9 @@ def _budget_findings(budget: dict[int, Results]) -> list[str]:
     base = curves(budget).get(BASELINE, [])
     if len(base) < 2 or len(budget) < 2:
         return []
-    epochs, reached = reading_budget(budget)
+    epochs, _ = reading_budget(budget)
     steps = ", ".join(f"{p.entry['mIoU']['mean']:.3f} at {p.epochs}" for p in base)
-    found = baseline_plateau(budget)
-    line = (f"Trained longer (the budget suite), the baseline reaches {steps} epochs; "
-            + (f"it stops improving (under the declared 0.005 mIoU per added epoch) at {epochs} epochs per stage."
-               if reached else
-               (f"it stops improving (under the declared 0.005 mIoU per added epoch) only at {found.epochs} epochs "
-                f"({found.stage_epochs} per stage), where the other recipes are still to train" if found else
-                "it still gains more than the declared plateau of 0.005 mIoU per added epoch")
-               + f", so the story's comparisons are also read at {epochs} epochs per stage, the longest budget the "
-                 "other recipes have reached so far."))
+    line = f"Trained longer (the budget suite), the baseline reaches {steps} epochs. {reading_sentence(budget)}"
     out = [line]
     at = budget[epochs].summary
     for recipe in (NAIVE, BEST_RECIPE):
