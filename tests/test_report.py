@@ -142,3 +142,19 @@ def test_a_pair_from_two_machines_is_said():
     assert c.hosts == "AMD EPYC vs not recorded" and c.paired
     assert "different or unrecorded machines (AMD EPYC vs not recorded)" in c.sentence()
     assert c.cell().endswith("(paired, mixed hosts)")
+
+
+def test_every_depth_trained_row_shows_its_depth_quality_or_says_it_was_not_measured():
+    with_depth = {"epochs": 4, "seg_epochs": 4, "depth_epochs": 4}
+    without = {"epochs": 4, "seg_epochs": 4, "depth_epochs": 0}
+    summary = summarize({
+        "single-decoder": [run_record(k, 0.5, budget=without) for k in range(3)],
+        "naive-joint": [run_record(k, 0.48, "naive-joint", budget=with_depth) for k in range(3)],  # before depth was recorded
+        "naive-joint/norm": [run_record(k, 0.49, "naive-joint/norm", budget=with_depth, **({"depth_r2": 0.6 + k / 100} if k else {}))
+                             for k in range(3)]})
+    rows = {line.split(" | ")[0][2:]: line for line in results_markdown(summary).splitlines() if line.startswith("| ")}
+    assert "depth R²" in rows["recipe"]
+    depth = rows["recipe"].split(" | ").index("depth R²")
+    cell = lambda name: rows[name].split(" | ")[depth]  # noqa: E731
+    assert cell("single-decoder") == "-" and cell("naive-joint") == "not measured"
+    assert cell("naive-joint/norm") == "0.615 ± 0.007 (2 of 3)"

@@ -51,14 +51,26 @@ VERSUS_NOTE = ("the difference of means with its 95% interval, paired by seed (t
 
 
 DEPTH_NOTE = ("Depth R²: the val depth after per-image least-squares scale and shift onto its target, 1 - SSE / SST "
-              "(1 = perfect, 0 = no better than the image's mean; the same in any unit); '-' where a run trains no "
-              "depth or was trained before depth quality was recorded.")
+              "(1 = perfect, 0 = no better than the image's mean; the same in any unit), mean ± std (seeds measured); "
+              "'-' where a run trains no depth; 'not measured' where its runs were trained before depth quality was "
+              "recorded (a retrain on the same host and seed gives it); 'n of m': measured on n of its m seeds.")
+
+
+def depth_text(values: list[float], seeds: int, trains_depth: bool = True) -> str:
+    """``0.612 ± 0.010 (3)`` of the depth R² measured on ``values`` (``(2 of 3)`` when fewer than the
+    ``seeds`` a row has), ``not measured`` where none was, ``-`` where the row trains no depth."""
+    if not trains_depth:
+        return "-"
+    if not values:
+        return "not measured"
+    n = len(values)
+    return f"{format_stat(mean_std(values), '{:.3f}')} ({n}{'' if n == seeds else f' of {seeds}'})"
 
 
 def depth_cell(entry: dict) -> str:
-    """``0.612 ± 0.010 (3)`` of a summary entry's depth R², ``-`` where none was measured."""
+    """:func:`depth_text` of a summary entry."""
     stat = entry.get("depth_r2")
-    return f"{format_stat(stat, '{:.3f}')} ({len(stat['values'])})" if stat else "-"
+    return depth_text(stat["values"] if stat else [], len(entry["seeds"]), bool(entry["budget"]["depth_epochs"]))
 
 
 def paired_per_class(summary: dict[str, dict], recipe: str, baseline: str) -> tuple[list[list[float]], list[list[float]]]:
@@ -77,7 +89,7 @@ def results_markdown(summary: dict[str, dict], title: str = "", baseline: str = 
     """A Markdown table: our mean ± std over seeds beside the paper's number for each recipe, and
     each recipe's mIoU against ``baseline`` (when present) as :meth:`Comparison.cell`."""
     against = baseline in summary
-    depth = any("depth_r2" in e for e in summary.values())
+    depth = any(e["budget"]["depth_epochs"] for e in summary.values())
     lines = [f"## {title}", ""] if title else []
     lines += [
         "| recipe | epochs (seg / depth / total) | seeds | mIoU | paper mIoU |"
@@ -163,19 +175,19 @@ def weights_markdown(suite: dict[str, dict[str, dict]], baseline: str = "single-
     :func:`summarize` result."""
     targets = list(suite)
     weights = sorted({w for s in suite.values() for w in naive_runs(s)})
-    lines = ["| depth weight w | " + " | ".join(f"{t}: mIoU | {t}: vs {baseline}" for t in targets) + " |",
-             "|---|" + "---|---|" * len(targets)]
+    lines = ["| depth weight w | " + " | ".join(f"{t}: mIoU | {t}: vs {baseline} | {t}: depth R²" for t in targets) + " |",
+             "|---|" + "---|---|---|" * len(targets)]
     for w in weights:
         cells = []
         for t in targets:
             name = naive_runs(suite[t]).get(w)
             versus = comparison(suite[t], name, baseline).cell() if name and baseline in suite[t] else "-"
-            cells += [format_stat(suite[t][name]["mIoU"]) if name else "-", versus]
+            cells += [format_stat(suite[t][name]["mIoU"]) if name else "-", versus, depth_cell(suite[t][name]) if name else "-"]
         lines.append(f"| {w:g}{' (paper)' if w == PAPER_DEPTH_WEIGHT else ''} | " + " | ".join(cells) + " |")
     base = next((s[baseline]["mIoU"] for s in suite.values() if baseline in s), None)
     told = f"mIoU {format_stat(base)}" if base else "not finished"
     return "\n".join(lines + ["", f"{baseline} (no depth): {told}. Naive joint training trains "
-                                  f"(1 - w) L_seg + w L_depth from the start. Against {baseline}: {VERSUS_NOTE}"])
+                                  f"(1 - w) L_seg + w L_depth from the start. {DEPTH_NOTE} Against {baseline}: {VERSUS_NOTE}"])
 
 
 def table3_markdown(suite: dict[str, dict[str, dict]]) -> str:

@@ -8,7 +8,7 @@ from ..training.schedule import BASELINE, NAIVE
 from .compare import COLLAPSE_FRACTION, LEVEL, MARGIN, comparison, format_stat, mean_std
 from ..training.runs import where_text
 from .mechanism import mechanism, vanished_sentence
-from .report import PAPER, read_diagnostics, summarize
+from .report import DEPTH_NOTE, PAPER, depth_text, read_diagnostics, summarize
 from .jobs import trained
 from .run_record import RunRecord
 from .scale_suite import FOLLOW_UP, OPTIMISERS, SGD_LR_SEEDS, ScaleSuite
@@ -29,15 +29,15 @@ def points_markdown(suite: ScaleSuite) -> str:
     joint and its baseline (mean ± std, n), the paired difference with its 95% interval, the same
     relative to the baseline, the raw and Holm-adjusted p over the family, the verdict, and the
     seeds that diverged or collapsed."""
-    lines = ["| depth target | scale k | optimiser | grad ratio seg/depth | naive joint mIoU | baseline mIoU | "
-             "naive - baseline [95% interval] | relative to the baseline | p (Holm) | verdict |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| depth target | scale k | optimiser | grad ratio seg/depth | naive joint mIoU | naive joint depth R² | "
+             "baseline mIoU | naive - baseline [95% interval] | relative to the baseline | p (Holm) | verdict |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     rows = {row["point"]: row for row in suite.map_points()}
     for point in sorted(suite.naive, key=_order):
         done, base = suite.naive[point], trained(suite.baselines.get(point.optimiser, []))
         head = f"| {point.target} | {point.depth_scale:g} | {suite.optimisers[point.optimiser]} |"
         if not done:
-            lines.append(f"{head} - | not finished | - | - | - | - | - |")
+            lines.append(f"{head} - | not finished | - | - | - | - | - | - |")
             continue
         ratio = suite.grad_ratio(point)
         ok = trained(done)
@@ -55,8 +55,9 @@ def points_markdown(suite: ScaleSuite) -> str:
                      f"{c.verdict}; {c.against_margin}")
             if row["collapsed"]:
                 cells += f"; {row['collapsed']} of {len(c.values)} seeds collapsed"
-        lines.append(f"{head} {'-' if math.isnan(ratio) else f'{ratio:.3g}'} | {naive} | {baseline} | {cells} |")
-    return "\n".join(lines + ["", POINTS_NOTE])
+        depth = depth_text([r.metrics["depth_r2"] for r in ok if "depth_r2" in r.metrics], len(ok))
+        lines.append(f"{head} {'-' if math.isnan(ratio) else f'{ratio:.3g}'} | {naive} | {depth} | {baseline} | {cells} |")
+    return "\n".join(lines + ["", POINTS_NOTE, DEPTH_NOTE])
 
 
 POINTS_NOTE = (
