@@ -442,8 +442,8 @@ def test_the_findings_read_the_budget_suite_at_its_reading_budget():
     assert lines[0].startswith("Trained longer (the budget suite), the baseline reaches 0.510 at 4, 0.610 at 8 epochs")
     assert "the baseline has not met the plateau rule" in lines[0] and "read at 4 epochs per stage" in lines[0]
     assert lines[1].startswith("Trained longer, naive-joint goes from -3.3% [-6.1%, -0.5%] of the baseline (worse)") and "at 2 epochs per stage to -2.2% [" in lines[1]
-    assert lines[1].endswith("not distinguishable from the baseline: these seeds cannot tell a full catch-up from a "
-                             "remaining cost or a gain within that interval.")
+    assert lines[1].endswith("3 paired seeds: not distinguishable from the baseline, and these seeds cannot tell a full "
+                             "catch-up from a remaining cost or a gain within that interval; against the margin: inconclusive.")
 
 
 def test_a_baseline_plateau_beyond_the_other_recipes_budgets_is_said_and_not_read_yet():

@@ -92,10 +92,10 @@ def catch_up(budget: dict[int, Results]) -> list[str]:
         first = comparison(before, recipe, BASELINE) if quick != epochs and recipe in before and BASELINE in before else None
         was = f"from {_relative(first)} ({first.verdict}) at {quick} epochs per stage " if first and first.tested else ""
         answer = {"better": "it passes the baseline", "worse": "it stays below the baseline"}.get(
-            c.verdict, "not distinguishable from the baseline: these seeds cannot tell a full catch-up from a "
+            c.verdict, "not distinguishable from the baseline, and these seeds cannot tell a full catch-up from a "
                        "remaining cost or a gain within that interval")
-        out.append(f"Trained longer, {recipe} goes {was}to {_relative(c)} at {epochs} epochs per stage "
-                   f"({_seeds(c)}; {c.against_margin}): {answer}.")
+        out.append(f"Trained longer, {recipe} goes {was}to {_relative(c)} at {epochs} epochs per stage, "
+                   f"{_seeds(c)}: {answer}; against the margin: {c.against_margin}.")
     return out
 
 
