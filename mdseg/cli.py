@@ -196,6 +196,10 @@ def _add_reference(commands) -> None:
                                 "either way)")
     reference.add_argument("--new-only", action="store_true",
                            help="add only the source's runs that are not shipped yet, leaving shipped ones as they are")
+    reference.add_argument("--fill-in", action="store_true",
+                           help="replace only shipped runs that predate depth quality by the source's exact retrains "
+                                "(the same mIoU to 1e-9: no number changes, depth quality is added); "
+                                "`python tools/retrain_unmeasured.py` trains them")
 
 
 def build_parser() -> argparse.ArgumentParser:

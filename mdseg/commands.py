@@ -253,9 +253,12 @@ def _reference(args) -> int:
     from .study.reference import SUITES, counted, write
 
     for suite, provenance in write(args.source, args.profile, tuple(args.suites or SUITES), commit=args.commit,
-                                   replace=args.replace, new_only=args.new_only).items():
+                                   replace=args.replace, new_only=args.new_only, fill_in=args.fill_in).items():
         print(f"{suite}: {counted(provenance)} shipped, from {provenance['device']} "
               f"({provenance['precision']}); {provenance['added']} added, {provenance['replaced']} replaced")
+        if provenance["not_reproduced"]:
+            print(f"  left as shipped, their retrain under {args.source} does not reproduce the shipped mIoU "
+                  f"(another host?): " + ", ".join(provenance["not_reproduced"]))
     return 0
 
 

@@ -22,7 +22,8 @@ from mdseg.training import runs
 from mdseg.training.schedule import get_recipe
 
 
-def _fake_run(base: Path, profile, recipe: str, seed: int, miou: float, device: str = "x86_64 CPU") -> Path:
+def _fake_run(base: Path, profile, recipe: str, seed: int, miou: float, device: str = "x86_64 CPU",
+              depth_epochs: int = 0, **metrics) -> Path:
     """A finished run folder as train.run leaves it (checkpoint and diagnostics included)."""
     schedule = get_recipe(recipe, profile.stage_epochs)
     folder = runs.run_dir(runs_root(profile, base), schedule.name, seed)
@@ -32,8 +33,8 @@ def _fake_run(base: Path, profile, recipe: str, seed: int, miou: float, device: 
     (folder / runs.CHECKPOINT).write_bytes(b"weights")
     runs.append_record(folder / runs.DIAGNOSTICS, {"loss": {"seg": 1.0, "depth": 0.1}, "grad_ratio_seg_depth": 4.0,
                                                    "grad_cosine": 0.2})
-    runs.write_result(folder, {"schedule": schedule.name, "budget": {"epochs": 4, "seg_epochs": 4, "depth_epochs": 0},
-                               "history": [record], "metrics": {"mIoU": miou}, "wall_seconds": 10.0,
+    runs.write_result(folder, {"schedule": schedule.name, "budget": {"epochs": 4, "seg_epochs": 4, "depth_epochs": depth_epochs},
+                               "history": [record], "metrics": {"mIoU": miou, **metrics}, "wall_seconds": 10.0,
                                "device": {"type": "cpu", "name": device, "precision": "fp32", "torch": "2.14.1"}})
     return folder
 
@@ -268,3 +269,41 @@ def test_extra_seeds_are_counted_apart_from_the_planned_runs(tmp_path):
     assert written["runs"] == 2 and written["extra_seeds"] == 1
     assert counted(written) == f"1 of {written['planned']} runs, plus 1 extra seed"
     assert counted({"runs": 5, "planned": 6}) == "5 of 6 runs"
+
+
+def test_fill_in_adds_depth_quality_only_from_exact_retrains(tmp_path):
+    """Shipped runs from before depth quality was recorded get it from a retrain that reproduces them
+    exactly (same mIoU): nothing else changes; a retrain that differs (another host) is listed, not shipped."""
+    ci = get_profile("ci")
+    for seed, miou in ((0, 0.4), (1, 0.45), (3, 0.47)):
+        _fake_run(tmp_path / "old", ci, "naive-joint", seed, miou, depth_epochs=4)
+    _fake_run(tmp_path / "again", ci, "naive-joint", 3, 0.47, depth_epochs=4)  # a plain copy of a shipped run: skipped
+    _fake_run(tmp_path / "old", ci, "single-decoder", 0, 0.5)
+    write(tmp_path / "old", "ci", ("tables",), dest=tmp_path / "ref", commit="aaaaaaa")
+    _fake_run(tmp_path / "again", ci, "naive-joint", 0, 0.4, depth_epochs=4, depth_r2=0.7)  # exact
+    _fake_run(tmp_path / "again", ci, "naive-joint", 1, 0.46, depth_epochs=4, depth_r2=0.6)  # another host
+    _fake_run(tmp_path / "again", ci, "naive-joint", 2, 0.42, depth_epochs=4, depth_r2=0.6)  # not shipped: not added
+    _fake_run(tmp_path / "again", ci, "single-decoder", 0, 0.5)  # trains no depth: nothing to fill
+    filled = write(tmp_path / "again", "ci", ("tables",), dest=tmp_path / "ref", commit="bbbbbbb", fill_in=True)["tables"]
+    assert (filled["runs"], filled["added"], filled["replaced"]) == (4, 0, 1)
+    assert filled["not_reproduced"] == ["ci/naive-joint/seed1"] and filled["commit"] == "aaaaaaa; bbbbbbb"
+    shipped = {r.seed: r for r in suite_runs(ci, "tables", tmp_path / "ref") if r.name == "naive-joint"}
+    assert shipped[0].metrics == {"mIoU": 0.4, "depth_r2": 0.7} and shipped[1].metrics == {"mIoU": 0.45}
+    with pytest.raises(ReferenceError, match="contradict"):
+        write(tmp_path / "again", "ci", ("tables",), dest=tmp_path / "ref", new_only=True, fill_in=True)
+
+
+def test_a_shipped_run_without_a_finish_time_is_dated_by_the_provenance_not_its_folder(tmp_path):
+    """A shipped run from before finish times were recorded was dated by its folder's last change, which a
+    checkout or copy sets to 'now': adding one run then moved the suite's last date to the day of the copy."""
+    ci = get_profile("ci")
+    dated = _fake_run(tmp_path / "runs", ci, "single-decoder", 0, 0.5)
+    runs.write_result(dated, {**json.loads((dated / runs.RESULT).read_text()), "finished": "2026-01-02 00:00 UTC"})
+    _fake_run(tmp_path / "runs", ci, "naive-joint", 0, 0.4)  # records no finish time
+    write(tmp_path / "runs", "ci", ("tables",), dest=tmp_path / "ref")
+    about = tmp_path / "ref" / "provenance" / "tables.json"
+    about.write_text(json.dumps({**json.loads(about.read_text()), "last_finished": "2026-01-05 00:00 UTC"}))
+    later = _fake_run(tmp_path / "more", ci, "single-decoder", 1, 0.5)
+    runs.write_result(later, {**json.loads((later / runs.RESULT).read_text()), "finished": "2026-01-03 00:00 UTC"})
+    grown = write(tmp_path / "more", "ci", ("tables",), dest=tmp_path / "ref", new_only=True)["tables"]
+    assert (grown["first_finished"], grown["last_finished"]) == ("2026-01-02 00:00 UTC", "2026-01-05 00:00 UTC")

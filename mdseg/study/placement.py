@@ -52,24 +52,30 @@ def inside_spread(value: float, values: list[float]) -> bool:
     return low <= value <= high
 
 
+def retrain(folder: Path, out: Path, device: str | None = None, progress: bool = True):
+    """Train the shipped run in ``folder`` again from its stored identity (settings, schedule, seed) into
+    ``out`` (resumed or reused where ``out`` already holds it); returns its
+    :class:`~mdseg.study.run_record.RunRecord`."""
+    from .experiments import train_recipe  # retraining needs torch: placing runs does not
+
+    config = read_json(folder / runs.CONFIG, "restore the shipped reference with `git checkout mdseg/reference`")
+    return train_recipe(profile_from_identity(config), schedule_from_identity(config), config["seed"], out=out,
+                        device=device, progress=progress)
+
+
 def check(n: int, profile: str = "cpu", out: str | Path = "runs/check-reference", seed: int = 0,
           device: str | None = None, progress: bool = True) -> list[dict]:
     """Retrain ``n`` shipped runs chosen at random (``seed`` seeds the choice) into ``out`` and
     compare: per run the shipped and the retrained val mIoU, and whether the retrained one lies
     inside the 95% prediction interval of the reference's seeds (:func:`inside_spread`). Returns one dict per run."""
-    from .experiments import train_recipe  # retraining needs torch: placing runs does not
-
     folders = sorted(f for f in shipped_folders(profile) if (f / runs.RESULT).exists())  # not a diverged run
     if not folders:
         raise ReferenceError(f"No reference is shipped for profile '{profile}'.")
     chosen = random.Random(seed).sample(folders, min(n, len(folders)))
     rows = []
     for folder in chosen:
-        config = read_json(folder / runs.CONFIG, "restore the shipped reference with `git checkout mdseg/reference`")
-        variant = profile_from_identity(config)
         relative = folder.relative_to(reference_root(profile))
-        result = train_recipe(variant, schedule_from_identity(config), config["seed"], out=Path(out) / relative,
-                              device=device, progress=progress)
+        result = retrain(folder, Path(out) / relative, device, progress)
         spread = seed_spread(folder)
         shipped = runs.read_result(folder)["metrics"]["mIoU"]
         retrained = result.miou

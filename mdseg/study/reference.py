@@ -105,33 +105,54 @@ def _models(results: list[RunRecord]) -> str:
     return "; ".join(f"{model} ({n} run{'' if n == 1 else 's'})" for model, n in sorted(counts.items()))
 
 
-def _finished_range(shipped: dict[Path, RunRecord], before: dict, device: str) -> tuple[str, str]:
-    """When the suite's runs finished: each run's recorded ``finished`` time, else its folder's last
-    change; the first date never moves later than the provenance already shipped from the same
-    device says (a reference rewritten from a copy of itself keeps its start)."""
-    def when(folder: Path, result: RunRecord) -> str:
+def _finished_range(shipped: dict[Path, RunRecord], before: dict, device: str, incoming: set[Path]) -> tuple[str, str]:
+    """When the suite's runs finished: each run's recorded ``finished`` time; a run added now that did not
+    record it, its folder's last change. A run shipped earlier without one is dated only by the provenance
+    already shipped from the same device (its folder's time is when it was checked out or copied), and
+    the first date never moves later than that provenance says."""
+    same = before.get("device") == device
+    times, undated = [], False
+    for folder, result in shipped.items():
         if result.finished:
-            return result.finished
-        return time.strftime(runs.FINISHED_FORMAT, time.gmtime(max(p.stat().st_mtime for p in folder.iterdir())))
+            times.append(result.finished)
+        elif folder in incoming or not same or not before.get("last_finished"):
+            times.append(time.strftime(runs.FINISHED_FORMAT, time.gmtime(max(p.stat().st_mtime for p in folder.iterdir()))))
+        else:
+            undated = True
+    if same and before.get("first_finished"):
+        times.append(before["first_finished"])
+    if undated:
+        times.append(before["last_finished"])
+    times.sort()  # the format sorts as it reads
+    return times[0], times[-1]
 
-    times = sorted(when(folder, result) for folder, result in shipped.items())  # the format sorts as it reads
-    first = times[0]
-    if before.get("device") == device and before.get("first_finished"):
-        first = min(first, before["first_finished"])
-    return first, times[-1]
+
+def unmeasured(shipped: RunRecord) -> bool:
+    """Whether a shipped finished run trains depth but predates depth quality (no ``depth_r2``)."""
+    return not shipped.diverged and bool(shipped.budget.get("depth_epochs")) and "depth_r2" not in shipped.metrics
+
+
+def exact_retrain(retrained: RunRecord, shipped: RunRecord) -> bool:
+    """Whether ``retrained`` is ``shipped`` trained again exactly (same seed and settings on a host that
+    reproduces it: the same val mIoU to 1e-9) and measured what the shipped copy did not (depth quality)."""
+    return (not retrained.diverged and unmeasured(shipped) and "depth_r2" in retrained.metrics
+            and abs(retrained.miou - shipped.miou) < 1e-9)
 
 
 def write(source: str | Path = "runs", profile: str = "cpu", suites: tuple[str, ...] | None = None,
           dest: str | Path | None = None, commit: str | None = None, replace: bool = False,
-          new_only: bool = False) -> dict[str, dict]:
+          new_only: bool = False, fill_in: bool = False) -> dict[str, dict]:
     """Copy the finished runs of each suite from ``source`` (laid out like ``runs/``) into the
     reference of ``profile`` and write each suite's provenance from what the reference then holds
     (new runs join the shipped ones). A shipped run the source also holds is replaced only with
-    ``replace``, or left as shipped with ``new_only`` (the source's copy ignored); a suite whose runs
-    would come from more than one device is refused, before anything is copied. Returns
-    ``{suite: provenance}`` (with how many runs were ``added`` and ``replaced``)."""
-    if replace and new_only:
-        raise ReferenceError("--replace and --new-only contradict each other: pass one of them.")
+    ``replace``, or left as shipped with ``new_only`` (the source's copy ignored); with ``fill_in`` only
+    the source's exact retrains of shipped runs that predate depth quality replace them
+    (:func:`exact_retrain`: no number changes, depth quality and update sizes are added), and a retrain
+    that differs is listed under ``not_reproduced``, left as shipped. A suite whose runs would come from
+    more than one device is refused, before anything is copied. Returns ``{suite: provenance}`` (with
+    how many runs were ``added`` and ``replaced``)."""
+    if replace + new_only + fill_in > 1:
+        raise ReferenceError("--replace, --new-only and --fill-in contradict each other: pass one of them.")
     named = get_profile(profile)  # the named profile (under $MDSEG_REHEARSAL a shrunk one: refused below)
     if named != PROFILES[profile]:
         raise ReferenceError(f"Profile '{profile}' is changed by the environment (MDSEG_REHEARSAL?): "
@@ -144,16 +165,25 @@ def write(source: str | Path = "runs", profile: str = "cpu", suites: tuple[str, 
             raise ReferenceError(f"No finished run of suite '{suite}' under {source}: train it first "
                                  f"(`{SUITES[suite].command.format(p=profile)}`).")
         targets = {r.run_dir: dest / r.run_dir.relative_to(source) for r in found}
+        not_reproduced = []
         if new_only:
             found = [r for r in found if not (targets[r.run_dir] / runs.CONFIG).exists()]
+        if fill_in:
+            held_now = {r.run_dir: r for r in suite_runs(named, suite, dest)}
+            pairs = [(r, held_now.get(targets[r.run_dir])) for r in found]
+            not_reproduced = [str(targets[r.run_dir].relative_to(dest)) for r, old in pairs  # a plain copy: skipped
+                              if old is not None and unmeasured(old) and (r.diverged or "depth_r2" in r.metrics)
+                              and not exact_retrain(r, old)]
+            found = [r for r, old in pairs if old is not None and exact_retrain(r, old)]
+        if new_only or fill_in:
             targets = {r.run_dir: targets[r.run_dir] for r in found}
         before = dest / "provenance" / f"{suite}.json"
         earlier = read_json(before, "restore it (git checkout)") if before.exists() else {}
-        if new_only and not found and earlier:
-            out[suite] = {**earlier, "added": 0, "replaced": 0}  # nothing new: the shipped provenance stands
+        if (new_only or fill_in) and not found and earlier:  # nothing new: the shipped provenance stands
+            out[suite] = {**earlier, "added": 0, "replaced": 0, "not_reproduced": not_reproduced}
             continue
         existing = [t for t in targets.values() if (t / runs.CONFIG).exists()]
-        if existing and not replace:
+        if existing and not (replace or fill_in):
             raise ReferenceError(
                 f"Suite '{suite}': {len(existing)} of the {len(targets)} runs under {source} are already shipped (e.g. "
                 f"{existing[0].relative_to(dest)}); pass --replace to replace them with the source's, --new-only to "
@@ -166,7 +196,7 @@ def write(source: str | Path = "runs", profile: str = "cpu", suites: tuple[str, 
         shipped = {r.run_dir: r for r in suite_runs(named, suite, dest)}
         planned, note = suite_size(named, suite, dest)
         device = next(r for r in shipped.values() if r.device).device
-        first, last = _finished_range(shipped, earlier, device["name"])
+        first, last = _finished_range(shipped, earlier, device["name"], set(targets.values()))
         walls = [r.wall_seconds for r in shipped.values()]
         extra = sum(r.seed not in named.seeds for r in shipped.values())
         provenance = {"suite": suite, "profile": profile, "command": SUITES[suite].command.format(p=profile),
@@ -181,7 +211,8 @@ def write(source: str | Path = "runs", profile: str = "cpu", suites: tuple[str, 
                                    "before commit d2d4b98, its last call only; time a run was paused counts)"}
         (dest / "provenance").mkdir(parents=True, exist_ok=True)
         write_json(dest / "provenance" / f"{suite}.json", provenance)
-        out[suite] = {**provenance, "added": len(targets) - len(existing), "replaced": len(existing)}
+        out[suite] = {**provenance, "added": len(targets) - len(existing), "replaced": len(existing),
+                      "not_reproduced": not_reproduced}
     return out
 
 
