@@ -17,6 +17,7 @@ Interrupted, it resumes where it stopped (finished retrains are reused).
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -37,6 +38,12 @@ def this_host() -> str:
     from mdseg.runtime.device import device_info
 
     return device_info(torch.device("cpu")).get("model") or "not recorded"
+
+
+def unmeasured_copy(folder: Path) -> bool:
+    """Whether ``folder`` holds a finished run without depth quality (a copy of a shipped run, not a retrain)."""
+    result = folder / "result.json"
+    return result.exists() and "depth_r2" not in json.loads(result.read_text()).get("metrics", {})
 
 
 def main() -> int:
@@ -60,6 +67,12 @@ def main() -> int:
         print(f"  {r.run_dir.relative_to(root)} (mIoU {r.miou:.4f}, {r.host})")
     if args.dry_run:
         return 0
+    copies = [r for r in chosen if unmeasured_copy(Path(args.runs) / r.run_dir.relative_to(root))]
+    if copies:
+        print(f"{args.runs} already holds {len(copies)} of these runs finished without depth quality (e.g. "
+              f"{copies[0].run_dir.relative_to(root)}), copies of the reference that a retrain would reuse: "
+              "give an empty or separate --runs folder.", file=sys.stderr)
+        return 2
     for r in tqdm(chosen, desc="retraining", unit="run"):
         retrained = retrain(r.run_dir, Path(args.runs) / r.run_dir.relative_to(root), progress=False)
         same = "reproduced" if abs(retrained.miou - r.miou) < 1e-9 else f"differs ({retrained.miou:.4f})"
