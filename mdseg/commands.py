@@ -201,7 +201,7 @@ def _refuse_ignored(args) -> None:
 
 def _failure_suite(profile, args) -> int:
     from .study.failure_suite import failure_suite
-    from .study.report import failure_conclusion, table3_markdown, weights_markdown
+    from .study.failure_report import failure_conclusion, table3_markdown, weights_markdown
 
     targets = tuple(args.targets or ("normalised", "metric"))
     suite = failure_suite(profile, targets, recipes=args.recipes, seeds=args.seeds, device=args.device,

@@ -3,7 +3,8 @@ suites where each part of the paper's pattern does and does not appear, complete
 import pytest
 from helpers import run_record
 
-from mdseg.study.report import failure_conclusion, summarize, table3_markdown, weights_markdown
+from mdseg.study.failure_report import failure_conclusion, table3_markdown, weights_markdown
+from mdseg.study.report import summarize
 
 BASE = (0.50, 0.51, 0.49)
 SAME = (0.51, 0.49, 0.50)
@@ -102,7 +103,7 @@ def test_tables_mark_unfinished_runs():
     suite = {"normalised": _summary({"naive-joint@w=0.05": SAME, "naive-joint": WORSE, "depth-first/copy/b": COLLAPSED}),
              "metric": _summary({"naive-joint": SAME})}
     weights = weights_markdown(suite).splitlines()
-    assert _line(weights, "| 0.05 |").endswith("+0.0000 [-0.043, +0.043] not distinguishable from 0; inconclusive (paired) | - | - |")
+    assert _line(weights, "| 0.05 |").endswith("+0.0000 [-0.043, +0.043] not distinguishable from 0; inconclusive (paired) | - | - | - | - |")  # depth R², metric mIoU, vs, depth R²
     assert "worse" in _line(weights, "| 0.15 (paper) |")
     assert "single-decoder (no depth): mIoU 0.5000 ± 0.0100" in weights_markdown(suite)
     assert _line(table3_markdown(suite).splitlines(), "| depth-first/copy/b |") == \

@@ -34,7 +34,8 @@ from mdseg.study.findings import findings, setting, story
 from mdseg.study.mechanism import controls_markdown
 from mdseg.study.paper import DISAGREEMENT
 from mdseg.study.reference import counted, label, provenance, read, reference_root
-from mdseg.study.report import failure_conclusion, results_markdown, table3_markdown, weights_markdown
+from mdseg.study.failure_report import failure_conclusion, table3_markdown, weights_markdown
+from mdseg.study.report import results_markdown
 from mdseg.study.scale_report import conclusion, depth_first_markdown, points_markdown, sweep_markdown
 from mdseg.study.scale_suite import ScaleSuite, scale_suite
 from mdseg.training.schedule import BASELINE, BEST_RECIPE, NAIVE

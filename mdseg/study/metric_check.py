@@ -27,7 +27,8 @@ from ..model.checkpoint import load_model
 from ..training.schedule import get_recipe
 from ..voc import CLASSES, IGNORE_INDEX, NUM_CLASSES
 from .experiments import train_recipe
-from .report import COLLAPSE, PAPER
+from .failure_report import COLLAPSE
+from .paper import PAPER
 
 if TYPE_CHECKING:  # annotations only
     from ..model.unet import MultiDecoderUNet

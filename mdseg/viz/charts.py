@@ -13,7 +13,7 @@ from ..study.budget_report import plateau
 from ..study.compare import t_interval
 from ..study.paper import naive_gaps
 from ..study.run_record import RunRecord
-from ..study.report import naive_runs
+from ..study.failure_report import naive_runs
 from ..voc import CLASSES, PALETTE
 
 
