@@ -468,3 +468,21 @@ def test_a_baseline_plateau_beyond_the_other_recipes_budgets_is_said_and_not_rea
     table[8]["naive-joint"] = runs([0.70, 0.71, 0.70], 16)
     budget = {e: Results("cpu", summarize(found), found) for e, found in table.items()}
     assert reading_budget(budget) == (8, True)
+
+
+def test_the_copy_is_read_against_no_copy_at_every_budget_that_has_both():
+    from mdseg.study.budget_report import copy_by_budget
+    from mdseg.study.experiments import Results
+    from mdseg.study.report import summarize
+
+    def runs(name, values, epochs):
+        return [run_record(k, v, name, budget={"epochs": epochs, "seg_epochs": epochs, "depth_epochs": epochs})
+                for k, v in enumerate(values)]
+
+    copy, no_copy = "depth-first/copy/s->b", "depth-first/no-copy/s->b"
+    table = {2: {copy: runs(copy, [0.30, 0.34, 0.31], 6), no_copy: runs(no_copy, [0.50, 0.52, 0.51], 6)},
+             4: {copy: runs(copy, [0.60, 0.62, 0.61], 12)}}  # no no-copy yet: not read there
+    suite = {e: Results("cpu", summarize(found), found) for e, found in table.items()}
+    said = copy_by_budget(suite)
+    assert said.startswith(f"The copy against no-copy ({copy} minus {no_copy}, paired by seed): at 2 epochs per stage -0.1933 [")
+    assert "at 4 epochs" not in said and copy_by_budget({4: suite[4]}) == ""

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..training.schedule import BASELINE
+from ..training.schedule import BASELINE, BEST_RECIPE
 from .budget_suite import PLATEAU_GAIN, RECIPES
 from .compare import Comparison, comparison, format_stat
 from .records import Results
@@ -125,6 +125,15 @@ def reading_sentence(suite: dict[int, Results]) -> str:
                             f"the baseline has not met {rule} by then") + ", so this budget still reads it while it improves.")
 
 
+def copy_by_budget(suite: dict[int, Results]) -> str:
+    """The weight copy's effect at each budget: ``depth-first/copy/s->b`` minus ``depth-first/no-copy/s->b``,
+    paired by seed, with its 95% interval (``""`` where no budget holds both)."""
+    copy, no_copy = BEST_RECIPE, "depth-first/no-copy/s->b"
+    cells = [f"at {e} epochs per stage {comparison(r.summary, copy, no_copy).cell()}"
+             for e, r in sorted(suite.items()) if {copy, no_copy} <= set(r.summary)]
+    return f"The copy against no-copy ({copy} minus {no_copy}, paired by seed): " + "; ".join(cells) + "." if cells else ""
+
+
 def budget_conclusion(suite: dict[int, Results]) -> list[str]:
     """The plateau per recipe, the budget the tables are read at, and the story's comparisons there
     and at the profile's own budget."""
@@ -136,4 +145,4 @@ def budget_conclusion(suite: dict[int, Results]) -> list[str]:
     for recipe in [r for r in RECIPES if r != BASELINE and r in results.summary]:
         c = versus(results.summary[recipe], results.summary[BASELINE], recipe, BASELINE)
         lines.append(f"At {epochs} epochs per stage: {c.sentence()}")
-    return lines
+    return lines + [line for line in [copy_by_budget(suite)] if line]
