@@ -125,8 +125,9 @@ class RunRecord(Mapping):
         return len(self.as_result())
 
 
-HOSTS_NOTE = ("'Mixed hosts': the pair's seeds were trained on different or unrecorded machines; a seed reproduces "
-              "exactly only on the machine that trained it, so part of such a difference may be host noise.")
+HOSTS_NOTE = ("'Mixed hosts': a pair's seeds were trained on different machines, or one on a recorded machine and one "
+              "on an unrecorded one (two unrecorded runs are taken as one host); a seed reproduces exactly only on the "
+              "machine that trained it, so part of such a difference may be host noise.")
 
 
 def mixed_hosts(mine: Mapping[str, Any], theirs: Mapping[str, Any]) -> str:
