@@ -79,16 +79,15 @@ def catch_up(budget: dict[int, Results]) -> list[str]:
     says: passes, stays below, or not distinguishable."""
     epochs, _ = reading_budget(budget)
     quick = min(budget)
+    at, before = budget[epochs].summary, budget[quick].summary
     out = []
     for recipe in (NAIVE, BEST_RECIPE):
-        at = budget[epochs].summary
         if recipe not in at or BASELINE not in at:
             continue
         c = comparison(at, recipe, BASELINE)
         if not c.tested:
             out.append(f"At {epochs} epochs per stage, {recipe}: {c.diff:+.4f} mIoU, {c.verdict}, no test yet.")
             continue
-        before = budget[quick].summary
         first = comparison(before, recipe, BASELINE) if quick != epochs and recipe in before and BASELINE in before else None
         was = f"from {_relative(first)} ({first.verdict}) at {quick} epochs per stage " if first and first.tested else ""
         answer = {"better": "it passes the baseline", "worse": "it stays below the baseline"}.get(
