@@ -1,6 +1,6 @@
-"""Retrain the shipped runs that train depth but predate depth quality (issue: every table shows depth
-quality), so the reference can gain it without changing a number: each run is trained again from its stored
-identity (settings, schedule, seed) into ``--runs``, then
+"""Retrain the shipped runs that train depth but predate depth quality, so that the reference gains it
+without changing a number: each run is trained again from its stored identity (settings, schedule, seed)
+into ``--runs``, then
 
     python -m mdseg reference --from <runs> --suites <suite> --fill-in
 
