@@ -307,3 +307,30 @@ def test_a_shipped_run_without_a_finish_time_is_dated_by_the_provenance_not_its_
     runs.write_result(later, {**json.loads((later / runs.RESULT).read_text()), "finished": "2026-01-03 00:00 UTC"})
     grown = write(tmp_path / "more", "ci", ("tables",), dest=tmp_path / "ref", new_only=True)["tables"]
     assert (grown["first_finished"], grown["last_finished"]) == ("2026-01-02 00:00 UTC", "2026-01-05 00:00 UTC")
+
+
+def test_retraining_for_depth_quality_lists_the_unmeasured_runs_and_refuses_a_folder_of_copies(tmp_path, monkeypatch, capsys):
+    """tools/retrain_unmeasured.py: the shipped runs that train depth without its quality, this host's first;
+    a --runs folder holding a finished copy of one (a retrain would reuse it) is refused before training."""
+    import shutil
+    import sys
+
+    from mdseg.study.reference import unmeasured
+
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "tools"))
+    import retrain_unmeasured
+
+    cpu = get_profile("cpu")
+    shipped = [r for s in ("tables", "failure") for r in suite_runs(cpu, s, reference_root("cpu")) if unmeasured(r)]
+    if not shipped:
+        pytest.skip("every shipped run of these suites records its depth quality")
+    monkeypatch.setattr(sys, "argv", ["retrain_unmeasured.py", "--suites", "tables", "failure", "--any-host", "--dry-run"])
+    assert retrain_unmeasured.main() == 0
+    listed = [line.split(" (mIoU")[0].strip() for line in capsys.readouterr().out.splitlines() if "(mIoU" in line]
+    assert sorted(listed) == sorted({str(r.run_dir.relative_to(reference_root("cpu"))) for r in shipped})
+    copy = tmp_path / listed[0]
+    shutil.copytree(reference_root("cpu") / listed[0], copy)
+    monkeypatch.setattr(sys, "argv", ["retrain_unmeasured.py", "--runs", str(tmp_path), "--suites", "tables", "failure",
+                                      "--any-host"])
+    assert retrain_unmeasured.main() == 2 and "copies of the reference" in capsys.readouterr().err
+    sys.modules.pop("retrain_unmeasured", None)
