@@ -24,7 +24,7 @@ from mdseg.study.profiles import PROFILES
 from mdseg.study.compare import comparison
 from mdseg.study.run_record import HOSTS_NOTE
 from mdseg.study.seed_plan import TABLE_RECIPES, arms_markdown, plan as seed_plan, seeds_plan_markdown, tables_at
-from mdseg.study.budget_report import budget_conclusion, budget_markdown, curves
+from mdseg.study.budget_report import budget_conclusion, budget_markdown, curves, reading_budget
 from mdseg.study.budget_suite import PLATEAU_GAIN, budget_suite
 from mdseg.study.records import Results
 from mdseg.study.run_record import RunRecord
@@ -50,7 +50,7 @@ def story_block(tables: Results, scale: ScaleSuite, budget: dict[int, Results], 
     """The paper's two claims (both of its naive numbers), then the kit's findings with intervals
     (``front_page``: the few the README keeps)."""
     lines = [f"- {story(tables, recipe).splitlines()[0]}" for recipe in (NAIVE, BEST_RECIPE)]
-    found = findings(tables, scale, setting(PROFILES['cpu']), budget, copied)
+    found = findings(tables, scale, setting(PROFILES['cpu'], quick=True), budget, copied)
     lines += [f"- {line}" for line in found if not front_page or line.startswith(FRONT_PAGE)]
     lines += ["", "Every table behind these lines, with each suite's provenance: [docs/results.md](docs/results.md)."]
     return "\n".join(lines)
@@ -73,7 +73,11 @@ def results_page(tables: Results, scale: ScaleSuite, budget: dict[int, Results],
              f"with its 95% interval. {HOSTS_NOTE} {DISAGREEMENT}",
              "## The story", story_block(tables, scale, budget, copied).rsplit("\n\n", 1)[0],
              "## Provenance of each suite", provenance_block(),
-             _subsection(results_markdown(tables.summary, f"Tables 2 and 3 ({label('cpu', 'tables', _runs(tables))})"))]
+             _subsection(results_markdown(tables.summary, f"Tables 2 and 3 at the quick budget, {cpu.stage_epochs} epochs "
+                                                          f"per stage ({label('cpu', 'tables', _runs(tables))})"))
+             + (f"\n\nThe quick budget is what `make run` and the notebooks train. The story's verdicts are read at "
+                f"{reading_budget(budget)[0]} epochs per stage, where the baseline stops improving: the budget suite below."
+                if budget else "")]
     failure = failure_suite(cpu, finished_only=True, progress=False, base=reference_root('cpu'))
     summaries = {target: results.summary for target, results in failure.items()}
     diagnostics = {target: results.diagnostics(NAIVE) for target, results in failure.items()}

@@ -19,10 +19,11 @@ from .profiles import Profile
 from .scale_suite import FOLLOW_UP, ScaleSuite, describe_optimiser
 
 
-def setting(profile: Profile) -> str:
-    """``cpu profile: Adam 0.001, cosine, normalised depth, 2 epochs per stage``: what a finding was read at."""
+def setting(profile: Profile, quick: bool = False) -> str:
+    """``cpu profile: Adam 0.001, cosine, normalised depth, 2 epochs per stage``: what a finding was read at
+    (``quick``: followed by ``, the quick budget``, for a profile whose verdicts the budget suite reads longer)."""
     return (f"{profile.name} profile: {describe_optimiser(profile)}, {profile.depth_target} depth, "
-            f"{profile.stage_epochs} epochs per stage")
+            f"{profile.stage_epochs} epochs per stage" + (", the quick budget" if quick else ""))
 
 
 def _relative(c) -> str:
