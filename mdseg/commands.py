@@ -161,10 +161,12 @@ def _reproduce(args) -> int:
                         finished_only=args.finished_only, diagnose_every=args.diagnose_every)
     print(results)
     if args.beside_reference:
-        from .study.placement import placement_markdown
+        from .study.placement import placement_markdown, quick_budget_note
         from .study.reference import read
 
         print("\n## Beside the paper and the shipped reference\n\n" + placement_markdown(results, read(list(results.runs))))
+        if note := quick_budget_note(profile):
+            print("\n" + note)
     return 0
 
 

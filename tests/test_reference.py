@@ -334,3 +334,19 @@ def test_retraining_for_depth_quality_lists_the_unmeasured_runs_and_refuses_a_fo
                                       "--any-host"])
     assert retrain_unmeasured.main() == 2 and "copies of the reference" in capsys.readouterr().err
     sys.modules.pop("retrain_unmeasured", None)
+
+
+def test_make_run_says_its_runs_are_the_quick_budget_and_where_verdicts_are_read():
+    from mdseg.study.budget_report import reading_budget
+    from mdseg.study.budget_suite import budget_suite
+    from mdseg.study.placement import quick_budget_note
+
+    cpu = get_profile("cpu")
+    epochs = reading_budget(budget_suite(cpu, finished_only=True, progress=False, base=reference_root("cpu")))[0]
+    note = quick_budget_note(cpu)
+    if epochs <= cpu.stage_epochs:
+        assert note == ""
+    else:
+        assert note.startswith(f"These runs train the quick budget ({cpu.stage_epochs} epochs per stage)")
+        assert f"verdicts at {epochs} epochs per stage" in note
+    assert quick_budget_note(replace(cpu, stage_epochs=epochs)) == "" and quick_budget_note(get_profile("ci")) == ""

@@ -84,6 +84,23 @@ def check(n: int, profile: str = "cpu", out: str | Path = "runs/check-reference"
     return rows
 
 
+def quick_budget_note(profile: Profile) -> str:
+    """Where the shipped reference reads the story's verdicts, when ``profile`` trains fewer epochs per stage
+    than that (the cpu profile's quick budget): one line for ``make run``; ``""`` otherwise."""
+    from .budget_report import reading_budget
+    from .budget_suite import budget_suite
+
+    if profile.name != "cpu":
+        return ""
+    budget = budget_suite(PROFILES["cpu"], finished_only=True, progress=False, base=reference_root("cpu"))
+    epochs = reading_budget(budget)[0] if budget else profile.stage_epochs
+    if profile.stage_epochs >= epochs:
+        return ""
+    return (f"These runs train the quick budget ({profile.stage_epochs} epochs per stage). The reference reads the "
+            f"story's verdicts at {epochs} epochs per stage, where the baseline stops improving (docs/results.md, "
+            "notebook 04); `python -m mdseg reproduce --profile cpu --suite budget` trains that budget.")
+
+
 def check_markdown(rows: list[dict]) -> str:
     lines = ["| run | shipped mIoU | retrained mIoU | reference seeds (mean ± std) | inside the 95% prediction interval |"
              " wall time |", "|---|---|---|---|---|---|"]
