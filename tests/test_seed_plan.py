@@ -113,3 +113,17 @@ def test_tables_2_3_arms_train_at_the_budget_the_tables_are_read_at():
     arms = {a.label: a for a in plan(cpu, scale, results, lr_sgd=0.01, tables_profile=at, tables_label=label)}
     table_arms = [a for name, a in arms.items() if name.endswith(label)]
     assert len(table_arms) == 2 and all(a.job[0].stage_epochs == 8 for a in table_arms)
+
+
+def test_two_verdicts_that_need_as_many_seeds_train_pair_by_pair():
+    """Ties in the seeds needed once sorted by label, which put both naive arms before both baselines: a
+    plan stopped between them had trained neither verdict's pair."""
+    a, b = Point("paper", depth_scale=4), Point("sgd", depth_scale=16)
+    same = (0.486, 0.502, 0.478)
+    scale = SimpleNamespace(map_points=lambda: [{"point": a, "comparison": _c(same)}, {"point": b, "comparison": _c(same)}],
+                            failing=lambda: [])
+    tables = SimpleNamespace(summary={})
+    arms = plan(get_profile("cpu"), scale, tables, lr_sgd=0.01)
+    assert arms[0].first == arms[2].first  # the same need: a tie
+    assert [a.label for a in arms] == ["naive-joint at normalised x4, paper optimiser", "single-decoder under the paper optimiser",
+                                       "naive-joint at normalised x16, sgd optimiser", "single-decoder under the sgd optimiser"]

@@ -44,13 +44,15 @@ def seeds_wanted(c: Comparison | None, least: int = LEAST_SEEDS, most: int = MOS
 class Arm:
     """One arm to train: what it is (``label``), its job, the seeds it should have and, where
     comparisons ask for them, the most and the fewest seeds their verdicts need (``None``: the floor
-    only). An arm serves its cheapest comparison first, so plans are ordered by ``first``."""
+    only). An arm serves its cheapest comparison first, so plans are ordered by ``first``, and then by
+    ``group`` (that comparison's place in the plan), so the two arms of one verdict train one after the other."""
 
     label: str
     job: Job
     wanted: int
     needed: int | None
     first: int | None = None
+    group: int = 0
 
     def seeds(self, up_to: int | None = None) -> list[int]:
         """The seeds beyond the pilot this arm still trains, this call capped at ``up_to`` seeds in all."""
@@ -92,18 +94,19 @@ def plan(profile: Profile, scale, tables, lr_sgd: float | None = None,
     for point in scale.failing():
         entries += [(None, [(f"{r}, follow-up at {point.label}", (point_profile(profile, point, lr_sgd), r))]) for r in FOLLOW_UP]
     arms: dict[tuple[str, str], Arm] = {}
-    for c, jobs in entries:
+    for group, (c, jobs) in enumerate(entries):
         needed, wanted = seeds_wanted(c, least, most)
         for label, job in jobs:
             key = (runs_root(job[0]).name, job[1])
             old = arms.get(key)
             if old is None:
-                arms[key] = Arm(label, job, wanted, needed, needed)
-            else:  # shared (a baseline): the most any comparison asks, named after the first
+                arms[key] = Arm(label, job, wanted, needed, needed, group)
+            else:  # shared (a baseline): the most any comparison asks, named after the first, grouped with its cheapest
                 asked = [n for n in (needed, old.needed, old.first) if n is not None]
+                cheaper = needed is not None and (old.first is None or needed < old.first)
                 arms[key] = Arm(old.label, job, max(wanted, old.wanted), max(asked, default=None),
-                                min(asked, default=None))
-    return sorted(arms.values(), key=lambda a: (a.first is None, a.first or 0, a.label))
+                                min(asked, default=None), group if cheaper else old.group)
+    return sorted(arms.values(), key=lambda a: (a.first is None, a.first or 0, a.group, a.label))
 
 
 def seeds_plan_markdown(comparisons: dict[str, Comparison], least: int = LEAST_SEEDS, most: int = MOST_SEEDS) -> str:
