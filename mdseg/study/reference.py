@@ -158,6 +158,7 @@ def write(source: str | Path = "runs", profile: str = "cpu", suites: tuple[str, 
         raise ReferenceError(f"Profile '{profile}' is changed by the environment (MDSEG_REHEARSAL?): "
                              "a reference is written from the named profile only.")
     source, dest = Path(source), Path(dest) if dest else reference_root(profile)
+    shipped_before = {p.parent for p in dest.rglob(runs.CONFIG)}  # a run another suite adds in this call is new here too
     out = {}
     for suite in suites or tuple(SUITES):
         found = suite_runs(named, suite, source)
@@ -167,7 +168,7 @@ def write(source: str | Path = "runs", profile: str = "cpu", suites: tuple[str, 
         targets = {r.run_dir: dest / r.run_dir.relative_to(source) for r in found}
         not_reproduced = []
         if new_only:
-            found = [r for r in found if not (targets[r.run_dir] / runs.CONFIG).exists()]
+            found = [r for r in found if targets[r.run_dir] not in shipped_before]
         if fill_in:
             held_now = {r.run_dir: r for r in suite_runs(named, suite, dest)}
             pairs = [(r, held_now.get(targets[r.run_dir])) for r in found]
@@ -182,7 +183,7 @@ def write(source: str | Path = "runs", profile: str = "cpu", suites: tuple[str, 
         if (new_only or fill_in) and not found and earlier:  # nothing new: the shipped provenance stands
             out[suite] = {**earlier, "added": 0, "replaced": 0, "not_reproduced": not_reproduced}
             continue
-        existing = [t for t in targets.values() if (t / runs.CONFIG).exists()]
+        existing = [t for t in targets.values() if t in shipped_before]
         if existing and not (replace or fill_in):
             raise ReferenceError(
                 f"Suite '{suite}': {len(existing)} of the {len(targets)} runs under {source} are already shipped (e.g. "
