@@ -24,7 +24,7 @@ from mdseg.study.profiles import PROFILES
 from mdseg.study.compare import comparison
 from mdseg.study.run_record import HOSTS_NOTE
 from mdseg.study.seed_plan import TABLE_RECIPES, arms_markdown, plan as seed_plan, seeds_plan_markdown, tables_at
-from mdseg.study.budget_report import budget_conclusion, budget_markdown, curves, reading_budget
+from mdseg.study.budget_report import budget_conclusion, budget_markdown, curves
 from mdseg.study.budget_suite import PLATEAU_GAIN, budget_suite
 from mdseg.study.records import Results
 from mdseg.study.run_record import RunRecord
@@ -66,6 +66,7 @@ def provenance_block() -> str:
 def results_page(tables: Results, scale: ScaleSuite, budget: dict[int, Results], copied: Results) -> str:
     """The whole results page: the story, provenance, and every suite's tables and conclusions."""
     cpu = PROFILES['cpu']
+    at, read_at, where = tables_at(budget, cpu)  # where the story's verdicts are read
     parts = ["# Results, measured", "Written by `python tools/reference_tables.py --results docs/results.md` from the "
              "runs shipped in `mdseg/reference/cpu` (nothing trains); `python -m mdseg reproduce --profile cpu "
              "[--suite failure|scale|budget]` trains any of them on your machine, reusing what is finished. Every "
@@ -76,8 +77,7 @@ def results_page(tables: Results, scale: ScaleSuite, budget: dict[int, Results],
              _subsection(results_markdown(tables.summary, f"Tables 2 and 3 at the quick budget, {cpu.stage_epochs} epochs "
                                                           f"per stage ({label('cpu', 'tables', _runs(tables))})"))
              + (f"\n\nThe quick budget is what `make run` and the notebooks train. The story's verdicts are read at "
-                f"{reading_budget(budget)[0]} epochs per stage, where the baseline stops improving: the budget suite below."
-                if budget else "")]
+                f"{at.stage_epochs} epochs per stage, where the baseline stops improving: the budget suite below.")]
     failure = failure_suite(cpu, finished_only=True, progress=False, base=reference_root('cpu'))
     summaries = {target: results.summary for target, results in failure.items()}
     diagnostics = {target: results.diagnostics(NAIVE) for target, results in failure.items()}
@@ -91,7 +91,6 @@ def results_page(tables: Results, scale: ScaleSuite, budget: dict[int, Results],
     if any(scale.controls.values()):
         parts.append("### The mechanism controls\n\n" + controls_markdown(scale))
     parts.append("\n".join(f"- {line}" for line in conclusion(scale)))
-    at, read_at, where = tables_at(budget, cpu)
     plan = {f"naive joint, {row['point'].label}": row["comparison"] for row in scale.map_points()}
     plan.update({f"{recipe}, {where}": comparison(read_at.summary, recipe, BASELINE)
                  for recipe in TABLE_RECIPES if recipe in read_at.summary})

@@ -17,7 +17,6 @@ Interrupted, it resumes where it stopped (finished retrains are reused).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -27,8 +26,9 @@ from tqdm.auto import tqdm
 
 from mdseg.study.placement import retrain
 from mdseg.study.profiles import PROFILES
-from mdseg.study.reference import reference_root, suite_runs, unmeasured
+from mdseg.study.reference import exact_retrain, reference_root, suite_runs, unmeasured
 from mdseg.study.suites import SUITES
+from mdseg.training import runs
 
 
 def this_host() -> str:
@@ -42,8 +42,7 @@ def this_host() -> str:
 
 def unmeasured_copy(folder: Path) -> bool:
     """Whether ``folder`` holds a finished run without depth quality (a copy of a shipped run, not a retrain)."""
-    result = folder / "result.json"
-    return result.exists() and "depth_r2" not in json.loads(result.read_text()).get("metrics", {})
+    return (folder / runs.RESULT).exists() and "depth_r2" not in runs.read_result(folder)["metrics"]
 
 
 def main() -> int:
@@ -75,7 +74,7 @@ def main() -> int:
         return 2
     for r in tqdm(chosen, desc="retraining", unit="run"):
         retrained = retrain(r.run_dir, Path(args.runs) / r.run_dir.relative_to(root), progress=False)
-        same = "reproduced" if abs(retrained.miou - r.miou) < 1e-9 else f"differs ({retrained.miou:.4f})"
+        same = "reproduced" if exact_retrain(retrained, r) else f"differs ({retrained.miou:.4f})"
         tqdm.write(f"{r.run_dir.relative_to(root)}: shipped {r.miou:.4f}, {same}")
     print(f"Next: python -m mdseg reference --from {args.runs} --suites {' '.join(args.suites)} --fill-in")
     return 0

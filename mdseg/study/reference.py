@@ -171,11 +171,16 @@ def write(source: str | Path = "runs", profile: str = "cpu", suites: tuple[str, 
             found = [r for r in found if targets[r.run_dir] not in shipped_before]
         if fill_in:
             held_now = {r.run_dir: r for r in suite_runs(named, suite, dest)}
-            pairs = [(r, held_now.get(targets[r.run_dir])) for r in found]
-            not_reproduced = [str(targets[r.run_dir].relative_to(dest)) for r, old in pairs  # a plain copy: skipped
-                              if old is not None and unmeasured(old) and (r.diverged or "depth_r2" in r.metrics)
-                              and not exact_retrain(r, old)]
-            found = [r for r, old in pairs if old is not None and exact_retrain(r, old)]
+            exact = []
+            for r in found:
+                old = held_now.get(targets[r.run_dir])
+                if old is None or not unmeasured(old) or not (r.diverged or "depth_r2" in r.metrics):
+                    continue  # not shipped, measured already, or a plain copy of the shipped run
+                if exact_retrain(r, old):
+                    exact.append(r)
+                else:
+                    not_reproduced.append(str(targets[r.run_dir].relative_to(dest)))
+            found = exact
         if new_only or fill_in:
             targets = {r.run_dir: targets[r.run_dir] for r in found}
         before = dest / "provenance" / f"{suite}.json"
