@@ -10,7 +10,7 @@ from mdseg.study.power import seeds_needed
 from mdseg.study.profiles import get_profile
 from mdseg.study.report import summarize
 from mdseg.study.scale_suite import FOLLOW_UP, Point
-from mdseg.study.seed_plan import BEYOND, LEAST_SEEDS, MOST_SEEDS, PILOT_SEEDS, plan, seeds_plan_markdown, seeds_wanted
+from mdseg.study.seed_plan import BEYOND, LEAST_SEEDS, MOST_SEEDS, PILOT_SEEDS, pilot, plan, seeds_plan_markdown, seeds_wanted
 
 BASE = (0.50, 0.51, 0.49)
 SEEDS = (0, 1, 2)
@@ -68,8 +68,35 @@ def test_the_plan_merges_a_shared_baseline_and_trains_both_arms_of_the_cheapest_
 def test_the_plan_table_says_what_each_comparison_still_trains():
     text = seeds_plan_markdown({"decided": _c((0.40, 0.42, 0.38)), "open": _c((0.56, 0.44, 0.50))})
     decided, open_ = [line for line in text.splitlines() if line.startswith(("| decided", "| open"))]
-    assert decided.endswith(f"| yes | {LEAST_SEEDS - 3} more |") and open_.endswith(f"| no | {MOST_SEEDS - 3} more |")
-    assert f"at least {LEAST_SEEDS} per arm" in text
+    assert f"the floor, {LEAST_SEEDS} (decided by the pilot)" in decided and decided.endswith(f"| yes | {LEAST_SEEDS - 3} more |")
+    needed = seeds_needed(float(np.std(_c((0.56, 0.44, 0.50)).differences, ddof=1)), _c(BASE).margin_abs)
+    assert f"| {needed} |" in open_ and open_.endswith(f"| no | {MOST_SEEDS - 3} more |")
+    assert f"at least {LEAST_SEEDS} seeds per arm" in text and "not recomputed" in text
+
+
+def _grown(pilot_values, extra_values, base_extra):
+    """A comparison whose pilot (seeds 0-2) is ``pilot_values`` and whose extra seeds 3.. are ``extra_values``."""
+    seeds = SEEDS + tuple(range(3, 3 + len(extra_values)))
+    return Comparison("naive-joint", "single-decoder", "mIoU", tuple(pilot_values) + tuple(extra_values),
+                      BASE + tuple(base_extra), seeds=seeds, baseline_seeds=seeds)
+
+
+def test_targets_come_from_the_pilot_so_seeds_that_look_decided_part_way_do_not_stop_an_arm():
+    noisy_pilot = (0.51, 0.49, 0.50)
+    grown = _grown(noisy_pilot, (0.500, 0.501, 0.499), (0.500, 0.501, 0.499))  # extra seeds: differences exactly 0
+    assert grown.against_margin == "within the margin"  # decided, read from all 6 seeds
+    assert pilot(grown).values == noisy_pilot and pilot(grown).common_seeds == SEEDS
+    needed, wanted = seeds_wanted(pilot(grown))
+    assert needed is not None and wanted > LEAST_SEEDS  # the pilot's target stands
+    assert seeds_wanted(grown) == (None, LEAST_SEEDS)  # what re-planning from all seeds would have said
+    point = Point("paper", depth_scale=4)
+    scale = SimpleNamespace(map_points=lambda: [{"point": point, "comparison": grown}], failing=lambda: [])
+    tables = SimpleNamespace(summary={})
+    arms = plan(get_profile("cpu"), scale, tables, lr_sgd=0.01)
+    assert {a.wanted for a in arms} == {wanted}
+    row = [line for line in seeds_plan_markdown({"grown": grown}).splitlines() if line.startswith("| grown")][0]
+    assert row.endswith(f"| yes | {wanted - 6} more |") if wanted > 6 else row.endswith("| yes | - |")
+    assert pilot(None) is None
 
 
 def test_each_arm_says_how_many_seeds_it_holds_and_what_is_still_to_train(tmp_path):

@@ -1,9 +1,10 @@
 """Train the extra seeds the statistics ask for (:mod:`mdseg.study.seed_plan`): from the shipped
 reference's 3-seed pilot, every arm of the scale map's comparisons, of Tables 2-3's and the follow-ups at
 a failing point gets at least 6 seeds (Tables 2-3's at the budget they are read at:
-:func:`mdseg.study.seed_plan.tables_at`), and an undecided comparison's arms the paired seeds its verdict
-needs against the margin, at most 10. The targets are fixed from the pilot before any extra seed trains
-(no peeking while training); the pilot's seeds 0-2 are never retrained. Every run goes to the folder its
+:func:`mdseg.study.seed_plan.tables_at`), and an undecided comparison's arms the paired seeds
+its pilot asked for against the margin, at most 10. The targets come from the pilot alone
+(:func:`mdseg.study.seed_plan.pilot`), however many seeds have arrived since, so the plan does not change as
+it trains; the pilot's seeds 0-2 are never retrained. Every run goes to the folder its
 settings name, so the suites then read it like the rest.
 
     python tools/extra_seeds.py [--runs runs] [--up-to N] [--least 6] [--most 10] [--dry-run]

@@ -5,8 +5,10 @@ story's recipes against the baseline in Tables 2-3) names its two arms; the foll
 point are arms without a power target. Each arm trains up to :func:`seeds_wanted`: at least
 :data:`LEAST_SEEDS`, more where an undecided comparison's power calculation asks (for a true
 difference the size of the margin, 80% power: :func:`~mdseg.study.power.seeds_needed`), at most
-:data:`MOST_SEEDS`. The targets are fixed from the seeds a comparison already has, before any extra
-seed trains (no peeking while training). ``tools/extra_seeds.py`` trains the plan; the results page
+:data:`MOST_SEEDS`. The targets come from the pilot alone (:func:`pilot`: seeds 0-2), however many
+seeds the reference holds by then, so a verdict that looks decided after some extra seeds still gets
+the seeds its pilot asked for: a fixed design, not a sequential one (stopping an arm once its
+interval looks decided would make the 95% intervals optimistic). ``tools/extra_seeds.py`` trains the plan; the results page
 prints it (:func:`~mdseg.study.power.seeds_plan_markdown`).
 """
 from __future__ import annotations
@@ -27,6 +29,17 @@ MOST_SEEDS = 10  # no comparison's arms beyond this, decided or not
 PILOT_SEEDS = 3  # the shipped pilot (seeds 0-2), never retrained
 BEYOND = 201  # "needs more than 200 seeds" (where the power calculation stops looking)
 TABLE_RECIPES = (NAIVE, BEST_RECIPE, "depth-first/no-copy/s->b")  # against the baseline in Tables 2-3
+
+
+def pilot(c: Comparison | None) -> Comparison | None:
+    """``c`` restricted to the pilot's seeds (below :data:`PILOT_SEEDS`), which every plan is computed from;
+    ``c`` itself where its seeds are not known (nothing to restrict)."""
+    if c is None or len(c.seeds) != len(c.values) or len(c.baseline_seeds) != len(c.baseline_values):
+        return c
+    mine = [(s, v) for s, v in zip(c.seeds, c.values) if s is not None and s < PILOT_SEEDS]
+    theirs = [(s, v) for s, v in zip(c.baseline_seeds, c.baseline_values) if s is not None and s < PILOT_SEEDS]
+    return replace(c, seeds=tuple(s for s, _ in mine), values=tuple(v for _, v in mine),
+                   baseline_seeds=tuple(s for s, _ in theirs), baseline_values=tuple(v for _, v in theirs))
 
 
 def seeds_wanted(c: Comparison | None, least: int = LEAST_SEEDS, most: int = MOST_SEEDS) -> tuple[int | None, int]:
@@ -95,7 +108,7 @@ def plan(profile: Profile, scale, tables, lr_sgd: float | None = None,
         entries += [(None, [(f"{r}, follow-up at {point.label}", (point_profile(profile, point, lr_sgd), r))]) for r in FOLLOW_UP]
     arms: dict[tuple[str, str], Arm] = {}
     for group, (c, jobs) in enumerate(entries):
-        needed, wanted = seeds_wanted(c, least, most)
+        needed, wanted = seeds_wanted(pilot(c), least, most)
         for label, job in jobs:
             key = (runs_root(job[0]).name, job[1])
             old = arms.get(key)
@@ -110,27 +123,34 @@ def plan(profile: Profile, scale, tables, lr_sgd: float | None = None,
 
 
 def seeds_plan_markdown(comparisons: dict[str, Comparison], least: int = LEAST_SEEDS, most: int = MOST_SEEDS) -> str:
-    """Per comparison, how many paired seeds its verdict needs: enough to detect a true difference
-    of the margin (:data:`~mdseg.study.compare.MARGIN` of the baseline) 4 times in 5, from the spread
-    of its per-seed differences so far; whether the seeds it has already decide it (its interval lies
-    wholly on one side of 0 or wholly within, or wholly beyond, the margin); and what its arms still
-    train (:func:`seeds_wanted`)."""
-    lines = ["| comparison | paired seeds | verdict | seeds for the margin (80% power) | decided? | train |",
+    """Per comparison, the paired seeds its pilot asked for (:func:`seeds_wanted` of :func:`pilot`:
+    enough to detect a true difference of the margin, :data:`~mdseg.study.compare.MARGIN` of the
+    baseline, 4 times in 5, from the spread of the pilot's per-seed differences), whether the seeds it
+    holds now decide it (its interval lies wholly on one side of 0 or wholly within, or wholly beyond,
+    the margin; read, never used to stop training) and what its arms still train."""
+    lines = ["| comparison | paired seeds | verdict | seeds its pilot asked for (margin, 80% power) | decided now? | train |",
              "|---|---|---|---|---|---|"]
     for label, c in comparisons.items():
         have = len(c.common_seeds)
-        more = max(0, seeds_wanted(c, least, most)[1] - have)
-        train = f"{more} more" if more else "-"
+        first = pilot(c)
+        needed, planned = seeds_wanted(first, least, most)
+        train = f"{planned - have} more" if planned > have else "-"
+        if needed is None:
+            asked = f"the floor, {least} ({'decided by the pilot' if first.paired and first.tested else 'no paired pilot'})"
+        else:
+            asked = "more than 200" if needed == BEYOND else str(needed)
         if not c.paired or not c.tested:
-            lines.append(f"| {label} | {have} | {c.verdict} | - | no test yet | {train} |")
+            lines.append(f"| {label} | {have} | {c.verdict} | {asked} | no test yet | {train} |")
             continue
-        needed = seeds_needed(float(np.std(c.differences, ddof=1)), c.margin_abs)
         decided = c.against_margin != "inconclusive"
-        lines.append(f"| {label} | {have} | {c.verdict}; {c.against_margin} | {needed or 'more than 200'} | "
+        lines.append(f"| {label} | {have} | {c.verdict}; {c.against_margin} | {asked} | "
                      f"{'yes' if decided else 'no'} | {train} |")
-    return "\n".join(lines + ["", f"The margin: ± {MARGIN:.1%} of the baseline's mean. 'Decided': the 95% interval "
-                                  "no longer reaches across a margin. 'Train': the seeds its arms still need: at least "
-                                  f"{least} per arm, and for an undecided verdict what its power asks, at most {most}."])
+    return "\n".join(lines + ["", f"The margin: ± {MARGIN:.1%} of the baseline's mean. Every arm's target is fixed "
+                                  f"from the pilot (seeds 0-{PILOT_SEEDS - 1}): at least {least} seeds per arm, and for "
+                                  f"a verdict the pilot left undecided what its power asks, at most {most}. Targets are not "
+                                  "recomputed as seeds arrive, so a verdict that looks decided part-way still gets its "
+                                  "planned seeds (stopping there would make the intervals optimistic). 'Decided now': the "
+                                  "95% interval of the seeds held no longer reaches across a margin."])
 
 
 def seeds_held(arm: Arm, base) -> int:
