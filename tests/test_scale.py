@@ -486,3 +486,17 @@ def test_the_copy_is_read_against_no_copy_at_every_budget_that_has_both():
     said = copy_by_budget(suite)
     assert said.startswith(f"The copy against no-copy ({copy} minus {no_copy}, paired by seed): at 2 epochs per stage -0.1933 [")
     assert "at 4 epochs" not in said and copy_by_budget({4: suite[4]}) == ""
+
+
+def test_the_story_gives_the_collapse_its_depth_quality_where_seeds_measured_it(tmp_path):
+    from mdseg.study.experiments import Results
+    from mdseg.study.findings import findings
+
+    failing = Point("paper", depth_scale=255)
+    suite = _suite(tmp_path, {failing: [0.03, 0.04, 0.03]}, {"paper": [0.47, 0.50, 0.45]})
+    assert not any("depth R² there" in line for line in findings(Results("cpu", {}, {}), scale=suite))
+    measured = [replace(r, metrics={**r.metrics, "depth_r2": r2}) if r2 is not None else r
+                for r, r2 in zip(suite.naive[failing], (0.02, None, 0.04))]
+    suite = replace(suite, naive={failing: measured})
+    line = next(x for x in findings(Results("cpu", {}, {}), scale=suite) if x.startswith("Collapse at"))
+    assert line.endswith("; naive joint's depth R² there 0.030 ± 0.014 (2 of 3).")

@@ -13,6 +13,7 @@ from .copy_suite import copy_conclusion
 from .mechanism import mechanism, vanished_sentence
 from .paper import PAPER, PAPER_TEXT
 from .reference import label
+from .report import depth_text
 from .records import Results
 from .run_record import RunRecord
 from .profiles import Profile
@@ -120,8 +121,11 @@ def _scale_findings(scale: ScaleSuite) -> list[str]:
              + (": " + ", ".join(r["point"].label for r in held) if held else "") + ".")
     out = [line]
     for r in collapse:
+        finished = [x for x in scale.naive.get(r["point"], []) if not x.diverged]
+        r2 = [x.metrics["depth_r2"] for x in finished if "depth_r2" in x.metrics]
+        depth = f"; naive joint's depth R² there {depth_text(r2, len(finished))}" if r2 else ""
         out.append(f"Collapse at {r['point'].label}: {r['collapsed']} of {r['seeds']} seeds below half the baseline, "
-                   f"{_relative(r['comparison'])}.")
+                   f"{_relative(r['comparison'])}{depth}.")
         out.append(vanished_sentence("Per seed there", scale.naive.get(r["point"], [])))
         results = scale.follow_up.get(r["point"])
         if results is not None and "naive-joint/norm" in results.summary:
