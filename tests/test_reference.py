@@ -329,6 +329,12 @@ def test_retraining_for_depth_quality_lists_the_unmeasured_runs_and_refuses_a_fo
     assert retrain_unmeasured.main() == 0
     listed = [line.split(" (mIoU")[0].strip() for line in capsys.readouterr().out.splitlines() if "(mIoU" in line]
     assert sorted(listed) == sorted({str(r.run_dir.relative_to(reference_root("cpu"))) for r in shipped})
+    point = listed[0].split("/")[0] + "/"  # e.g. cpu-metric/: only that point's runs
+    monkeypatch.setattr(sys, "argv", ["retrain_unmeasured.py", "--suites", "tables", "failure", "--any-host",
+                                      "--match", point, "--dry-run"])
+    assert retrain_unmeasured.main() == 0
+    matched = [line.split(" (mIoU")[0].strip() for line in capsys.readouterr().out.splitlines() if "(mIoU" in line]
+    assert matched and sorted(matched) == sorted(x for x in listed if x.startswith(point))
     copy = tmp_path / listed[0]
     shutil.copytree(reference_root("cpu") / listed[0], copy)
     monkeypatch.setattr(sys, "argv", ["retrain_unmeasured.py", "--runs", str(tmp_path), "--suites", "tables", "failure",

@@ -10,7 +10,9 @@ the runs recorded on this machine's CPU model are retrained first, then those th
 were trained on one like it); ``--any-host`` adds runs recorded on other models (their retrains differ:
 shipping them means replacing a whole suite with ``--replace``, a decision of its own).
 
-    python tools/retrain_unmeasured.py [--runs runs] [--suites failure scale ...] [--any-host] [--limit N] [--dry-run]
+    python tools/retrain_unmeasured.py [--runs runs] [--suites failure scale ...] [--match TEXT] [--any-host] [--limit N] [--dry-run]
+
+``--match x255-sgd`` retrains only the runs whose folder names it (e.g. the collapse's point first).
 
 Interrupted, it resumes where it stopped (finished retrains are reused).
 """
@@ -51,16 +53,18 @@ def main() -> int:
     parser.add_argument("--profile", choices=list(PROFILES), default="cpu")
     parser.add_argument("--suites", nargs="+", choices=list(SUITES), default=list(SUITES), metavar="SUITE")
     parser.add_argument("--any-host", action="store_true", help="also runs recorded on another CPU model, or on none")
+    parser.add_argument("--match", default="", metavar="TEXT",
+                        help="only runs whose folder, e.g. cpu-x255-sgd-lr0.01/naive-joint/seed0, contains TEXT")
     parser.add_argument("--limit", type=int, default=None, help="retrain at most this many runs this call")
     parser.add_argument("--dry-run", action="store_true", help="list the runs, train nothing")
     args = parser.parse_args()
     root, host = reference_root(args.profile), this_host()
     found = {r.run_dir: r for suite in args.suites for r in suite_runs(PROFILES[args.profile], suite, root)
-             if unmeasured(r)}
+             if unmeasured(r) and args.match in str(r.run_dir.relative_to(root))}
     order = {host: 0, "not recorded": 1}
     chosen = sorted((r for r in found.values() if args.any_host or r.host in order),
                     key=lambda r: (order.get(r.host, 2), str(r.run_dir)))[:args.limit]
-    print(f"{len(found)} shipped runs train depth without recording its quality; {len(chosen)} to retrain here "
+    print(f"{len(found)} shipped runs{f' matching {args.match!r}' if args.match else ''} train depth without recording its quality; {len(chosen)} to retrain here "
           f"(recorded on this CPU model, {host}, first; then {'every other' if args.any_host else 'no recorded'} model).")
     for r in chosen:
         print(f"  {r.run_dir.relative_to(root)} (mIoU {r.miou:.4f}, {r.host})")
