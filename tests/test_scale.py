@@ -167,7 +167,7 @@ def test_the_conclusion_says_where_naive_joint_fails_and_the_range_tested(tmp_pa
     suite = _suite(tmp_path, {Point("profile", depth_scale=1): [0.52, 0.55, 0.50], failing: [0.20, 0.22, 0.21]},
                    {"profile": [0.51, 0.54, 0.53], "paper": [0.45, 0.47, 0.46]})
     lines = conclusion(suite)
-    assert lines[0].startswith("Tested on 2 points") and "scales 1, 255" in lines[0]
+    assert lines[0].startswith("Tested on 2 points (3 paired seeds each, 2 epochs per stage)") and "scales 1, 255" in lines[0]
     assert any(line.startswith("Naive joint training is measurably worse than its baseline at 1 of 2 points")
                and "normalised x255, paper optimiser -54.3%" in line for line in lines)
     assert any(line.startswith("Collapse at normalised x255, paper optimiser: 3 of 3 seeds") for line in lines)
@@ -426,7 +426,7 @@ def test_the_copy_report_says_which_repair_closes_the_gap(tmp_path):
     assert "depth-first/copy+reinit-last-block/s->b does not close the gap" in lines[2]
 
 
-def test_the_findings_read_the_budget_suite_at_its_reading_budget():
+def test_the_findings_read_the_budget_suite_at_its_reading_budget(tmp_path):
     from mdseg.study.experiments import Results
     from mdseg.study.findings import findings
     from mdseg.study.report import summarize
@@ -444,6 +444,9 @@ def test_the_findings_read_the_budget_suite_at_its_reading_budget():
     assert lines[1].startswith("Trained longer, naive-joint goes from -3.3% [-6.1%, -0.5%] of the baseline (worse)") and "at 2 epochs per stage to -2.2% [" in lines[1]
     assert lines[1].endswith("3 paired seeds: not distinguishable from the baseline, and these seeds cannot tell a full "
                              "catch-up from a remaining cost or a gain within that interval; against the margin: inconclusive.")
+    scale = _suite(tmp_path, {Point("profile", depth_scale=1): [0.52, 0.55, 0.50]}, {"profile": [0.51, 0.54, 0.53]})
+    mapped = findings(Results("cpu", {}, {}), scale=scale, budget=budget)[0]  # the map, read at 2 epochs per stage
+    assert mapped.startswith("Across the scale map") and "2 epochs per stage, the quick budget)" in mapped
 
 
 def test_a_baseline_plateau_beyond_the_other_recipes_budgets_is_said_and_not_read_yet():
@@ -494,7 +497,9 @@ def test_the_story_gives_the_collapse_its_depth_quality_where_seeds_measured_it(
 
     failing = Point("paper", depth_scale=255)
     suite = _suite(tmp_path, {failing: [0.03, 0.04, 0.03]}, {"paper": [0.47, 0.50, 0.45]})
-    assert not any("depth R² there" in line for line in findings(Results("cpu", {}, {}), scale=suite))
+    lines = findings(Results("cpu", {}, {}), scale=suite)
+    assert not any("depth R² there" in line for line in lines)
+    assert "3 paired seeds each, 2 epochs per stage):" in lines[0]  # the map says the budget it was read at
     measured = [replace(r, metrics={**r.metrics, "depth_r2": r2}) if r2 is not None else r
                 for r, r2 in zip(suite.naive[failing], (0.02, None, 0.04))]
     suite = replace(suite, naive={failing: measured})

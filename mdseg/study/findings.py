@@ -16,7 +16,7 @@ from .reference import label
 from .report import depth_text
 from .records import Results
 from .run_record import RunRecord
-from .profiles import Profile
+from .profiles import PROFILES, Profile
 from .scale_suite import FOLLOW_UP, ScaleSuite, describe_optimiser
 
 
@@ -52,7 +52,9 @@ def findings(tables: Results, scale: ScaleSuite | None = None, setting: str = ""
                    f"{_relative(c)}, {_seeds(c)}: {c.verdict}; {c.against_margin} (the margin: ± {MARGIN:.1%}, "
                    "about the paper's text gap).")
     if scale is not None:
-        out += _scale_findings(scale)
+        stage = PROFILES[scale.profile].stage_epochs
+        quick = bool(budget) and reading_budget(budget)[0] != stage
+        out += _scale_findings(scale, f"{stage} epochs per stage" + (", the quick budget" if quick else ""))
     if BEST_RECIPE in summary and BASELINE in summary:
         c = comparison(summary, BEST_RECIPE, BASELINE)
         out.append(f"The paper's best recipe, {BEST_RECIPE}{f' ({setting})' if setting else ''}: {c.diff:+.4f} mIoU, "
@@ -100,7 +102,8 @@ def catch_up(budget: dict[int, Results]) -> list[str]:
     return out
 
 
-def _scale_findings(scale: ScaleSuite) -> list[str]:
+def _scale_findings(scale: ScaleSuite, at: str) -> list[str]:
+    """The map's and the collapse's sentences, the map read at ``at`` (e.g. "2 epochs per stage, the quick budget")."""
     rows = [r for r in scale.map_points() if r["comparison"].tested]
     if not rows:
         return []
@@ -112,7 +115,7 @@ def _scale_findings(scale: ScaleSuite) -> list[str]:
     seeds = "/".join(map(str, sorted({r["seeds"] for r in rows})))
     line = (f"Across the scale map ({len(rows)} points: depth scales "
             f"{', '.join(f'{s:g}' for s in sorted({r['depth_scale'] for r in rows}))} and 8-bit depth images, three optimisers, "
-            f"{seeds} paired seeds each): naive joint training's mean is below its baseline's at {lower} of {len(rows)} "
+            f"{seeds} paired seeds each, {at}): naive joint training's mean is below its baseline's at {lower} of {len(rows)} "
             f"points and measurably below (95% interval under 0) at {len(worse)}")
     if mild:
         line += (f"; where it is measurable without collapsing it costs {min(-r['rel'] for r in mild):.1%} to "

@@ -10,6 +10,7 @@ from ..training.runs import where_text
 from .mechanism import mechanism, vanished_sentence
 from .report import DEPTH_NOTE, PAPER, depth_text, read_diagnostics, summarize
 from .jobs import trained
+from .profiles import PROFILES
 from .run_record import RunRecord
 from .scale_suite import FOLLOW_UP, OPTIMISERS, SGD_LR_SEEDS, ScaleSuite
 
@@ -111,7 +112,8 @@ def conclusion(suite: ScaleSuite) -> list[str]:
     tested = [r["point"] for r in rows]
     ratios = [r["ratio"] for r in rows if not math.isnan(r["ratio"])]
     seeds = sorted({r["seeds"] for r in rows})
-    scope = (f"{len(tested)} points ({'/'.join(map(str, seeds))} paired seeds each): depth targets "
+    scope = (f"{len(tested)} points ({'/'.join(map(str, seeds))} paired seeds each, "
+             f"{PROFILES[suite.profile].stage_epochs} epochs per stage): depth targets "
              f"{', '.join(sorted({p.target for p in tested}))}, scales "
              f"{', '.join(f'{s:g}' for s in sorted({p.depth_scale for p in tested}))}, optimisers "
              f"{', '.join(suite.optimisers[o] for o in OPTIMISERS if any(p.optimiser == o for p in tested))}"
