@@ -70,7 +70,7 @@ def test_iiou_matches_cityscapes_definition():
     p, t, inst = _random(7)
     metrics.update(p, t, inst)
     # reference: per class, weight instance pixels by mean size / instance size
-    sizes, per_class = {}, {}
+    per_class = {}
     for n in range(len(t)):
         for k in inst[n].unique().tolist():
             if k in (0, 255):

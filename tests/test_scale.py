@@ -374,6 +374,17 @@ def test_the_mechanism_reads_the_controls_and_says_where_seeds_disagree(tmp_path
     suite.controls[(failing, SLOW_DEPTH_DECODER)] = [replace(run, metrics={"mIoU": 0.04}) for run in slow]
     assert mechanism(suite)[2].endswith(f"{SLOW_DEPTH_DECODER} does not prevent the collapse (3 collapsed, 0 diverged "
                                         "of 3 seeds).")
+    from mdseg.study.experiments import Results
+    from mdseg.study.mechanism import runs_at
+
+    follow = {"single-decoder": suite.baselines["sgd"], "naive-joint": suite.naive[failing]}
+    suite.follow_up = {failing: Results("cpu", {}, follow)}
+    gone = [replace(r, stopped=Stopped("Non-finite loss")) for r in slow[:2]]
+    suite.follow_up_diverged = {failing: {"naive-joint": gone[:1], "depth-first/copy/b": gone}}
+    found = runs_at(suite, failing)  # for the trade-off figure: every recipe there, its diverged seeds too
+    assert list(found) == ["single-decoder", "naive-joint", "depth-first/copy/b", DEPTH_ONLY, SLOW_DEPTH_DECODER]
+    assert len(found["naive-joint"]) == 4 and found["depth-first/copy/b"] == gone
+    assert runs_at(suite, Point("profile", depth_scale=4)) == {}
 
 
 def test_the_mechanism_lab_trains_live_and_draws_what_each_step_did(ci_root, tmp_path, monkeypatch):
@@ -505,3 +516,20 @@ def test_the_story_gives_the_collapse_its_depth_quality_where_seeds_measured_it(
     suite = replace(suite, naive={failing: measured})
     line = next(x for x in findings(Results("cpu", {}, {}), scale=suite) if x.startswith("Collapse at"))
     assert line.endswith("; naive joint's depth R² there 0.030 ± 0.014 (2 of 3).")
+
+
+def test_the_tradeoff_panels_draw_each_suite_where_depth_quality_was_measured(tmp_path):
+    from mdseg.study.experiments import Results
+    from mdseg.study.tradeoff import measured, tradeoff_panels
+    from mdseg.training.schedule import DEPTH_ONLY
+
+    failing = Point("paper", depth_scale=255)
+    suite = _suite(tmp_path, {failing: [0.20, 0.22, 0.21]}, {"paper": [0.45, 0.47, 0.46]})
+    assert suite.failing() == [failing]
+    alone = [replace(r, metrics={**r.metrics, "depth_r2": 0.6}) for r in suite.naive[failing]]
+    suite.controls = {(failing, DEPTH_ONLY): alone}
+    unmeasured = Results("cpu", {}, {"depth-first/copy/s->b": suite.naive[failing]})
+    drawn, left = tradeoff_panels(suite, None, unmeasured)
+    assert list(drawn) == ["At the collapse, normalised x255, paper optimiser (2 epochs per stage)"]
+    assert left == ["The copy suite (2 epochs per stage)"] and measured(drawn[list(drawn)[0]]) == 3
+    assert tradeoff_panels() == ({}, [])

@@ -2,7 +2,6 @@
 from types import SimpleNamespace
 
 import numpy as np
-import pytest
 from helpers import run_record
 
 from mdseg.study.compare import Comparison

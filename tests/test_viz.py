@@ -224,8 +224,32 @@ def test_the_tradeoff_figure_places_each_seed_and_bands_the_baseline():
                             run_record(2, 0.46, "naive-joint", budget={"depth_epochs": 4})]}
     fig = viz.tradeoff(runs, "x")
     ax = fig.axes[0]
-    assert "1 runs from before depth quality was recorded left out" in ax.get_title()
+    assert "(left out: 1 runs from before depth quality was recorded)" in ax.get_title()
     dots = [line for line in ax.lines if line.get_marker() == "o"]
     assert len(dots) == 1 and list(dots[0].get_xdata()) == [0.6, 0.7]
-    assert any(line.get_label() == "single-decoder (no depth)" for line in ax.lines)
+    assert any(line.get_label() == "single-decoder (no depth, 2 seeds)" for line in ax.lines)
+    plt.close("all")
+
+
+def test_tradeoff_panels_band_depth_alone_and_count_diverged_seeds():
+    import math
+
+    import matplotlib.pyplot as plt
+
+    from helpers import run_record
+
+    alone = [run_record(k, 0.01, "depth-only", budget={"seg_epochs": 0, "depth_epochs": 4}, depth_r2=r2)
+             for k, r2 in enumerate((0.60, 0.70))]
+    stopped = run_record(2, math.nan, "depth-only", budget={"seg_epochs": 0, "depth_epochs": 4}, stopped="loss is nan")
+    joint = [run_record(0, 0.40, "naive-joint", budget={"seg_epochs": 4, "depth_epochs": 4}, depth_r2=0.5)]
+    fig = viz.tradeoffs({"first": {"depth-only": alone + [stopped]}, "second": {"naive-joint": joint},
+                         "third": {"naive-joint": joint}})
+    first = fig.axes[0]
+    assert "(left out: 1 that diverged)" in first.get_title()
+    band = [line for line in first.lines if "no segmentation" in line.get_label()]
+    assert len(band) == 1 and band[0].get_label() == "depth-only (no segmentation, 2 seeds, 1 diverged)"
+    assert list(band[0].get_xdata()) == pytest.approx([0.65, 0.65])  # a vertical line at depth alone's mean R²
+    assert [ax.get_visible() for ax in fig.axes] == [True, True, True, False]  # 3 panels, 2 columns
+    with pytest.raises(ValueError, match="at least one panel"):
+        viz.tradeoffs({})
     plt.close("all")

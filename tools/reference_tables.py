@@ -2,7 +2,7 @@
 exactly what ``mdseg/reference/cpu`` holds (nothing trains):
 
     python tools/reference_tables.py [--map docs/failure-map.png] [--budget-figure docs/budget-curves.png]
-                                     [--results docs/results.md] [--readme README.md]
+                                     [--tradeoff-figure docs/tradeoff.png] [--results docs/results.md] [--readme README.md]
 
 Without options it prints both blocks. The story block (the paper's claims, the kit's findings with
 their intervals) goes between the README's ``<!-- reference:story -->`` markers; the results page
@@ -17,8 +17,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's mdseg and its reference, not an installed one
 
-# Reading the reference needs no torch (a test runs this script with torch blocked); only --map and
-# --budget-figure import the figures.
+# Reading the reference needs no torch (a test runs this script with torch blocked); only --map,
+# --budget-figure and --tradeoff-figure import the figures.
 
 from mdseg.study.profiles import PROFILES
 from mdseg.study.compare import comparison
@@ -38,6 +38,7 @@ from mdseg.study.failure_report import failure_conclusion, table3_markdown, weig
 from mdseg.study.report import results_markdown
 from mdseg.study.scale_report import conclusion, depth_first_markdown, points_markdown, sweep_markdown
 from mdseg.study.scale_suite import ScaleSuite, scale_suite
+from mdseg.study.tradeoff import tradeoff_panels
 from mdseg.training.schedule import BASELINE, BEST_RECIPE, NAIVE
 
 
@@ -100,6 +101,14 @@ def results_page(tables: Results, scale: ScaleSuite, budget: dict[int, Results],
     if copied.runs:
         parts.append(f"## The copy suite ({label('cpu', 'copy', _runs(copied))})\n\n" + copy_markdown(copied) + "\n\n"
                      + "\n".join(f"- {line}" for line in copy_conclusion(copied)))
+    drawn, left = tradeoff_panels(scale, budget, copied)
+    if drawn:
+        parts.append("## Both tasks: segmentation against depth quality\n\n![segmentation against depth quality](tradeoff.png)"
+                     "\n\nPer recipe and seed, val mIoU against val depth R² (after per-image scale and shift; 1 = perfect, "
+                     "0 = no better than a constant), crosses at the means; a recipe without depth is a horizontal band "
+                     "(mean ± std), depth alone a vertical one. Panels: " + "; ".join(drawn) + ". Runs trained before "
+                     "depth quality was recorded, and runs a non-finite loss stopped, are counted in each title, not drawn"
+                     + (f"; not drawn yet, no run there records depth quality: {'; '.join(left)}." if left else "."))
     if budget:
         parts.append(f"## The budget suite ({label('cpu', 'budget', [r for res in budget.values() for r in _runs(res)])})\n\n![the budget curves](budget-curves.png)\n\n"
                      + budget_markdown(budget) + "\n\n" + "\n".join(f"- {line}" for line in budget_conclusion(budget)))
@@ -131,6 +140,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--map", default=None, help="also save the failure map as this PNG")
     parser.add_argument("--budget-figure", default=None, help="also save the budget suite's curves as this PNG")
+    parser.add_argument("--tradeoff-figure", default=None, help="also save the trade-off figure (mIoU against depth R²) as this PNG")
     parser.add_argument("--results", type=Path, default=None, help="write the results page here")
     parser.add_argument("--readme", type=Path, default=None, help="write the story block into this README's markers")
     args = parser.parse_args()
@@ -149,11 +159,11 @@ def main() -> int:
         print(f"wrote {args.results}")
     if not (args.readme or args.results):
         print(page)
-    if args.map or args.budget_figure:
+    if args.map or args.budget_figure or args.tradeoff_figure:
         import matplotlib
 
         matplotlib.use("Agg")
-        from mdseg.viz import budget_curves, failure_map
+        from mdseg.viz import budget_curves, failure_map, tradeoffs
 
         if args.map:
             failure_map(scale.map_points()).savefig(args.map, dpi=110)
@@ -161,6 +171,9 @@ def main() -> int:
         if args.budget_figure:
             budget_curves(curves(budget), PLATEAU_GAIN).savefig(args.budget_figure, dpi=110)
             print(f"saved {args.budget_figure}")
+        if args.tradeoff_figure:
+            tradeoffs(tradeoff_panels(scale, budget, copied)[0]).savefig(args.tradeoff_figure, dpi=100)
+            print(f"saved {args.tradeoff_figure}")
     return 0
 
 

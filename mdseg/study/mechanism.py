@@ -160,3 +160,17 @@ def depth_alone_sentence(suite: ScaleSuite, point: Point) -> str:
                 f"{rule}): the collapse needs both tasks together.")
     return (f"Depth alone fails at {point.label} on some seeds ({seeds}; {rule}): the scale alone can be enough, "
             "but not on every seed.")
+
+
+def runs_at(scale: ScaleSuite, point: Point) -> dict[str, list[RunRecord]]:
+    """Every recipe trained at ``point`` (a failing point), for the trade-off figure
+    (:func:`mdseg.viz.tradeoff`): its baseline, naive joint and the follow-ups (each with the seeds a
+    non-finite loss stopped), then the mechanism controls and depth alone there."""
+    found: dict[str, list[RunRecord]] = {}
+    results = scale.follow_up.get(point)
+    stopped = scale.follow_up_diverged.get(point, {})
+    if results is not None:
+        found.update({recipe: list(done) + list(stopped.get(recipe, [])) for recipe, done in results.runs.items()})
+    found.update({recipe: list(done) for recipe, done in stopped.items() if recipe not in found and done})
+    found.update({recipe: list(done) for (where, recipe), done in scale.controls.items() if where == point and done})
+    return found

@@ -12,7 +12,6 @@ from matplotlib.ticker import MaxNLocator
 from ..study.budget_report import plateau
 from ..study.compare import t_interval
 from ..study.paper import naive_gaps
-from ..study.run_record import RunRecord
 from ..study.failure_report import naive_runs
 from ..voc import CLASSES, PALETTE
 
@@ -260,40 +259,5 @@ def budget_curves(curves: dict[str, list], plateau_gain: float | None = None) ->
                                      else ""), fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    return fig
-
-
-def tradeoff(runs: dict[str, list[RunRecord]], title: str = "") -> plt.Figure:
-    """The multi-task trade-off: val segmentation mIoU against val depth quality (R² after per-image
-    scale-and-shift alignment), one colour per recipe, a dot per seed and a cross at the mean. A recipe
-    without depth (the baseline) is a horizontal band at its mean ± std; runs trained before depth
-    quality was recorded are left out (the title counts them)."""
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    unmeasured = 0
-    for i, (recipe, done) in enumerate(runs.items()):
-        colour = f"C{i}"
-        finished = [r for r in done if not r.diverged]
-        measured = [r for r in finished if "depth_r2" in r.metrics]
-        miou = [r.miou for r in finished]
-        if not any(r.budget.get("depth_epochs", 0) > 0 for r in finished):
-            if miou:
-                mean, std = float(np.mean(miou)), float(np.std(miou, ddof=1)) if len(miou) > 1 else 0.0
-                ax.axhspan(mean - std, mean + std, color=colour, alpha=0.15)
-                ax.axhline(mean, color=colour, lw=1, label=f"{recipe} (no depth)")
-            continue
-        unmeasured += len(finished) - len(measured)
-        if not measured:
-            continue
-        x = [r.metrics["depth_r2"] for r in measured]
-        y = [r.miou for r in measured]
-        ax.plot(x, y, "o", color=colour, alpha=0.6, label=f"{recipe} ({len(measured)} seeds)")
-        ax.plot(np.mean(x), np.mean(y), "X", color=colour, ms=11, mec="black")
-    ax.set_xlabel("val depth R² after per-image scale and shift (1 = perfect, 0 = a constant)")
-    ax.set_ylabel("val mIoU")
-    note = f" ({unmeasured} runs from before depth quality was recorded left out)" if unmeasured else ""
-    ax.set_title((title or "segmentation against depth quality") + note, fontsize=10)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
     fig.tight_layout()
     return fig

@@ -1,0 +1,92 @@
+"""The multi-task trade-off: segmentation against depth quality, per recipe and seed, one panel per
+group of runs (a suite, or one point of the scale map)."""
+from __future__ import annotations
+
+import math
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from ..study.run_record import RunRecord
+
+
+def _band(values: list[float]) -> tuple[float, float]:
+    """``(mean, sample std)`` of ``values`` (std 0 for one value)."""
+    return float(np.mean(values)), float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
+
+
+def draw_tradeoff(ax: plt.Axes, runs: dict[str, list[RunRecord]], title: str = "",
+                  styles: dict[str, tuple] | None = None) -> int:
+    """Draw on ``ax``: val mIoU against val depth R² (after per-image scale-and-shift alignment), one
+    colour per recipe, a dot per seed and a cross at the mean. A recipe without depth (the baseline) is
+    a horizontal band at its mean ± std, one without segmentation (depth alone) a vertical one. Runs a
+    non-finite loss stopped, and runs trained before depth quality was recorded, are left out; the
+    title counts both. ``styles``: a recipe's ``(colour, marker)`` (default: a colour by its place in
+    ``runs``, dots). Returns how many were left out unmeasured."""
+    unmeasured = diverged = 0
+    for i, (recipe, done) in enumerate(runs.items()):
+        colour, marker = (styles or {}).get(recipe, (f"C{i % 10}", "o"))
+        finished = [r for r in done if not r.diverged]
+        stopped = len(done) - len(finished)
+        diverged += stopped
+        note = f", {stopped} diverged" if stopped else ""
+        if finished and not any(r.budget.get("depth_epochs", 0) for r in finished):
+            mean, std = _band([r.miou for r in finished])
+            ax.axhspan(mean - std, mean + std, color=colour, alpha=0.15)
+            ax.axhline(mean, color=colour, lw=1, label=f"{recipe} (no depth, {len(finished)} seeds{note})")
+            continue
+        measured = [r for r in finished if "depth_r2" in r.metrics and not math.isnan(r.metrics["depth_r2"])]
+        unmeasured += len(finished) - len(measured)
+        if not measured:
+            continue
+        x = [r.metrics["depth_r2"] for r in measured]
+        if all(r.budget.get("seg_epochs") == 0 for r in measured):  # depth alone
+            mean, std = _band(x)
+            ax.axvspan(mean - std, mean + std, color=colour, alpha=0.15)
+            ax.axvline(mean, color=colour, lw=1, ls="--", label=f"{recipe} (no segmentation, {len(measured)} seeds{note})")
+            continue
+        y = [r.miou for r in measured]
+        ax.plot(x, y, marker, ls="", color=colour, alpha=0.6, label=f"{recipe} ({len(measured)} seeds{note})")
+        ax.plot(np.mean(x), np.mean(y), "X", color=colour, ms=11, mec="black")
+    ax.set_xlabel("val depth R² after per-image scale and shift (1 = perfect, 0 = a constant)")
+    ax.set_ylabel("val mIoU")
+    out = [f"{unmeasured} runs from before depth quality was recorded"] if unmeasured else []
+    out += [f"{diverged} that diverged"] if diverged else []
+    left = f"\n(left out: {', '.join(out)})" if out else ""
+    ax.set_title((title or "segmentation against depth quality") + left, fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    return unmeasured
+
+
+def _drawn(runs: list[RunRecord]) -> bool:
+    """Whether :func:`draw_tradeoff` draws anything of one recipe's runs: a baseline band or a measured seed."""
+    finished = [r for r in runs if not r.diverged]
+    return bool(finished) and (not any(r.budget.get("depth_epochs", 0) for r in finished)
+                               or any("depth_r2" in r.metrics for r in finished))
+
+
+def tradeoff(runs: dict[str, list[RunRecord]], title: str = "") -> plt.Figure:
+    """:func:`draw_tradeoff` of one group of runs (``{recipe: runs}``) as a figure."""
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    draw_tradeoff(ax, runs, title)
+    fig.tight_layout()
+    return fig
+
+
+def tradeoffs(panels: dict[str, dict[str, list[RunRecord]]], columns: int = 2) -> plt.Figure:
+    """One :func:`draw_tradeoff` panel per entry of ``panels`` (``{title: {recipe: runs}}``), ``columns``
+    wide; a recipe keeps its colour in every panel."""
+    if not panels:
+        raise ValueError("No runs to draw: pass at least one panel of {recipe: runs}.")
+    columns = min(columns, len(panels))
+    rows = math.ceil(len(panels) / columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(7 * columns, 4.6 * rows), squeeze=False)
+    drawn = list(dict.fromkeys(recipe for runs in panels.values() for recipe, done in runs.items() if _drawn(done)))
+    styles = {recipe: (f"C{i % 10}", "osD^v"[i // 10 % 5]) for i, recipe in enumerate(drawn)}
+    for ax, (title, runs) in zip(axes.flat, panels.items()):
+        draw_tradeoff(ax, runs, title, styles)
+    for ax in axes.flat[len(panels):]:
+        ax.set_visible(False)
+    fig.tight_layout()
+    return fig
