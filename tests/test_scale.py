@@ -374,6 +374,8 @@ def test_the_mechanism_reads_the_controls_and_says_where_seeds_disagree(tmp_path
     suite.controls[(failing, SLOW_DEPTH_DECODER)] = [replace(run, metrics={"mIoU": 0.04}) for run in slow]
     assert mechanism(suite)[2].endswith(f"{SLOW_DEPTH_DECODER} does not prevent the collapse (3 collapsed, 0 diverged "
                                         "of 3 seeds).")
+    suite.controls[(failing, SLOW_DEPTH_DECODER)] = [replace(run, metrics={"mIoU": 0.04, "depth_r2": 0.68}) for run in slow]
+    assert mechanism(suite)[2].endswith("(3 collapsed, 0 diverged of 3 seeds), depth R² 0.68, 0.68, 0.68.")  # depth trained
     from mdseg.study.experiments import Results
     from mdseg.study.mechanism import runs_at
 

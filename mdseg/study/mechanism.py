@@ -97,8 +97,9 @@ def _seg_cells(suite: ScaleSuite, point: Point, recipe: str, ok: list[RunRecord]
 
 
 def mechanism(suite: ScaleSuite, every_point: bool = True) -> list[str]:
-    """What fails alone and what only fails together, from the controls that finished (the per-seed
-    diagnostics of naive joint where it collapses: :func:`vanished_sentence`); with ``every_point``
+    """What fails alone and what only fails together, from the controls that finished, each with its
+    seeds' depth R² where recorded (the per-seed diagnostics of naive joint where it collapses:
+    :func:`vanished_sentence`); with ``every_point``
     first a line with depth alone at every point it trained (the story leaves it to the results page)."""
     lines = []
     alone = {p: d for (p, r), d in suite.controls.items() if r == DEPTH_ONLY and d}
@@ -125,7 +126,8 @@ def mechanism(suite: ScaleSuite, every_point: bool = True) -> list[str]:
             stopped = len(done) - len(ok)
             state = ("prevents the collapse" if not fell and not stopped else
                      f"does not prevent the collapse ({fell} collapsed, {stopped} diverged of {len(done)} seeds)")
-            outcomes.append(f"{recipe} {state}")
+            r2 = [r.metrics["depth_r2"] for r in ok if "depth_r2" in r.metrics]
+            outcomes.append(f"{recipe} {state}" + (f", depth R² {_per_seed(r2)}" if r2 else ""))
         if outcomes:
             lines.append(f"At {point.label}, the mechanism controls (each undoes the depth scale in one place, or "
                          "ignores it): " + "; ".join(outcomes) + ".")
