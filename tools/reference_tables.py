@@ -136,6 +136,14 @@ def fill(readme: Path, blocks: dict[str, str]) -> None:
     readme.write_text(text)
 
 
+def read_suites() -> tuple[Results, ScaleSuite, dict[int, Results], Results]:
+    """``(Tables 2-3, the scale suite, the budget suite, the copy suite)`` as the shipped reference holds them."""
+    cpu, root = PROFILES['cpu'], reference_root('cpu')
+    return (read(), scale_suite(cpu, finished_only=True, progress=False, base=root),
+            budget_suite(cpu, finished_only=True, progress=False, base=root),
+            copy_suite(cpu, finished_only=True, progress=False, base=root))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--map", default=None, help="also save the failure map as this PNG")
@@ -144,11 +152,7 @@ def main() -> int:
     parser.add_argument("--results", type=Path, default=None, help="write the results page here")
     parser.add_argument("--readme", type=Path, default=None, help="write the story block into this README's markers")
     args = parser.parse_args()
-    cpu = PROFILES['cpu']
-    scale = scale_suite(cpu, finished_only=True, progress=False, base=reference_root('cpu'))
-    budget = budget_suite(cpu, finished_only=True, progress=False, base=reference_root('cpu'))
-    copied = copy_suite(cpu, finished_only=True, progress=False, base=reference_root('cpu'))
-    tables = read()  # read once: the story and the tables both come from it
+    tables, scale, budget, copied = read_suites()
     story_text = story_block(tables, scale, budget, copied, front_page=True)
     page = results_page(tables, scale, budget, copied)
     if args.readme:
