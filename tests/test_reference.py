@@ -292,6 +292,15 @@ def test_fill_in_adds_depth_quality_only_from_exact_retrains(tmp_path):
     assert shipped[0].metrics == {"mIoU": 0.4, "depth_r2": 0.7} and shipped[1].metrics == {"mIoU": 0.45}
     with pytest.raises(ReferenceError, match="contradict"):
         write(tmp_path / "again", "ci", ("tables",), dest=tmp_path / "ref", new_only=True, fill_in=True)
+    # a folder holding nothing but retrains (no suite around them, e.g. tools/retrain_unmeasured.py's):
+    # read at the shipped runs' places; a retrain a non-finite loss stopped is listed, not shipped
+    _fake_run(tmp_path / "only", ci, "naive-joint", 3, 0.47, depth_epochs=4, depth_r2=0.5)
+    stopped = runs.run_dir(runs_root(ci, tmp_path / "only"), "naive-joint", 1)
+    runs.claim(stopped, identity(ci, get_recipe("naive-joint", ci.stage_epochs), 1))
+    runs.write_divergence(stopped, "Non-finite loss")
+    filled = write(tmp_path / "only", "ci", ("tables",), dest=tmp_path / "ref", fill_in=True)["tables"]
+    assert (filled["replaced"], filled["not_reproduced"]) == (1, ["ci/naive-joint/seed1"])
+    assert write(tmp_path / "nothing", "ci", ("tables",), dest=tmp_path / "ref", fill_in=True)["tables"]["replaced"] == 0
 
 
 def test_a_shipped_run_without_a_finish_time_is_dated_by_the_provenance_not_its_folder(tmp_path):

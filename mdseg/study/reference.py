@@ -28,6 +28,7 @@ from ..runtime.files import read_json, write_json
 from ..training import runs
 from .profiles import PROFILES, Profile, get_profile, runs_root
 from .records import read_recipes
+from .retrains import exact_retrain, retrain_at, unmeasured
 from .run_record import RunRecord
 from .suites import SUITES, Suite
 
@@ -127,18 +128,6 @@ def _finished_range(shipped: dict[Path, RunRecord], before: dict, device: str, i
     return times[0], times[-1]
 
 
-def unmeasured(shipped: RunRecord) -> bool:
-    """Whether a shipped finished run trains depth but predates depth quality (no ``depth_r2``)."""
-    return not shipped.diverged and bool(shipped.budget.get("depth_epochs")) and "depth_r2" not in shipped.metrics
-
-
-def exact_retrain(retrained: RunRecord, shipped: RunRecord) -> bool:
-    """Whether ``retrained`` is ``shipped`` trained again exactly (same seed and settings on a host that
-    reproduces it: the same val mIoU to 1e-9) and measured what the shipped copy did not (depth quality)."""
-    return (not retrained.diverged and unmeasured(shipped) and "depth_r2" in retrained.metrics
-            and abs(retrained.miou - shipped.miou) < 1e-9)
-
-
 def write(source: str | Path = "runs", profile: str = "cpu", suites: tuple[str, ...] | None = None,
           dest: str | Path | None = None, commit: str | None = None, replace: bool = False,
           new_only: bool = False, fill_in: bool = False) -> dict[str, dict]:
@@ -161,8 +150,12 @@ def write(source: str | Path = "runs", profile: str = "cpu", suites: tuple[str, 
     shipped_before = {p.parent for p in dest.rglob(runs.CONFIG)}  # a run another suite adds in this call is new here too
     out = {}
     for suite in suites or tuple(SUITES):
-        found = suite_runs(named, suite, source)
-        if not found:
+        if fill_in:  # the source's run at each unmeasured shipped run's place (the source need not hold a whole suite)
+            found = [r for old in suite_runs(named, suite, dest) if unmeasured(old)
+                     if (r := retrain_at(old, source / old.run_dir.relative_to(dest))) is not None]
+        else:
+            found = suite_runs(named, suite, source)
+        if not found and not fill_in:
             raise ReferenceError(f"No finished run of suite '{suite}' under {source}: train it first "
                                  f"(`{SUITES[suite].command.format(p=profile)}`).")
         targets = {r.run_dir: dest / r.run_dir.relative_to(source) for r in found}
