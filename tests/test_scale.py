@@ -535,3 +535,22 @@ def test_the_tradeoff_panels_draw_each_suite_where_depth_quality_was_measured(tm
     assert list(drawn) == ["At the collapse, normalised x255, paper optimiser (2 epochs per stage)"]
     assert left == ["The copy suite (2 epochs per stage)"] and measured(drawn[list(drawn)[0]]) == 3
     assert tradeoff_panels() == ({}, [])
+
+
+def test_extra_seeds_never_move_the_failing_points(tmp_path):
+    """The follow-ups were trained where the declared rule put them on the pilot (seeds 0-2); a point that
+    becomes 'worse' only with extra seeds must not take their place (the suite would drop them)."""
+    from mdseg.study.scale_suite import _declared_verdict
+
+    pilot_fail, later = Point("sgd", depth_scale=255), Point("profile", depth_scale=255)  # profile ranks first
+    suite = _suite(tmp_path, {pilot_fail: [0.03, 0.04, 0.035], later: [0.52, 0.53, 0.51]},
+                   {"sgd": [0.45, 0.50, 0.47], "profile": [0.51, 0.54, 0.53]})
+    assert suite.failing() == [pilot_fail]
+    extra = range(3, 7)
+    naive = {p: runs + [_run(v, tmp_path, f"extra-{p.optimiser}-{k}", ratio=0.01, seed=k) for k in extra]
+             for p, runs, v in ((later, suite.naive[later], 0.50), (pilot_fail, suite.naive[pilot_fail], 0.04))}
+    baselines = {o: runs + [_run(v, tmp_path, f"extra-b-{o}-{k}", seed=k) for k in extra]
+                 for o, runs, v in (("profile", suite.baselines["profile"], 0.53), ("sgd", suite.baselines["sgd"], 0.47))}
+    suite = replace(suite, naive=naive, baselines=baselines)
+    assert _declared_verdict(suite.comparison(later)) == "worse"  # over all 7 seeds the rule would now pick it
+    assert suite.failing() == [pilot_fail]

@@ -20,26 +20,15 @@ import numpy as np
 from ..training.schedule import BASELINE, BEST_RECIPE, NAIVE
 from .compare import MARGIN, Comparison, comparison
 from .jobs import Job
+from .pilot import PILOT_SEEDS, pilot
 from .power import seeds_needed
 from .profiles import Profile, runs_root
 from .records import Results
 
 LEAST_SEEDS = 6  # every arm a verdict or a follow-up reads, at least
 MOST_SEEDS = 10  # no comparison's arms beyond this, decided or not
-PILOT_SEEDS = 3  # the shipped pilot (seeds 0-2), never retrained
 BEYOND = 201  # "needs more than 200 seeds" (where the power calculation stops looking)
 TABLE_RECIPES = (NAIVE, BEST_RECIPE, "depth-first/no-copy/s->b")  # against the baseline in Tables 2-3
-
-
-def pilot(c: Comparison | None) -> Comparison | None:
-    """``c`` restricted to the pilot's seeds (below :data:`PILOT_SEEDS`), which every plan is computed from;
-    ``c`` itself where its seeds are not known (nothing to restrict)."""
-    if c is None or len(c.seeds) != len(c.values) or len(c.baseline_seeds) != len(c.baseline_values):
-        return c
-    mine = [(s, v) for s, v in zip(c.seeds, c.values) if s is not None and s < PILOT_SEEDS]
-    theirs = [(s, v) for s, v in zip(c.baseline_seeds, c.baseline_values) if s is not None and s < PILOT_SEEDS]
-    return replace(c, seeds=tuple(s for s, _ in mine), values=tuple(v for _, v in mine),
-                   baseline_seeds=tuple(s for s, _ in theirs), baseline_values=tuple(v for _, v in theirs))
 
 
 def seeds_wanted(c: Comparison | None, least: int = LEAST_SEEDS, most: int = MOST_SEEDS) -> tuple[int | None, int]:
