@@ -13,7 +13,8 @@ from .copy_suite import copy_conclusion
 from .mechanism import mechanism, vanished_sentence
 from .paper import PAPER, PAPER_TEXT
 from .reference import label
-from .report import depth_text
+from .jobs import trained
+from .report import depth_text, measured_r2
 from .records import Results
 from .run_record import RunRecord
 from .profiles import PROFILES, Profile
@@ -124,8 +125,8 @@ def _scale_findings(scale: ScaleSuite, at: str) -> list[str]:
              + (": " + ", ".join(r["point"].label for r in held) if held else "") + ".")
     out = [line]
     for r in collapse:
-        finished = [x for x in scale.naive.get(r["point"], []) if not x.diverged]
-        r2 = [x.metrics["depth_r2"] for x in finished if "depth_r2" in x.metrics]
+        finished = trained(scale.naive.get(r["point"], []))
+        r2 = measured_r2(finished)
         depth = f"; naive joint's depth R² there {depth_text(r2, len(finished))}" if r2 else ""
         out.append(f"Collapse at {r['point'].label}: {r['collapsed']} of {r['seeds']} seeds below half the baseline, "
                    f"{_relative(r['comparison'])}{depth}.")

@@ -11,7 +11,7 @@ from ..training import runs as run_files
 from ..training.schedule import BASELINE, DEPTH_ONLY, NAIVE
 from .compare import collapsed, comparison, format_stat, mean_std
 from .run_record import RunRecord
-from .report import summarize
+from .report import measured_r2, summarize
 from .jobs import trained
 from .scale_suite import AT_FAILING, Point, ScaleSuite
 
@@ -61,7 +61,7 @@ def controls_markdown(suite: ScaleSuite) -> str:
             lines.append(f"{head} not finished | | | | | |")
             continue
         cells = _seg_cells(suite, point, recipe, ok) if recipe != DEPTH_ONLY else ["- (no segmentation)", "-", "-"]
-        r2 = [r.metrics["depth_r2"] for r in ok if "depth_r2" in r.metrics]
+        r2 = measured_r2(ok)
         summaries = [s for s in diagnostics_per_seed(done) if s.get("diagnosed")]
         updates = (f"{_median('update_encoder', summaries)} / {_median('update_depth', summaries)}" if summaries else "-")
         dead = _per_seed([s["dead_depth_last"] for s in summaries if "dead_depth_last" in s], "{:.0%}") or "-"
@@ -126,7 +126,7 @@ def mechanism(suite: ScaleSuite, every_point: bool = True) -> list[str]:
             stopped = len(done) - len(ok)
             state = ("prevents the collapse" if not fell and not stopped else
                      f"does not prevent the collapse ({fell} collapsed, {stopped} diverged of {len(done)} seeds)")
-            r2 = [r.metrics["depth_r2"] for r in ok if "depth_r2" in r.metrics]
+            r2 = measured_r2(ok)
             outcomes.append(f"{recipe} {state}" + (f", depth R² {_per_seed(r2)}" if r2 else ""))
         if outcomes:
             lines.append(f"At {point.label}, the mechanism controls (each undoes the depth scale in one place, or "

@@ -150,31 +150,21 @@ def write(source: str | Path = "runs", profile: str = "cpu", suites: tuple[str, 
     shipped_before = {p.parent for p in dest.rglob(runs.CONFIG)}  # a run another suite adds in this call is new here too
     out = {}
     for suite in suites or tuple(SUITES):
+        not_reproduced = []
         if fill_in:  # the source's run at each unmeasured shipped run's place (the source need not hold a whole suite)
-            found = [r for old in suite_runs(named, suite, dest) if unmeasured(old)
-                     if (r := retrain_at(old, source / old.run_dir.relative_to(dest))) is not None]
+            pairs = [(r, old) for old in suite_runs(named, suite, dest) if unmeasured(old)
+                     if (r := retrain_at(old, source / old.run_dir.relative_to(dest))) is not None
+                     and (r.diverged or "depth_r2" in r.metrics)]  # not a plain copy of the shipped run
+            not_reproduced = [str(old.run_dir.relative_to(dest)) for r, old in pairs if not exact_retrain(r, old)]
+            found = [r for r, old in pairs if exact_retrain(r, old)]
         else:
             found = suite_runs(named, suite, source)
         if not found and not fill_in:
             raise ReferenceError(f"No finished run of suite '{suite}' under {source}: train it first "
                                  f"(`{SUITES[suite].command.format(p=profile)}`).")
         targets = {r.run_dir: dest / r.run_dir.relative_to(source) for r in found}
-        not_reproduced = []
         if new_only:
             found = [r for r in found if targets[r.run_dir] not in shipped_before]
-        if fill_in:
-            held_now = {r.run_dir: r for r in suite_runs(named, suite, dest)}
-            exact = []
-            for r in found:
-                old = held_now.get(targets[r.run_dir])
-                if old is None or not unmeasured(old) or not (r.diverged or "depth_r2" in r.metrics):
-                    continue  # not shipped, measured already, or a plain copy of the shipped run
-                if exact_retrain(r, old):
-                    exact.append(r)
-                else:
-                    not_reproduced.append(str(targets[r.run_dir].relative_to(dest)))
-            found = exact
-        if new_only or fill_in:
             targets = {r.run_dir: targets[r.run_dir] for r in found}
         before = dest / "provenance" / f"{suite}.json"
         earlier = read_json(before, "restore it (git checkout)") if before.exists() else {}

@@ -66,6 +66,11 @@ def depth_text(values: list[float], seeds: int, trains_depth: bool = True) -> st
     return f"{format_stat(mean_std(values), '{:.3f}')} ({n}{'' if n == seeds else f' of {seeds}'})"
 
 
+def measured_r2(runs: list[RunRecord]) -> list[float]:
+    """The depth R² of each of ``runs`` that recorded one (runs from before depth quality have none)."""
+    return [r.metrics["depth_r2"] for r in runs if "depth_r2" in r.metrics]
+
+
 def depth_cell(entry: dict) -> str:
     """:func:`depth_text` of a summary entry."""
     stat = entry.get("depth_r2")

@@ -8,7 +8,7 @@ from ..training.schedule import BASELINE, NAIVE
 from .compare import COLLAPSE_FRACTION, LEVEL, MARGIN, comparison, format_stat, mean_std
 from ..training.runs import where_text
 from .mechanism import mechanism, vanished_sentence
-from .report import DEPTH_NOTE, PAPER, depth_text, read_diagnostics, summarize
+from .report import DEPTH_NOTE, PAPER, depth_text, measured_r2, read_diagnostics, summarize
 from .jobs import trained
 from .profiles import PROFILES
 from .run_record import RunRecord
@@ -56,7 +56,7 @@ def points_markdown(suite: ScaleSuite) -> str:
                      f"{c.verdict}; {c.against_margin}")
             if row["collapsed"]:
                 cells += f"; {row['collapsed']} of {len(c.values)} seeds collapsed"
-        depth = depth_text([r.metrics["depth_r2"] for r in ok if "depth_r2" in r.metrics], len(ok))
+        depth = depth_text(measured_r2(ok), len(ok))
         lines.append(f"{head} {'-' if math.isnan(ratio) else f'{ratio:.3g}'} | {naive} | {depth} | {baseline} | {cells} |")
     return "\n".join(lines + ["", POINTS_NOTE, DEPTH_NOTE])
 

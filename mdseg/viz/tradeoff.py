@@ -7,12 +7,8 @@ import math
 import matplotlib.pyplot as plt
 import numpy as np
 
+from ..study.compare import mean_std
 from ..study.run_record import RunRecord
-
-
-def _band(values: list[float]) -> tuple[float, float]:
-    """``(mean, sample std)`` of ``values`` (std 0 for one value)."""
-    return float(np.mean(values)), float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
 
 
 def draw_tradeoff(ax: plt.Axes, runs: dict[str, list[RunRecord]], title: str = "",
@@ -31,9 +27,9 @@ def draw_tradeoff(ax: plt.Axes, runs: dict[str, list[RunRecord]], title: str = "
         diverged += stopped
         note = f", {stopped} diverged" if stopped else ""
         if finished and not any(r.budget.get("depth_epochs", 0) for r in finished):
-            mean, std = _band([r.miou for r in finished])
-            ax.axhspan(mean - std, mean + std, color=colour, alpha=0.15)
-            ax.axhline(mean, color=colour, lw=1, label=f"{recipe} (no depth, {len(finished)} seeds{note})")
+            band = mean_std([r.miou for r in finished])
+            ax.axhspan(band["mean"] - band["std"], band["mean"] + band["std"], color=colour, alpha=0.15)
+            ax.axhline(band["mean"], color=colour, lw=1, label=f"{recipe} (no depth, {len(finished)} seeds{note})")
             continue
         measured = [r for r in finished if "depth_r2" in r.metrics and not math.isnan(r.metrics["depth_r2"])]
         unmeasured += len(finished) - len(measured)
@@ -41,9 +37,9 @@ def draw_tradeoff(ax: plt.Axes, runs: dict[str, list[RunRecord]], title: str = "
             continue
         x = [r.metrics["depth_r2"] for r in measured]
         if all(r.budget.get("seg_epochs") == 0 for r in measured):  # depth alone
-            mean, std = _band(x)
-            ax.axvspan(mean - std, mean + std, color=colour, alpha=0.15)
-            ax.axvline(mean, color=colour, lw=1, ls="--", label=f"{recipe} (no segmentation, {len(measured)} seeds{note})")
+            band = mean_std(x)
+            ax.axvspan(band["mean"] - band["std"], band["mean"] + band["std"], color=colour, alpha=0.15)
+            ax.axvline(band["mean"], color=colour, lw=1, ls="--", label=f"{recipe} (no segmentation, {len(measured)} seeds{note})")
             continue
         y = [r.miou for r in measured]
         ax.plot(x, y, marker, ls="", color=colour, alpha=0.6, label=f"{recipe} ({len(measured)} seeds{note})")
