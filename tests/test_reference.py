@@ -156,6 +156,7 @@ def test_the_provenance_says_which_cpu_models_trained_the_suite(tmp_path):
 
     here = device_info(torch.device("cpu"))
     assert here["model"] and here["model"] != "unknown" or not Path("/proc/cpuinfo").exists()
+    assert here["isa"] in {"DEFAULT", "VSX", "Z VECTOR", "NO AVX", "AVX2", "AVX512", "SVE256"}  # the model name can hide it
     ci = get_profile("ci")
     folder = _fake_run(tmp_path / "runs", ci, "single-decoder", 0, 0.5)
     _fake_run(tmp_path / "runs", ci, "naive-joint", 0, 0.4)
@@ -381,3 +382,16 @@ def test_a_run_two_suites_share_is_counted_by_both_when_added(tmp_path):
     grown = write(base / "more", "ci", ("tables", "failure"), dest=base / "ref", new_only=True)
     assert grown["tables"]["extra_seeds"] == grown["failure"]["extra_seeds"] == 1
     assert grown["failure"]["replaced"] == 0
+
+
+def test_a_limited_instruction_set_is_recorded_with_the_run(monkeypatch):
+    """The same seed rounds differently under ``ONEDNN_MAX_CPU_ISA=AVX2`` than by default, so a run
+    trained under such a limit says so; without one, nothing is added."""
+    import torch
+
+    from mdseg.runtime.device import device_info
+
+    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
+    assert "onednn_max_isa" not in device_info(torch.device("cpu"))
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")
+    assert device_info(torch.device("cpu"))["onednn_max_isa"] == "AVX2"

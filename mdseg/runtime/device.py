@@ -61,14 +61,20 @@ def oom_advice(batch_size: int, images: torch.Tensor) -> Iterator[None]:
 def device_info(device: torch.device, dtype: torch.dtype | None = None) -> dict[str, str | int]:
     """Where a run trained, for its ``result.json`` and the shipped reference's provenance: the
     device (GPU name, or the CPU's architecture and core count), the precision and torch's version;
-    on a CPU also its ``model`` (two hosts with the same name can round differently)."""
+    on a CPU also its ``model`` and ``isa``, the vector instruction set torch's kernels use (two hosts
+    with the same model name can round differently: virtual machines often report only "AMD EPYC", and
+    the same seed's first-epoch loss moves at the third decimal with the instruction set), plus
+    ``ONEDNN_MAX_CPU_ISA`` where it is set."""
     if device.type == "cuda":
         name = torch.cuda.get_device_name(device)
     else:
         name = f"{platform.machine() or 'unknown'} CPU, {os.cpu_count()} cores, {torch.get_num_threads()} threads"
     precision = {torch.bfloat16: "bf16 autocast", torch.float16: "fp16 autocast"}.get(dtype, "fp32")
     info = {"type": device.type, "name": name, "precision": precision, "torch": torch.__version__}
-    return {**info, "model": cpu_model()} if device.type == "cpu" else info
+    if device.type != "cpu":
+        return info
+    limit = {"onednn_max_isa": os.environ["ONEDNN_MAX_CPU_ISA"]} if os.environ.get("ONEDNN_MAX_CPU_ISA") else {}
+    return {**info, "model": cpu_model(), "isa": torch.backends.cpu.get_cpu_capability(), **limit}
 
 
 def cpu_model() -> str:
