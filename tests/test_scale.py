@@ -554,3 +554,29 @@ def test_extra_seeds_never_move_the_failing_points(tmp_path):
     suite = replace(suite, naive=naive, baselines=baselines)
     assert _declared_verdict(suite.comparison(later)) == "worse"  # over all 7 seeds the rule would now pick it
     assert suite.failing() == [pilot_fail]
+
+
+def test_a_seed_that_diverged_at_a_collapse_is_counted_apart_and_named_per_seed(tmp_path):
+    """A diverged seed is an outcome: the collapse line counts the finished seeds that collapsed and the
+    diverged ones apart, and the per-seed mechanism sentence names the seed that stopped."""
+    from mdseg.study.findings import _scale_findings
+    from mdseg.study.mechanism import vanished_sentence
+    from mdseg.study.scale_report import collapse_count
+
+    failing = Point("sgd", depth_scale=255)
+    suite = _suite(tmp_path, {failing: [0.03, 0.04, 0.035, 0.02]}, {"sgd": [0.45, 0.50, 0.47, 0.48]})
+    suite.optimisers["sgd"] = "SGD (momentum 0.9) 0.01, cosine"
+    suite.naive[failing][3] = replace(suite.naive[failing][3], stopped=Stopped("Non-finite loss"))
+    for run, share in zip(suite.naive[failing], (0.74, 0.02, 0.94, 0.0)):
+        (run.run_dir / runs.DIAGNOSTICS_SUMMARY).write_text(json.dumps(
+            {"steps": 100, "vanished": share, "loss_seg": 1.5, "loss_depth": 8000.0, "loss_ratio": 1.9e-4,
+             "grad_ratio": 7e-4, "cosine": 0.01, "conflict": 0.4}))
+        (run.run_dir / runs.DIAGNOSTICS).unlink()
+    row = next(r for r in suite.map_points() if r["point"] == failing)
+    assert collapse_count(row) == ("3 of 3 finished seeds below 50% of the baseline's mean, 1 of 4 diverged "
+                                   "(the difference is over the finished seeds)")
+    assert collapse_count({**row, "diverged": 0}) == "3 of 3 seeds below 50% of the baseline's mean"
+    assert any(line.startswith(f"Collapse at {failing.label}: {collapse_count(row)}. ") for line in conclusion(suite))
+    assert any(line.startswith(f"Collapse at {failing.label}: {collapse_count(row)}; ")
+               for line in _scale_findings(suite, "2 epochs per stage"))
+    assert "(seeds 0, 1, 2, 3 (diverged))" in vanished_sentence("Per seed there", suite.naive[failing])

@@ -18,6 +18,7 @@ from .report import depth_text, measured_r2
 from .records import Results
 from .run_record import RunRecord
 from .profiles import PROFILES, Profile
+from .scale_report import collapse_count
 from .scale_suite import FOLLOW_UP, ScaleSuite, describe_optimiser
 
 
@@ -128,8 +129,7 @@ def _scale_findings(scale: ScaleSuite, at: str) -> list[str]:
         finished = trained(scale.naive.get(r["point"], []))
         r2 = measured_r2(finished)
         depth = f"; naive joint's depth R² there {depth_text(r2, len(finished))}" if r2 else ""
-        out.append(f"Collapse at {r['point'].label}: {r['collapsed']} of {r['seeds']} seeds below half the baseline, "
-                   f"{_relative(r['comparison'])}{depth}.")
+        out.append(f"Collapse at {r['point'].label}: {collapse_count(r)}; {_relative(r['comparison'])}{depth}.")
         out.append(vanished_sentence("Per seed there", scale.naive.get(r["point"], [])))
         results = scale.follow_up.get(r["point"])
         if results is not None and "naive-joint/norm" in results.summary:

@@ -27,8 +27,9 @@ def seeds_disagree(values: list[float], spread: float = 0.5) -> bool:
 
 
 def diagnostics_per_seed(runs: list[RunRecord]) -> list[dict]:
-    """Each run's diagnostics summary, with its seed (steps 0 where it logged none)."""
-    return [{"seed": r.seed, **run_files.diagnostics_summary(r.run_dir)} for r in runs]
+    """Each run's diagnostics summary, with its seed and whether a non-finite loss stopped it (steps 0
+    where it logged none)."""
+    return [{"seed": r.seed, "diverged": r.diverged, **run_files.diagnostics_summary(r.run_dir)} for r in runs]
 
 
 def vanished_sentence(label: str, runs: list[RunRecord]) -> str:
@@ -45,7 +46,12 @@ def vanished_sentence(label: str, runs: list[RunRecord]) -> str:
     verdict = ("the seeds disagree, so no single mechanism is read from their mean" if seeds_disagree(shares)
                else "the seeds agree")
     return (f"{label}: a task's encoder gradient was exactly zero in {_per_seed(shares, '{:.0%}')} of the diagnosed "
-            f"two-task steps (seeds {_per_seed([s['seed'] for s in summaries], '{}')}){which}; {verdict}.")
+            f"two-task steps (seeds {', '.join(_seed_name(s) for s in summaries)}){which}; {verdict}.")
+
+
+def _seed_name(summary: dict) -> str:
+    """A seed's number, saying where a non-finite loss stopped it (its shares cover the steps before)."""
+    return f"{summary['seed']} (diverged)" if summary.get("diverged") else str(summary["seed"])
 
 
 def controls_markdown(suite: ScaleSuite) -> str:

@@ -144,8 +144,7 @@ def conclusion(suite: ScaleSuite) -> list[str]:
                      + ", ".join(f"{-r['rel_low']:.1%} ({r['point'].label})" for r in unclear if not math.isnan(r['rel_low']))
                      + " of the baseline: more seeds would narrow these.")
     for r in (r for r in rows if r["collapsed"]):
-        lines.append(f"Collapse at {r['point'].label}: {r['collapsed']} of {r['seeds']} seeds below "
-                     f"{COLLAPSE_FRACTION:.0%} of the baseline's mean. {r['comparison'].sentence()}")
+        lines.append(f"Collapse at {r['point'].label}: {collapse_count(r)}. {r['comparison'].sentence()}")
         lines.append(f"Gradients there: {read_diagnostics(NAIVE, suite.diagnostics(r['point']))}")
         lines.append(vanished_sentence("Per seed there", suite.naive.get(r["point"], [])))
     lines += diverged
@@ -194,3 +193,13 @@ def rescue_sentence(label: str, summary: dict[str, dict], diverged: dict[str, li
             f"joint ({format_stat(summary[NAIVE]['mIoU'])}) and the baseline "
             f"({format_stat(summary[BASELINE]['mIoU'])}), paired 95% intervals: {found}."
             + (f" Not finished: {', '.join(left)}." if left else ""))
+
+
+def collapse_count(row: dict) -> str:
+    """How many of a map point's seeds collapsed (:data:`~mdseg.study.compare.COLLAPSE_FRACTION`), e.g.
+    ``4 of 4 finished seeds below 50% of the baseline's mean, 1 of 5 diverged``: a diverged seed is an
+    outcome of its own, counted apart, and the difference is over the finished seeds."""
+    if not row["diverged"]:
+        return f"{row['collapsed']} of {row['seeds']} seeds below {COLLAPSE_FRACTION:.0%} of the baseline's mean"
+    return (f"{row['collapsed']} of {row['seeds']} finished seeds below {COLLAPSE_FRACTION:.0%} of the baseline's mean, "
+            f"{row['diverged']} of {row['seeds'] + row['diverged']} diverged (the difference is over the finished seeds)")
