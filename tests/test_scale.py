@@ -580,3 +580,28 @@ def test_a_seed_that_diverged_at_a_collapse_is_counted_apart_and_named_per_seed(
     assert any(line.startswith(f"Collapse at {failing.label}: {collapse_count(row)}; ")
                for line in _scale_findings(suite, "2 epochs per stage"))
     assert "(seeds 0, 1, 2, 3 (diverged))" in vanished_sentence("Per seed there", suite.naive[failing])
+    table_row = next(line for line in points_markdown(suite).splitlines() if line.startswith("| normalised | 255 |"))
+    assert "1 of 4 seeds diverged" in table_row and "3 of 3 finished seeds collapsed" in table_row
+
+
+def test_the_map_keeps_the_labels_of_crowded_points_apart():
+    """Points that sit almost on top of each other (as x255 and png8 do under one optimiser) get labels
+    that do not overlap each other, the same on every draw."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from mdseg.viz import failure_map
+
+    crowd = [{"optimiser": f"opt{i % 3}", "target": "normalised", "depth_scale": 4 ** i, "ratio": 0.03 * (1 + 0.02 * i),
+              "rel": -0.025 - 0.002 * i, "rel_low": -0.05, "rel_high": 0.0, "collapsed": 0} for i in range(6)]
+
+    def label_boxes():
+        figure = failure_map(crowd)
+        renderer = figure.canvas.get_renderer()
+        texts = [t for t in figure.axes[0].texts if t.get_text().startswith("x")]
+        assert len(texts) == len(crowd)
+        return [t.get_window_extent(renderer) for t in texts]
+
+    boxes = label_boxes()
+    assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
+    assert [tuple(b.extents.round(1)) for b in label_boxes()] == [tuple(b.extents.round(1)) for b in boxes]

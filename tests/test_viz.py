@@ -225,8 +225,11 @@ def test_the_tradeoff_figure_places_each_seed_and_bands_the_baseline():
     fig = viz.tradeoff(runs, "x")
     ax = fig.axes[0]
     assert "(left out: 1 runs from before depth quality was recorded)" in ax.get_title()
-    dots = [line for line in ax.lines if line.get_marker() == "o"]
+    dots = [line for line in ax.lines if line.get_marker() == "o" and line.get_markeredgecolor() != "black"]
     assert len(dots) == 1 and list(dots[0].get_xdata()) == [0.6, 0.7]
+    means = [line for line in ax.lines if line.get_markeredgecolor() == "black"]  # the mean, in the seeds' marker
+    assert len(means) == 1 and means[0].get_marker() == "o" and means[0].get_color() == dots[0].get_color()
+    assert list(means[0].get_xdata()) == pytest.approx([0.65]) and list(means[0].get_ydata()) == pytest.approx([0.475])
     assert any(line.get_label() == "single-decoder (no depth, 2 seeds)" for line in ax.lines)
     plt.close("all")
 

@@ -105,7 +105,7 @@ def results_page(tables: Results, scale: ScaleSuite, budget: dict[int, Results],
     if drawn:
         parts.append("## Both tasks: segmentation against depth quality\n\n![segmentation against depth quality](tradeoff.png)"
                      "\n\nPer recipe and seed, val mIoU against val depth R² (after per-image scale and shift; 1 = perfect, "
-                     "0 = no better than a constant), crosses at the means; a recipe without depth is a horizontal band "
+                     "0 = no better than a constant), a large black-edged mark at each mean; a recipe without depth is a horizontal band "
                      "(mean ± std), depth alone a vertical one. Panels: " + "; ".join(drawn) + ". Runs trained before "
                      "depth quality was recorded, and runs a non-finite loss stopped, are counted in each title, not drawn"
                      + (f"; not drawn yet, no run there records depth quality: {'; '.join(left)}." if left else "."))

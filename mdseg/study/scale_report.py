@@ -55,7 +55,7 @@ def points_markdown(suite: ScaleSuite) -> str:
             cells = (f"{c.diff:+.4f} [{low:+.4f}, {high:+.4f}] | {_rel(row)} | {row['p']:.2g} ({row['p_holm']:.2g}) | "
                      f"{c.verdict}; {c.against_margin}")
             if row["collapsed"]:
-                cells += f"; {row['collapsed']} of {len(c.values)} seeds collapsed"
+                cells += f"; {row['collapsed']} of {len(c.values)} {'finished ' if row['diverged'] else ''}seeds collapsed"
         depth = depth_text(measured_r2(ok), len(ok))
         lines.append(f"{head} {'-' if math.isnan(ratio) else f'{ratio:.3g}'} | {naive} | {depth} | {baseline} | {cells} |")
     return "\n".join(lines + ["", POINTS_NOTE, DEPTH_NOTE])

@@ -6,7 +6,9 @@ from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
+from adjustText import adjust_text
 from matplotlib.patches import Patch
+from matplotlib.transforms import Bbox
 from matplotlib.ticker import MaxNLocator
 
 from ..study.budget_report import plateau
@@ -195,21 +197,19 @@ def failure_map(points: Sequence[dict]) -> plt.Figure:
     fig, ax = plt.subplots(figsize=(8, 5))
     colours: dict[str, str] = {}
     markers = {"normalised": "o", "png8": "s", "metric": "^"}
-    placed: list[tuple[float, float]] = []  # label positions in axes-fraction-free units: (log10 x, y)
+    labels, intervals = [], []
     for p in sorted(points, key=lambda q: (q["ratio"], q["rel"])):
         colour = colours.setdefault(p["optimiser"], f"C{len(colours)}")
         y = 100 * p["rel"]
         low, high = 100 * p["rel_low"], 100 * p["rel_high"]
         yerr = None if np.isnan(low) else [[y - low], [high - y]]
         ax.errorbar(p["ratio"], y, yerr=yerr, fmt=markers.get(p["target"], "D"), color=colour, capsize=3, ms=7)
+        if yerr is not None:
+            intervals.append([(p["ratio"], low), (p["ratio"], high)])
         if p.get("collapsed"):
             ax.plot(p["ratio"], y, "o", ms=16, mfc="none", mec="red", mew=1.5)
         label = "png8" if p["target"] == "png8" else ("metric" if p["target"] == "metric" else f"x{p['depth_scale']:g}")
-        dy = 6
-        while any(abs(np.log10(p["ratio"]) - x) < 0.35 and abs(y + dy / 3 - v) < 2.5 for x, v in placed):
-            dy += 9  # move a label up until it clears the labels already placed near it
-        placed.append((np.log10(p["ratio"]), y + dy / 3))
-        ax.annotate(label, (p["ratio"], y), textcoords="offset points", xytext=(6, dy), fontsize=7, color=colour)
+        labels.append(ax.text(p["ratio"], y, label, fontsize=7, color=colour))
     ax.axhline(0, color="grey", lw=1)
     gaps = naive_gaps()
     styles = {"text": ":", "Table 2": "--"}
@@ -231,6 +231,15 @@ def failure_map(points: Sequence[dict]) -> plt.Figure:
     ax.set_ylabel("naive joint - baseline val mIoU, % of the baseline")
     ax.grid(alpha=0.3)
     fig.tight_layout()
+    # Last, once the axes' limits are final: move the point labels apart and off the points, the intervals
+    # and the legend, each joined to its point by a thin line where it moved. adjust_text reads the boxes to
+    # avoid in data units; a fixed number of iterations (not its default time limit) draws the same figure
+    # on every machine.
+    to_data = ax.transData.inverted()
+    avoid = [Bbox(ax.transData.transform(ends)).padded(3).transformed(to_data) for ends in intervals]
+    avoid.append(ax.get_legend().get_window_extent(fig.canvas.get_renderer()).transformed(to_data))
+    adjust_text(labels, x=[t.get_position()[0] for t in labels], y=[t.get_position()[1] for t in labels],
+                objects=avoid, ax=ax, iter_lim=300, arrowprops={"arrowstyle": "-", "lw": 0.5, "color": "grey"})
     return fig
 
 

@@ -14,12 +14,13 @@ from ..study.run_record import RunRecord
 def draw_tradeoff(ax: plt.Axes, runs: dict[str, list[RunRecord]], title: str = "",
                   styles: dict[str, tuple] | None = None) -> int:
     """Draw on ``ax``: val mIoU against val depth R² (after per-image scale-and-shift alignment), one
-    colour per recipe, a dot per seed and a cross at the mean. A recipe without depth (the baseline) is
+    colour (and marker) per recipe, a small mark per seed and a large black-edged one at the mean. A recipe without depth (the baseline) is
     a horizontal band at its mean ± std, one without segmentation (depth alone) a vertical one. Runs a
     non-finite loss stopped, and runs trained before depth quality was recorded, are left out; the
     title counts both. ``styles``: a recipe's ``(colour, marker)`` (default: a colour by its place in
     ``runs``, dots). Returns how many were left out unmeasured."""
     unmeasured = diverged = 0
+    means = False
     for i, (recipe, done) in enumerate(runs.items()):
         colour, marker = (styles or {}).get(recipe, (f"C{i % 10}", "o"))
         finished = [r for r in done if not r.diverged]
@@ -43,7 +44,8 @@ def draw_tradeoff(ax: plt.Axes, runs: dict[str, list[RunRecord]], title: str = "
             continue
         y = [r.miou for r in measured]
         ax.plot(x, y, marker, ls="", color=colour, alpha=0.6, label=f"{recipe} ({len(measured)} seeds{note})")
-        ax.plot(np.mean(x), np.mean(y), "X", color=colour, ms=11, mec="black")
+        ax.plot(np.mean(x), np.mean(y), marker, color=colour, ms=12, mec="black", mew=1.5)
+        means = True
     ax.set_xlabel("val depth R² after per-image scale and shift (1 = perfect, 0 = a constant)")
     ax.set_ylabel("val mIoU")
     out = [f"{unmeasured} runs from before depth quality was recorded"] if unmeasured else []
@@ -51,7 +53,11 @@ def draw_tradeoff(ax: plt.Axes, runs: dict[str, list[RunRecord]], title: str = "
     left = f"\n(left out: {', '.join(out)})" if out else ""
     ax.set_title((title or "segmentation against depth quality") + left, fontsize=9)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
+    handles, _ = ax.get_legend_handles_labels()
+    if means:
+        handles.append(plt.Line2D([], [], marker="o", ls="", color="white", ms=9, mec="black", mew=1.5,
+                                  label="large, black-edged: the recipe's mean over its seeds"))
+    ax.legend(handles=handles, fontsize=7)
     return unmeasured
 
 
