@@ -122,7 +122,8 @@ def _scale_findings(scale: ScaleSuite, at: str) -> list[str]:
     if mild:
         line += (f"; where it is measurable without collapsing it costs {min(-r['rel'] for r in mild):.1%} to "
                  f"{max(-r['rel'] for r in mild):.1%} of the baseline")
-    line += (f". {len(held)} of the {len(rows)} points hold when the map is read as one family (Holm)"
+    line += (f". {len(held)} of the {len(rows)} points {'holds' if len(held) == 1 else 'hold'} when the map is read as "
+             "one family (Holm)"
              + (": " + ", ".join(r["point"].label for r in held) if held else "") + ".")
     out = [line]
     for r in collapse:
