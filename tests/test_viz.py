@@ -253,6 +253,7 @@ def test_tradeoff_panels_band_depth_alone_and_count_diverged_seeds():
     assert len(band) == 1 and band[0].get_label() == "depth-only (no segmentation, 2 seeds, 1 diverged)"
     assert list(band[0].get_xdata()) == pytest.approx([0.65, 0.65])  # a vertical line at depth alone's mean R²
     assert [ax.get_visible() for ax in fig.axes] == [True, True, True, False]  # 3 panels, 2 columns
+    assert "naive-joint (1 seed)" in [line.get_label() for line in fig.axes[1].lines]
     with pytest.raises(ValueError, match="at least one panel"):
         viz.tradeoffs({})
     plt.close("all")

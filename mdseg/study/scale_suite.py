@@ -31,7 +31,7 @@ from tqdm.auto import tqdm
 from ..training import runs
 from ..training.schedule import (BASELINE, DAMPED_DEPTH_INTO_ENCODER, DEPTH_ONLY, NAIVE, PAPER_LR, SLOW_DEPTH_DECODER,
                                  get_recipe, table3)
-from .compare import LEVEL, Comparison, collapsed, comparison, holm, mean_std
+from .compare import LEVEL, Comparison, collapsed, comparison, holm, mean_std, seeds_text
 from .records import Results
 from .run_record import RunRecord
 from .jobs import Job, train_jobs, trained
@@ -272,7 +272,7 @@ def scale_suite(profile: Profile, seeds: list[int] | None = None, device: str | 
                      **{r: k for r, k in kept.items() if k}}
         stopped = {r: [run for run in d if run.diverged] for r, d in zip(FOLLOW_UP, extra)}
         suite.follow_up_diverged[point] = {r: d for r, d in stopped.items() if d}
-        note = ("; diverged (non-finite loss): " + ", ".join(f"{r} ({len(d)} seeds)" for r, d in stopped.items() if d)
+        note = ("; diverged (non-finite loss): " + ", ".join(f"{r} ({seeds_text(len(d))})" for r, d in stopped.items() if d)
                 if any(stopped.values()) else "")
         suite.follow_up[point] = Results(profile.name, summarize(by_recipe), by_recipe,
                                          f"Tables 2 and 3 where naive joint training fails: {point.label}{note}")

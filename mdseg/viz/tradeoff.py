@@ -7,7 +7,7 @@ import math
 import matplotlib.pyplot as plt
 import numpy as np
 
-from ..study.compare import mean_std
+from ..study.compare import mean_std, seeds_text
 from ..study.run_record import RunRecord
 
 
@@ -30,7 +30,7 @@ def draw_tradeoff(ax: plt.Axes, runs: dict[str, list[RunRecord]], title: str = "
         if finished and not any(r.budget.get("depth_epochs", 0) for r in finished):
             band = mean_std([r.miou for r in finished])
             ax.axhspan(band["mean"] - band["std"], band["mean"] + band["std"], color=colour, alpha=0.15)
-            ax.axhline(band["mean"], color=colour, lw=1, label=f"{recipe} (no depth, {len(finished)} seeds{note})")
+            ax.axhline(band["mean"], color=colour, lw=1, label=f"{recipe} (no depth, {seeds_text(len(finished))}{note})")
             continue
         measured = [r for r in finished if "depth_r2" in r.metrics and not math.isnan(r.metrics["depth_r2"])]
         unmeasured += len(finished) - len(measured)
@@ -40,10 +40,10 @@ def draw_tradeoff(ax: plt.Axes, runs: dict[str, list[RunRecord]], title: str = "
         if all(r.budget.get("seg_epochs") == 0 for r in measured):  # depth alone
             band = mean_std(x)
             ax.axvspan(band["mean"] - band["std"], band["mean"] + band["std"], color=colour, alpha=0.15)
-            ax.axvline(band["mean"], color=colour, lw=1, ls="--", label=f"{recipe} (no segmentation, {len(measured)} seeds{note})")
+            ax.axvline(band["mean"], color=colour, lw=1, ls="--", label=f"{recipe} (no segmentation, {seeds_text(len(measured))}{note})")
             continue
         y = [r.miou for r in measured]
-        ax.plot(x, y, marker, ls="", color=colour, alpha=0.6, label=f"{recipe} ({len(measured)} seeds{note})")
+        ax.plot(x, y, marker, ls="", color=colour, alpha=0.6, label=f"{recipe} ({seeds_text(len(measured))}{note})")
         ax.plot(np.mean(x), np.mean(y), marker, color=colour, ms=12, mec="black", mew=1.5)
         means = True
     ax.set_xlabel("val depth R² after per-image scale and shift (1 = perfect, 0 = a constant)")
