@@ -38,11 +38,6 @@ def mean_std(values: list[float]) -> dict:
             "values": list(values)}
 
 
-def seeds_text(n: int) -> str:
-    """``1 seed``, ``3 seeds``."""
-    return f"{n} seed{'' if n == 1 else 's'}"
-
-
 def format_stat(stat: dict, fmt: str = "{:.4f}") -> str:
     """``mean ± std`` (just the mean for one value, ``n/a`` for NaN), each formatted with ``fmt``."""
     if math.isnan(stat["mean"]):

@@ -55,6 +55,11 @@ DEPTH_NOTE = ("Depth R²: the val depth after per-image least-squares scale and 
               "recorded (a retrain on the same host and seed gives it); 'n of m': measured on n of its m seeds.")
 
 
+def seeds_text(n: int) -> str:
+    """``1 seed``, ``3 seeds``."""
+    return f"{n} seed{'' if n == 1 else 's'}"
+
+
 def depth_text(values: list[float], seeds: int, trains_depth: bool = True) -> str:
     """``0.612 ± 0.010 (3)`` of the depth R² measured on ``values`` (``(2 of 3)`` when fewer than the
     ``seeds`` a row has), ``not measured`` where none was, ``-`` where the row trains no depth."""

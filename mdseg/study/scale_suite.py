@@ -31,13 +31,13 @@ from tqdm.auto import tqdm
 from ..training import runs
 from ..training.schedule import (BASELINE, DAMPED_DEPTH_INTO_ENCODER, DEPTH_ONLY, NAIVE, PAPER_LR, SLOW_DEPTH_DECODER,
                                  get_recipe, table3)
-from .compare import LEVEL, Comparison, collapsed, comparison, holm, mean_std, seeds_text
+from .compare import LEVEL, Comparison, collapsed, comparison, holm, mean_std
 from .records import Results
 from .run_record import RunRecord
 from .jobs import Job, train_jobs, trained
 from .pilot import pilot
 from .profiles import Profile
-from .report import summarize
+from .report import seeds_text, summarize
 
 DEPTH_SCALES = (1, 4, 16, 64, 255)
 SGD_DEPTH_SCALES = (1, 16, 255)

@@ -7,7 +7,8 @@ import math
 import matplotlib.pyplot as plt
 import numpy as np
 
-from ..study.compare import mean_std, seeds_text
+from ..study.compare import mean_std
+from ..study.report import seeds_text
 from ..study.run_record import RunRecord
 
 
