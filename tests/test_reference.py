@@ -395,3 +395,16 @@ def test_a_limited_instruction_set_is_recorded_with_the_run(monkeypatch):
     assert "onednn_max_isa" not in device_info(torch.device("cpu"))
     monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")
     assert device_info(torch.device("cpu"))["onednn_max_isa"] == "AVX2"
+
+
+def test_a_cpu_is_recorded_by_family_model_and_stepping_beside_its_name(tmp_path):
+    """Virtual machines name every EPYC generation "AMD EPYC"; the signature from the first processor's
+    block of ``/proc/cpuinfo`` tells them apart, and is left out where there is no such file."""
+    from mdseg.runtime.device import cpu_model, cpu_signature
+
+    info = tmp_path / "cpuinfo"
+    info.write_text("processor\t: 0\nvendor_id\t: AuthenticAMD\ncpu family\t: 25\nmodel\t\t: 17\n"
+                    "model name\t: AMD EPYC\nstepping\t: 1\n\nprocessor\t: 1\ncpu family\t: 23\nmodel\t\t: 49\n")
+    assert cpu_model(str(info)) == "AMD EPYC"
+    assert cpu_signature(str(info)) == "family 25, model 17, stepping 1"
+    assert cpu_signature(str(tmp_path / "absent")) == ""

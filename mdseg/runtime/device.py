@@ -61,7 +61,8 @@ def oom_advice(batch_size: int, images: torch.Tensor) -> Iterator[None]:
 def device_info(device: torch.device, dtype: torch.dtype | None = None) -> dict[str, str | int]:
     """Where a run trained, for its ``result.json`` and the shipped reference's provenance: the
     device (GPU name, or the CPU's architecture and core count), the precision and torch's version;
-    on a CPU also its ``model`` and ``isa``, the vector instruction set torch's kernels use (two hosts
+    on a CPU also its ``model``, its ``cpu_signature`` (family, model and stepping numbers, where Linux
+    gives them) and ``isa``, the vector instruction set torch's kernels use (two hosts
     with the same model name can round differently: virtual machines often report only "AMD EPYC", and
     the same seed's first-epoch loss moves at the third decimal with the instruction set), plus
     ``ONEDNN_MAX_CPU_ISA`` where it is set."""
@@ -74,16 +75,38 @@ def device_info(device: torch.device, dtype: torch.dtype | None = None) -> dict[
     if device.type != "cpu":
         return info
     limit = {"onednn_max_isa": os.environ["ONEDNN_MAX_CPU_ISA"]} if os.environ.get("ONEDNN_MAX_CPU_ISA") else {}
-    return {**info, "model": cpu_model(), "isa": torch.backends.cpu.get_cpu_capability(), **limit}
+    signature = {"cpu_signature": found} if (found := cpu_signature()) else {}
+    return {**info, "model": cpu_model(), **signature, "isa": torch.backends.cpu.get_cpu_capability(), **limit}
 
 
-def cpu_model() -> str:
-    """The CPU's model name (``/proc/cpuinfo`` on Linux, else what :mod:`platform` says)."""
+CPUINFO = "/proc/cpuinfo"
+
+
+def _cpuinfo(path: str = CPUINFO) -> dict[str, str]:
+    """The first processor's fields in ``/proc/cpuinfo`` (empty where there is none: not Linux)."""
+    fields: dict[str, str] = {}
     try:
-        with open("/proc/cpuinfo") as info:
+        with open(path) as info:
             for line in info:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
+                if not line.strip():
+                    break  # the first processor's block ends at its blank line
+                key, _, value = line.partition(":")
+                fields[key.strip()] = value.strip()
     except OSError:
         pass
-    return platform.processor() or "unknown"
+    return fields
+
+
+def cpu_model(path: str = CPUINFO) -> str:
+    """The CPU's model name (``/proc/cpuinfo`` on Linux, else what :mod:`platform` says)."""
+    return _cpuinfo(path).get("model name") or platform.processor() or "unknown"
+
+
+def cpu_signature(path: str = CPUINFO) -> str:
+    """The CPU's family, model and stepping numbers, e.g. ``family 25, model 17, stepping 1``, where
+    ``/proc/cpuinfo`` gives them (else ``""``): finer than the model name, which virtual machines often
+    cut to "AMD EPYC" across CPU generations."""
+    fields = _cpuinfo(path)
+    parts = [f"{key} {fields[name]}" for key, name in (("family", "cpu family"), ("model", "model"), ("stepping", "stepping"))
+             if name in fields]
+    return ", ".join(parts)
