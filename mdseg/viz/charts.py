@@ -239,8 +239,7 @@ def failure_map(points: Sequence[dict]) -> plt.Figure:
     avoid = [Bbox(ax.transData.transform(ends)).padded(3).transformed(to_data) for ends in intervals]
     avoid += [Bbox(ax.transData.transform([t.get_position()] * 2)).padded(6).transformed(to_data) for t in labels]  # markers
     avoid.append(ax.get_legend().get_window_extent(fig.canvas.get_renderer()).transformed(to_data))
-    adjust_text(labels, x=[t.get_position()[0] for t in labels], y=[t.get_position()[1] for t in labels],
-                objects=avoid, ax=ax, iter_lim=300, arrowprops={"arrowstyle": "-", "lw": 0.5, "color": "grey"})
+    adjust_text(labels, objects=avoid, ax=ax, iter_lim=300, arrowprops={"arrowstyle": "-", "lw": 0.5, "color": "grey"})
     return fig
 
 

@@ -15,8 +15,9 @@ from ..study.run_record import RunRecord
 def draw_tradeoff(ax: plt.Axes, runs: dict[str, list[RunRecord]], title: str = "",
                   styles: dict[str, tuple] | None = None) -> int:
     """Draw on ``ax``: val mIoU against val depth R² (after per-image scale-and-shift alignment), one
-    colour (and marker) per recipe, a small mark per seed and a large black-edged one at the mean. A recipe without depth (the baseline) is
-    a horizontal band at its mean ± std, one without segmentation (depth alone) a vertical one. Runs a
+    colour (and marker) per recipe, a small mark per seed and a large black-edged one at the mean. A
+    recipe without depth (the baseline) is a horizontal band at its mean ± std, one without
+    segmentation (depth alone) a vertical one. Runs a
     non-finite loss stopped, and runs trained before depth quality was recorded, are left out; the
     title counts both. ``styles``: a recipe's ``(colour, marker)`` (default: a colour by its place in
     ``runs``, dots). Returns how many were left out unmeasured."""
