@@ -131,6 +131,20 @@ def test_a_suites_size_counts_each_run_folder_once():
     assert size == 75 + 6 * 3 and "follow-ups" in note  # with the depth-only controls (2 optimisers x 3 scales)
 
 
+def test_a_diverged_run_is_planned_as_an_outcome_where_suites_keep_divergence(tmp_path):
+    """A suite keeps a run a non-finite loss stopped (:func:`mdseg.study.jobs.train_jobs`), so its plan
+    counts it apart instead of as a run to train; a plain reproduction still lists it to train."""
+    from mdseg.study.planning import plan
+
+    ci = get_profile("ci")
+    (stopped := runs.run_dir(tmp_path, "naive-joint", 0)).mkdir(parents=True)
+    runs.write_divergence(stopped, "loss is nan at epoch 1", {"epoch": 1})
+    kept = plan(ci, tmp_path, ["naive-joint"], [0, 1], keep_divergence=True)
+    assert (kept.diverged, [r[:2] for r in kept.todo]) == (1, [("naive-joint", 1)])
+    assert "1 diverged and kept as such" in str(kept)
+    assert [r[:2] for r in plan(ci, tmp_path, ["naive-joint"], [0, 1]).todo] == [("naive-joint", 0), ("naive-joint", 1)]
+
+
 def test_the_provenance_dates_come_from_the_runs_and_keep_an_earlier_start(tmp_path):
     """A run's recorded finish time is its date (else its folder's last change); rewriting a
     reference from a copy of itself keeps the first date its provenance already had."""

@@ -22,20 +22,27 @@ from .profiles import Profile, runs_root
 @dataclass
 class Plan:
     """What a training cell or command is about to do: the runs it will train (``todo``, with the
-    epochs each still needs), how many are already finished, and an estimate of the time."""
+    epochs each still needs), how many are already finished, how many a non-finite loss stopped and
+    are kept as that outcome (``diverged``: a suite that maps failures does not retrain them), and an
+    estimate of the time."""
 
     profile: str
     todo: list[tuple[str, int, int, int]]  # (recipe, seed, epochs left, epochs in all)
     finished: int
     seconds: float
+    diverged: int = 0
 
     def __str__(self) -> str:
         if not self.todo:
-            return f"All {self.finished} runs are already finished in this profile ('{self.profile}'): nothing to train."
+            return (f"All {self.finished} runs are already finished in this profile ('{self.profile}')"
+                    f"{self._kept()}: nothing to train.")
         resumed = sum(1 for r in self.todo if r[2] < r[3])
         return (f"Training {len(self.todo)} run{'s' if len(self.todo) > 1 else ''} of profile '{self.profile}' "
-                f"({self.finished} already finished and reused{f', {resumed} resumed' if resumed else ''}): "
+                f"({self.finished} already finished and reused{self._kept()}{f', {resumed} resumed' if resumed else ''}): "
                 f"about {format_duration(self.seconds)} on this machine (estimated from timed training steps).")
+
+    def _kept(self) -> str:
+        return f", {self.diverged} diverged and kept as such" if self.diverged else ""
 
 
 def format_duration(seconds: float) -> str:
@@ -95,16 +102,20 @@ def _measure_steps(profile: Profile, device: str | None, steps: int, diagnosed: 
 
 
 def plan(profile: Profile, out: str | Path, recipes: list[Recipe] | None = None, seeds: list[int] | None = None,
-         device: str | None = None, diagnose_every: int | None = None) -> Plan:
+         device: str | None = None, diagnose_every: int | None = None, keep_divergence: bool = False) -> Plan:
     """The :class:`Plan` of ``reproduce(profile, out, seeds, recipes, diagnose_every=...)``: which runs
     are finished (reused), which will train or resume, and how long that should take here (gradient
     diagnostics included: every ``diagnose_every`` steps where both tasks train the encoder, default
-    the profile's)."""
-    todo, finished, stages = [], 0, {}
+    the profile's). With ``keep_divergence`` (as a suite's :func:`~mdseg.study.jobs.train_jobs` trains)
+    a run a non-finite loss stopped is its outcome, counted apart and not trained again."""
+    todo, finished, diverged, stages = [], 0, 0, {}
     for schedule, seed in ((s, k) for s in schedules(profile, recipes) for k in (seeds or profile.seeds)):
         folder = run_dir(out, schedule.name, seed)
         if (folder / runs.RESULT).exists():
             finished += 1
+            continue
+        if keep_divergence and (folder / runs.DIVERGED).exists():
+            diverged += 1
             continue
         stages[schedule.name] = schedule.stages
         done = 0
@@ -126,7 +137,7 @@ def plan(profile: Profile, out: str | Path, recipes: list[Recipe] | None = None,
             seconds += sum(per_epoch[len(per_epoch) - left:])
             seconds += left * val_images / profile.batch_size * cost[("seg",)] / 3  # evaluation: forward only
         seconds *= 1.15  # data loading and logging
-    return Plan(profile.name, todo, finished, seconds)
+    return Plan(profile.name, todo, finished, seconds, diverged)
 
 
 def epoch_seconds(stage: Stage, steps: int, diagnose_every: int, cost: dict[tuple[str, ...], float],
@@ -144,9 +155,11 @@ def epoch_seconds(stage: Stage, steps: int, diagnose_every: int, cost: dict[tupl
 def plan_line(what: str, jobs: list, seeds: list[int], device: str | None, base: str | Path) -> str:
     """One line before a suite trains: how many of its runs are finished, how many will train, and
     the estimated time on this machine. ``jobs``: (profile with a run's settings, recipe) pairs."""
-    todo, finished, seconds = 0, 0, 0.0
+    todo, finished, diverged, seconds = 0, 0, 0, 0.0
     for variant, recipe in jobs:
-        p = plan(variant, runs_root(variant, base), [recipe], seeds, device)
-        todo, finished, seconds = todo + len(p.todo), finished + p.finished, seconds + p.seconds
-    return (f"{what}: {finished} runs finished and reused, {todo} to train"
+        p = plan(variant, runs_root(variant, base), [recipe], seeds, device, keep_divergence=True)
+        todo, finished, diverged, seconds = (todo + len(p.todo), finished + p.finished, diverged + p.diverged,
+                                             seconds + p.seconds)
+    return (f"{what}: {finished} runs finished and reused"
+            + (f", {diverged} diverged and kept as such" if diverged else "") + f", {todo} to train"
             + (f", about {format_duration(seconds)} on this machine." if todo else "."))
