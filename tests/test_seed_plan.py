@@ -114,6 +114,14 @@ def test_each_arm_says_how_many_seeds_it_holds_and_what_is_still_to_train(tmp_pa
     assert seeds_held(arm, tmp_path) == 3  # a diverged seed is an outcome; an unfinished one is not
     text = arms_markdown([arm], tmp_path)
     assert "| naive-joint, Tables 2-3 | 3 | 6 | 3 |" in text and "3 runs are still to train" in text
+    for seed in (3, 4, 5):
+        folder = runs.run_dir(runs_root(cpu, tmp_path), "naive-joint", seed)
+        folder.mkdir(parents=True, exist_ok=True)
+        for name in (runs.CONFIG, runs.RESULT):
+            (folder / name).write_text("{}")
+    text = arms_markdown([arm], tmp_path)
+    assert "| naive-joint, Tables 2-3 | 6 | 6 | - |" in text and "the plan is complete" in text
+    assert "still to train (" not in text
 
 
 def _at(stage_epochs, values):

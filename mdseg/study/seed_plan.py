@@ -162,7 +162,10 @@ def arms_markdown(arms: list[Arm], base) -> str:
         held = seeds_held(arm, base)
         lines.append(f"| {arm.label} | {held} | {arm.wanted} | {max(arm.wanted - held, 0) or '-'} |")
     missing = sum(max(a.wanted - seeds_held(a, base), 0) for a in arms)
+    state = (f"{missing} runs are still to train (`python tools/extra_seeds.py`); an arm holds fewer seeds than planned "
+             "only because they have not been trained yet, and its verdict is read from the seeds it holds." if missing
+             else "Every arm holds the seeds planned for it: the plan is complete. A verdict still inconclusive "
+                  "got the seeds its pilot's power asked (power is a probability, not a promise) or stopped at the cap "
+                  f"of {MOST_SEEDS} (those needing more than {MOST_SEEDS} above); more seeds would narrow it.")
     return "\n".join(lines + ["", f"Planned: at least {LEAST_SEEDS} seeds per arm, an undecided verdict's arms what its "
-                                  f"power asks, at most {MOST_SEEDS} (the table above). {missing} runs are still to train "
-                                  "(`python tools/extra_seeds.py`); an arm holds fewer seeds than planned only because "
-                                  "they have not been trained yet, and its verdict is read from the seeds it holds."])
+                                  f"power asks, at most {MOST_SEEDS} (the table above). " + state])
