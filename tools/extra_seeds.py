@@ -50,16 +50,14 @@ def main() -> int:
           f"({sum(len(a.seeds()) for a in arms)} in the whole plan)")
     if args.dry_run:
         return 0
-    from mdseg.study.planning import format_duration, plan as run_plan  # times a step: needs torch
+    from mdseg.study.planning import format_duration, kept_diverged, plan as run_plan  # times a step: needs torch
     from mdseg.study.profiles import runs_root
 
     left = [run_plan(arm.job[0], runs_root(arm.job[0], args.runs), [arm.job[1]], arm.seeds(args.up_to),
                      keep_divergence=True)
             for arm in arms if arm.seeds(args.up_to)]
     todo, seconds = sum(len(p.todo) for p in left), sum(p.seconds for p in left)
-    kept = sum(p.diverged for p in left)
-    print(f"{todo} of them still to train or resume under {args.runs}"
-          + (f" ({kept} diverged and are kept as such)" if kept else "")
+    print(f"{todo} of them still to train or resume under {args.runs}{kept_diverged(sum(p.diverged for p in left))}"
           + (f", about {format_duration(seconds)} on this machine." if todo else "."), flush=True)
     for arm in arms:
         if arm.seeds(args.up_to):

@@ -35,14 +35,17 @@ class Plan:
     def __str__(self) -> str:
         if not self.todo:
             return (f"All {self.finished} runs are already finished in this profile ('{self.profile}')"
-                    f"{self._kept()}: nothing to train.")
+                    f"{kept_diverged(self.diverged)}: nothing to train.")
         resumed = sum(1 for r in self.todo if r[2] < r[3])
         return (f"Training {len(self.todo)} run{'s' if len(self.todo) > 1 else ''} of profile '{self.profile}' "
-                f"({self.finished} already finished and reused{self._kept()}{f', {resumed} resumed' if resumed else ''}): "
+                f"({self.finished} already finished and reused{kept_diverged(self.diverged)}"
+                f"{f', {resumed} resumed' if resumed else ''}): "
                 f"about {format_duration(self.seconds)} on this machine (estimated from timed training steps).")
 
-    def _kept(self) -> str:
-        return f", {self.diverged} diverged and kept as such" if self.diverged else ""
+
+def kept_diverged(n: int) -> str:
+    """``", 3 diverged and kept as such"`` where ``n`` runs a non-finite loss stopped are kept as outcomes, else ``""``."""
+    return f", {n} diverged and kept as such" if n else ""
 
 
 def format_duration(seconds: float) -> str:
@@ -160,6 +163,5 @@ def plan_line(what: str, jobs: list, seeds: list[int], device: str | None, base:
         p = plan(variant, runs_root(variant, base), [recipe], seeds, device, keep_divergence=True)
         todo, finished, diverged, seconds = (todo + len(p.todo), finished + p.finished, diverged + p.diverged,
                                              seconds + p.seconds)
-    return (f"{what}: {finished} runs finished and reused"
-            + (f", {diverged} diverged and kept as such" if diverged else "") + f", {todo} to train"
+    return (f"{what}: {finished} runs finished and reused{kept_diverged(diverged)}, {todo} to train"
             + (f", about {format_duration(seconds)} on this machine." if todo else "."))

@@ -158,10 +158,11 @@ def seeds_held(arm: Arm, base) -> int:
 def arms_markdown(arms: list[Arm], base) -> str:
     """Per arm of the plan: the seeds ``base`` holds, the seeds planned, and what is still to train."""
     lines = ["| arm | seeds held | planned | still to train |", "|---|---|---|---|"]
+    missing = 0
     for arm in arms:
-        held = seeds_held(arm, base)
-        lines.append(f"| {arm.label} | {held} | {arm.wanted} | {max(arm.wanted - held, 0) or '-'} |")
-    missing = sum(max(a.wanted - seeds_held(a, base), 0) for a in arms)
+        held = seeds_held(arm, base)  # reads the run folders: once per arm
+        missing += (short := max(arm.wanted - held, 0))
+        lines.append(f"| {arm.label} | {held} | {arm.wanted} | {short or '-'} |")
     state = (f"{missing} runs are still to train (`python tools/extra_seeds.py`); an arm holds fewer seeds than planned "
              "only because they have not been trained yet, and its verdict is read from the seeds it holds." if missing
              else "Every arm holds the seeds planned for it: the plan is complete. A verdict still inconclusive "
